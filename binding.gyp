@@ -1,0 +1,60 @@
+{
+  # N-API addon; prebuildify builds it into prebuilds/<platform>-<arch>/, node-gyp-build loads it.
+  "variables": { "p11_asan%": 0 },
+  "targets": [
+    {
+      "target_name": "p11bridge",
+      "sources": [
+        "src-native/addon.cc",
+        "src-native/loader.cc",
+        "src-native/module.cc",
+        "src-native/function_table.cc",
+        "src-native/errors.cc",
+        "src-native/marshal/args.cc",
+        "src-native/marshal/values.cc",
+        "src-native/marshal/template.cc",
+        "src-native/marshal/mechanism.cc",
+        "src-native/functions/general.cc",
+        "src-native/functions/slot_token.cc",
+        "src-native/functions/session.cc",
+        "src-native/functions/object.cc",
+        "src-native/functions/crypto.cc",
+        "src-native/functions/key.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "src-native"
+      ],
+      # Exceptions are off at the boundary: every napi status is checked by hand.
+      "defines": [ "NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED" ],
+      "cflags!": [ "-fno-exceptions" ],
+      "cflags_cc!": [ "-fno-exceptions", "-std=gnu++1y", "-std=gnu++17" ],
+      "cflags_cc": [ "-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers" ],
+      "conditions": [
+        [ "OS=='linux'", {
+          "libraries": [ "-ldl" ],
+          "cflags_cc": [ "-fvisibility=hidden" ]
+        } ],
+        [ "OS=='linux' and p11_asan==1", {
+          "cflags_cc": [ "-fsanitize=address", "-fno-omit-frame-pointer" ],
+          "ldflags": [ "-fsanitize=address" ],
+          "defines": [ "P11_ASAN=1" ]
+        } ],
+        [ "OS=='mac'", {
+          "xcode_settings": {
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0",
+            "GCC_SYMBOLS_PRIVATE_EXTERN": "YES"
+          }
+        } ],
+        [ "OS=='win'", {
+          "defines": [ "WIN32_LEAN_AND_MEAN", "NOMINMAX", "UNICODE", "_UNICODE" ],
+          "msvs_settings": {
+            "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": [ "/std:c++17" ] }
+          }
+        } ]
+      ]
+    }
+  ]
+}

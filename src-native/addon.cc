@@ -1,0 +1,57 @@
+// Entry point. Context-aware: each environment (main thread, every worker) gets its own EnvData;
+// when one is torn down, the modules it still holds are released.
+#include <napi.h>
+
+#include "env_data.h"
+#include "module.h"
+#include "marshal/values.h"
+
+namespace p11 {
+
+namespace {
+
+void FinalizeEnvData(Napi::Env, EnvData* data) {
+  data->tearingDown = true;
+  for (ModuleObject* m : data->modules) {
+    m->Release();
+    m->DetachFromEnv();
+  }
+  data->modules.clear();
+  delete data;
+}
+
+// configure({ pkcs11Error, loadError }): the TS layer hands over its error factories once.
+Napi::Value Configure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* data = GetEnvData(env);
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "configure: argument 'options' must be an object").ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value p = o.Get("pkcs11Error");
+  if (p.IsFunction()) data->pkcs11ErrorFactory = Napi::Persistent(p.As<Napi::Function>());
+  Napi::Value l = o.Get("loadError");
+  if (l.IsFunction()) data->loadErrorFactory = Napi::Persistent(l.As<Napi::Function>());
+  return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  EnvData* data = new EnvData();
+  env.SetInstanceData<EnvData, FinalizeEnvData>(data);
+  Napi::Function ctor = ModuleObject::Init(env);
+  data->moduleConstructor = Napi::Persistent(ctor);
+  exports.Set("PKCS11", ctor);
+  exports.Set("configure", Napi::Function::New(env, Configure, "configure"));
+  exports.Set("ulongSize", Napi::Number::New(env, sizeof(CK_ULONG)));
+  exports.Set("CK_UNAVAILABLE_INFORMATION", Napi::Value(env, UlongToJs(env, CK_UNAVAILABLE_INFORMATION)));
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace p11
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return p11::Init(env, exports); }
+
+NODE_API_MODULE(p11bridge, InitAddon)

@@ -1,0 +1,22 @@
+// Per-environment state: the main thread and every worker_thread get their own, so the addon is
+// context-aware and a terminated worker only tears down what it owned.
+#pragma once
+#include <napi.h>
+
+#include <unordered_set>
+
+namespace p11 {
+
+class ModuleObject;
+
+struct EnvData {
+  Napi::FunctionReference pkcs11ErrorFactory;  // (rv, fn, detail) => Error
+  Napi::FunctionReference loadErrorFactory;    // (code, message, path, rv) => Error
+  Napi::FunctionReference moduleConstructor;
+  std::unordered_set<ModuleObject*> modules;   // live wrappers, released at env teardown
+  bool tearingDown = false;
+};
+
+inline EnvData* GetEnvData(Napi::Env env) { return env.GetInstanceData<EnvData>(); }
+
+}  // namespace p11

@@ -1,0 +1,107 @@
+#include "errors.h"
+
+#include <cstdio>
+
+#include "env_data.h"
+#include "marshal/values.h"
+
+namespace p11 {
+
+namespace {
+
+Napi::Error WithCode(Napi::Error err, const char* code) {
+  err.Value().Set("code", code);
+  return err;
+}
+
+std::string Hex(CK_RV rv) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "0x%llX", static_cast<unsigned long long>(rv));
+  return buf;
+}
+
+}  // namespace
+
+std::string DescribeType(Napi::Env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return "unknown";
+  switch (t) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "boolean";
+    case napi_number: return "number";
+    case napi_string: return "string";
+    case napi_symbol: return "symbol";
+    case napi_function: return "function";
+    case napi_bigint: return "bigint";
+    case napi_external: return "external";
+    case napi_object: {
+      bool is = false;
+      if (napi_is_array(env, v, &is) == napi_ok && is) return "Array";
+      if (napi_is_buffer(env, v, &is) == napi_ok && is) return "Buffer";
+      if (napi_is_typedarray(env, v, &is) == napi_ok && is) return "TypedArray";
+      if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) return "ArrayBuffer";
+      if (napi_is_date(env, v, &is) == napi_ok && is) return "Date";
+      return "object";
+    }
+  }
+  return "unknown";
+}
+
+Napi::Error Pkcs11Error(Napi::Env env, CK_RV rv, const char* function, const std::string& detail) {
+  EnvData* data = GetEnvData(env);
+  if (data && !data->pkcs11ErrorFactory.IsEmpty()) {
+    napi_value args[3] = {UlongToJs(env, rv), Napi::String::New(env, function),
+                          detail.empty() ? env.Undefined() : Napi::String::New(env, detail)};
+    napi_value out;
+    if (napi_call_function(env, env.Undefined(), data->pkcs11ErrorFactory.Value(), 3, args, &out) == napi_ok) {
+      bool isError = false;
+      if (napi_is_error(env, out, &isError) == napi_ok && isError) return Napi::Error(env, out);
+    }
+    // A factory that throws or returns a non-error must not hide the module's answer.
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  }
+  std::string msg = std::string(function) + " failed: " + Hex(rv) + (detail.empty() ? "" : " (" + detail + ")");
+  Napi::Error err = Napi::Error::New(env, msg);
+  err.Value().Set("rv", Napi::Value(env, UlongToJs(env, rv)));
+  err.Value().Set("function", function);
+  return err;
+}
+
+Napi::Error LoadFailure(Napi::Env env, const std::string& code, const std::string& message, const std::string& path,
+                        CK_RV rv) {
+  EnvData* data = GetEnvData(env);
+  if (data && !data->loadErrorFactory.IsEmpty()) {
+    napi_value args[4] = {Napi::String::New(env, code), Napi::String::New(env, message), Napi::String::New(env, path),
+                          rv == CKR_OK ? env.Undefined() : UlongToJs(env, rv)};
+    napi_value out;
+    if (napi_call_function(env, env.Undefined(), data->loadErrorFactory.Value(), 4, args, &out) == napi_ok) {
+      bool isError = false;
+      if (napi_is_error(env, out, &isError) == napi_ok && isError) return Napi::Error(env, out);
+    }
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  }
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Value().Set("code", code);
+  err.Value().Set("path", path);
+  return err;
+}
+
+Napi::Error ArgTypeError(Napi::Env env, const char* function, const char* arg, const std::string& expected,
+                         napi_value actual) {
+  std::string got = actual ? DescribeType(env, actual) : "nothing";
+  return WithCode(Napi::TypeError::New(env, std::string(function) + ": argument '" + arg + "' must be " + expected +
+                                                ", got " + got),
+                  "ERR_INVALID_ARG_TYPE");
+}
+
+Napi::Error ArgRangeError(Napi::Env env, const char* function, const char* arg, const std::string& what) {
+  return WithCode(Napi::RangeError::New(env, std::string(function) + ": argument '" + arg + "' " + what),
+                  "ERR_OUT_OF_RANGE");
+}
+
+Napi::Error StateError(Napi::Env env, const char* function, const std::string& what) {
+  return WithCode(Napi::Error::New(env, std::string(function) + ": " + what), "ERR_P11_STATE");
+}
+
+}  // namespace p11

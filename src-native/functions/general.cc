@@ -1,0 +1,154 @@
+// General-purpose functions: C_Initialize, C_Finalize, C_GetInfo, C_GetFunctionList, and
+// C_WaitForSlotEvent (blocking: its async form is what scripts waiting for a token want).
+#include "call.h"
+#include "marshal/values.h"
+
+namespace p11 {
+
+namespace {
+
+// NSS reads its library parameters from the pReserved slot and then one more pointer, which
+// must be NULL; the spare field keeps that read inside our allocation.
+struct InitArgs {
+  CK_C_INITIALIZE_ARGS args;
+  CK_VOID_PTR tail;
+};
+
+struct Op_C_Initialize : OpBase {
+  static constexpr Fn kFn = Fn::C_Initialize;
+  static constexpr bool kNeedsInit = false;
+  InitArgs init{};
+  bool already = false;
+  bool shared = false;
+
+  bool Parse(Args& a) {
+    init.args.flags = CKF_OS_LOCKING_OK;
+    if (!a.IsNullish(0)) {
+      napi_value o = a.At(0);
+      napi_valuetype t;
+      napi_typeof(a.env(), o, &t);
+      if (t != napi_object) {
+        a.FailType("options", "an object { flags?, libraryParameters? }", o);
+        return false;
+      }
+      napi_value flags, params;
+      if (napi_get_named_property(a.env(), o, "flags", &flags) != napi_ok) return a.FailPending();
+      napi_typeof(a.env(), flags, &t);
+      if (t != napi_undefined && !a.ValueUlong(flags, "options.flags", &init.args.flags)) return false;
+      if (napi_get_named_property(a.env(), o, "libraryParameters", &params) != napi_ok) return a.FailPending();
+      napi_typeof(a.env(), params, &t);
+      if (t == napi_string) {
+        size_t len = 0;
+        napi_get_value_string_utf8(a.env(), params, nullptr, 0, &len);
+        char* s = static_cast<char*>(a.arena().Alloc(len + 1));
+        napi_get_value_string_utf8(a.env(), params, s, len + 1, &len);
+        init.args.pReserved = s;
+      } else if (t != napi_undefined && t != napi_null) {
+        a.FailType("options.libraryParameters", "a string", params);
+        return false;
+      }
+    }
+    already = mod->initialized() || mod->initPending;
+    if (!already) mod->initPending = true;
+    return true;
+  }
+  CK_RV Run(const FunctionTable&) {
+    if (already) return CKR_CRYPTOKI_ALREADY_INITIALIZED;
+    return lib->Initialize(&init.args, &shared);
+  }
+  Napi::Value Result(Napi::Env env) {
+    mod->SetInitialized(true);
+    return env.Undefined();
+  }
+  void Cleanup(napi_env) {
+    if (!already) mod->initPending = false;
+  }
+};
+
+struct Op_C_Finalize : OpBase {
+  static constexpr Fn kFn = Fn::C_Finalize;
+  std::vector<CK_SESSION_HANDLE> open;
+  bool Parse(Args&) {
+    // Our sessions end with our share of the module even when another user keeps it initialized.
+    open = mod->TrackedSessions();
+    // From here on this object is finalized: later calls get CKR_CRYPTOKI_NOT_INITIALIZED from us
+    // instead of racing the module's teardown.
+    mod->SetInitialized(false);
+    return true;
+  }
+  CK_RV Run(const FunctionTable& f) {
+    flights->WaitForEarlier(ticket, false, 0);
+    if (f.C_CloseSession)
+      for (CK_SESSION_HANDLE h : open) f.C_CloseSession(h);
+    return lib->Finalize();
+  }
+  Napi::Value Result(Napi::Env env) {
+    mod->UntrackAll();
+    return env.Undefined();
+  }
+};
+
+struct Op_C_GetInfo : OpBase {
+  static constexpr Fn kFn = Fn::C_GetInfo;
+  CK_INFO info{};
+  bool Parse(Args&) { return true; }
+  CK_RV Run(const FunctionTable& f) { return f.C_GetInfo(&info); }
+  Napi::Value Result(Napi::Env env) { return InfoToJs(env, info); }
+};
+
+struct Op_C_GetFunctionList : OpBase {
+  static constexpr Fn kFn = Fn::C_GetFunctionList;
+  static constexpr bool kNeedsInit = false;
+  CK_VERSION version{};
+  bool Parse(Args&) { return true; }
+  CK_RV Run(const FunctionTable& f) {
+    CK_FUNCTION_LIST_PTR list = nullptr;
+    CK_RV rv = f.C_GetFunctionList(&list);
+    if (rv == CKR_OK && !list) {
+      detail = "module returned a NULL function list";
+      return CKR_GENERAL_ERROR;
+    }
+    if (rv == CKR_OK) version = list->version;
+    return rv;
+  }
+  Napi::Value Result(Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("version", VersionToJs(env, version));
+    Napi::Array names = Napi::Array::New(env);
+    uint32_t k = 0;
+    for (int i = 0; i < 104; i++)
+      if (lib->fns().Has(static_cast<Fn>(i))) names.Set(k++, FunctionTable::Name(static_cast<Fn>(i)));
+    o.Set("functions", names);
+    return o;
+  }
+};
+
+struct Op_C_WaitForSlotEvent : OpBase {
+  static constexpr Fn kFn = Fn::C_WaitForSlotEvent;
+  CK_FLAGS flags = 0;
+  CK_SLOT_ID slot = 0;
+  bool noEvent = false;
+  bool Parse(Args& a) {
+    waitExempt = true;
+    return a.OptUlong(0, "flags", &flags, 0);
+  }
+  CK_RV Run(const FunctionTable& f) {
+    CK_RV rv = f.C_WaitForSlotEvent(flags, &slot, nullptr);
+    noEvent = rv == CKR_NO_EVENT;
+    return noEvent ? CKR_OK : rv;
+  }
+  // null when CKF_DONT_BLOCK found no event.
+  Napi::Value Result(Napi::Env env) { return noEvent ? env.Null() : Napi::Value(env, UlongToJs(env, slot)); }
+};
+
+}  // namespace
+
+void RegisterGeneral(Props& props) {
+  P11_METHODS(props, C_Initialize);
+  P11_METHODS(props, C_Finalize);
+  P11_METHODS(props, C_GetInfo);
+  P11_METHODS(props, C_GetFunctionList);
+  P11_METHODS(props, C_WaitForSlotEvent);
+}
+
+}  // namespace p11

@@ -1,0 +1,151 @@
+// Reading one call's JS arguments into C values. Every reader checks its input, names the function
+// and argument in the error, and never lets a later getter invalidate an earlier pointer: async
+// calls copy their inputs into the call's arena, sync calls borrow large buffers and re-check them
+// just before the C call.
+#pragma once
+#include <napi.h>
+
+#include <vector>
+
+#include "arena.h"
+#include "pkcs11/pkcs11.h"
+
+namespace p11 {
+
+struct ByteSpan {
+  CK_BYTE_PTR p = nullptr;
+  CK_ULONG n = 0;
+};
+
+// A variable-length output: module-sized by default, or written into a caller's buffer.
+struct OutBuf {
+  bool hasCaller = false;
+  napi_ref callerRef = nullptr;  // async: the caller's buffer, written back on the JS thread
+  CK_BYTE_PTR callerPtr = nullptr;  // sync: written in place
+  napi_value callerValue = nullptr;  // sync: the caller's buffer, valid for the call's scope
+  size_t callerCap = 0;
+  CK_BYTE_PTR data = nullptr;
+  CK_ULONG len = 0;
+  CK_ULONG needed = 0;  // set with CKR_BUFFER_TOO_SMALL for a caller buffer
+  std::unique_ptr<uint8_t[]> own;
+};
+
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, Arena& arena, const char* fn, bool async)
+      : info_(info), env_(info.Env()), arena_(arena), fn_(fn), async_(async) {}
+
+  Napi::Env env() const { return env_; }
+  const char* fn() const { return fn_; }
+  bool async() const { return async_; }
+  Arena& arena() { return arena_; }
+  size_t Length() const { return info_.Length(); }
+  napi_value At(size_t i) const { return i < info_.Length() ? static_cast<napi_value>(info_[i]) : nullptr; }
+  bool IsNullish(size_t i) const;
+
+  bool Ulong(size_t i, const char* name, CK_ULONG* out);
+  bool OptUlong(size_t i, const char* name, CK_ULONG* out, CK_ULONG def);
+  bool Bool(size_t i, const char* name, bool* out);
+  bool OptBool(size_t i, const char* name, bool* out, bool def);
+  // Buffer, any TypedArray, DataView or ArrayBuffer.
+  bool Bytes(size_t i, const char* name, ByteSpan* out);
+  // string (UTF-8) or bytes, always copied and wiped after the call; null gives a NULL pointer
+  // when allowNull (protected authentication path).
+  bool Secret(size_t i, const char* name, ByteSpan* out, bool allowNull);
+  // A string padded with blanks to a fixed width (C_InitToken's label).
+  bool PaddedUtf8(size_t i, const char* name, CK_UTF8CHAR* out, size_t width);
+  bool Template(size_t i, const char* name, CK_ATTRIBUTE_PTR* out, CK_ULONG* count);
+  bool Mechanism(size_t i, const char* name, CK_MECHANISM_PTR* out);
+  // Optional caller buffer for an output.
+  bool Output(size_t i, const char* name, OutBuf* out);
+
+  // Value-level readers shared by the template and mechanism marshalers.
+  bool ValueUlong(napi_value v, const char* name, CK_ULONG* out);
+  bool ValueBytes(napi_value v, const char* name, ByteSpan* out, bool copy);
+
+  // Re-checks borrowed buffers; call after all parsing, right before the C call.
+  bool Finish();
+
+  void Fail(const Napi::Error& e);
+  void FailType(const char* name, const char* expected, napi_value actual);
+  void FailRange(const char* name, const std::string& what);
+  // A getter threw while reading an argument: that exception becomes the call's error.
+  bool FailPending();
+  bool failed() const { return failed_; }
+  Napi::Value error() const { return error_; }
+
+ private:
+  struct Borrowed {
+    napi_value value;
+    void* data;
+    size_t length;
+    const char* name;
+  };
+  const Napi::CallbackInfo& info_;
+  Napi::Env env_;
+  Arena& arena_;
+  const char* fn_;
+  bool async_;
+  bool failed_ = false;
+  Napi::Value error_;
+  std::vector<Borrowed> borrowed_;
+};
+
+// Output sizing: asks the module for the length, allocates, calls, and retries when the module
+// says CKR_BUFFER_TOO_SMALL; a module that claims more bytes than the buffer holds is an error,
+// never a read past its end. `call(ptr, &len)` performs the C call.
+static constexpr CK_ULONG kMaxOutput = 0x7FFFFFFF;
+
+template <class F>
+CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call) {
+  if (o.hasCaller) {
+    CK_BYTE_PTR target = o.callerPtr;
+    if (!target) {  // async: write into our own memory, copied to the caller's buffer later
+      o.own.reset(new uint8_t[o.callerCap ? o.callerCap : 1]);
+      target = o.own.get();
+    }
+    CK_ULONG n = static_cast<CK_ULONG>(o.callerCap);
+    CK_RV rv = call(target, &n);
+    if (rv == CKR_BUFFER_TOO_SMALL) o.needed = n;
+    if (rv != CKR_OK) return rv;
+    if (n > o.callerCap) {
+      detail = "module reported " + std::to_string(n) + " bytes written into a " + std::to_string(o.callerCap) + "-byte buffer";
+      return CKR_GENERAL_ERROR;
+    }
+    o.data = target;
+    o.len = n;
+    return CKR_OK;
+  }
+  CK_ULONG n = 0;
+  CK_RV rv = call(nullptr, &n);
+  if (rv != CKR_OK) return rv;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    if (n > kMaxOutput) {
+      detail = "module asked for an output buffer of " + std::to_string(n) + " bytes";
+      return CKR_GENERAL_ERROR;
+    }
+    o.own.reset(new uint8_t[n ? n : 1]);
+    CK_ULONG got = n;
+    rv = call(o.own.get(), &got);
+    if (rv == CKR_BUFFER_TOO_SMALL) {
+      n = got > n ? got : n * 2 + 64;
+      continue;
+    }
+    if (rv != CKR_OK) return rv;
+    if (got > n) {
+      detail = "module reported " + std::to_string(got) + " bytes written into a " + std::to_string(n) + "-byte buffer";
+      return CKR_GENERAL_ERROR;
+    }
+    o.data = o.own.get();
+    o.len = got;
+    return CKR_OK;
+  }
+  detail = "module kept answering CKR_BUFFER_TOO_SMALL";
+  return CKR_BUFFER_TOO_SMALL;
+}
+
+// The JS value of a filled output: a new Buffer, or the caller's buffer trimmed to the length.
+Napi::Value OutputToJs(Napi::Env env, OutBuf& o, const char* fn);
+void ReleaseOutput(napi_env env, OutBuf& o);
+
+}  // namespace p11

@@ -1,0 +1,34 @@
+#include "marshal/args.h"
+
+namespace p11 {
+
+// `{ mechanism, parameter? }`; parameter is bytes (an IV, raw struct bytes) or absent.
+// Structured parameters described from TypeScript come with part 2.
+bool Args::Mechanism(size_t i, const char* name, CK_MECHANISM_PTR* out) {
+  napi_value v = At(i);
+  napi_valuetype t = napi_undefined;
+  if (v) napi_typeof(env_, v, &t);
+  if (t != napi_object) {
+    FailType(name, "an object { mechanism, parameter? }", v);
+    return false;
+  }
+  CK_MECHANISM_PTR m = arena_.New<CK_MECHANISM>();
+  napi_value type, param;
+  if (napi_get_named_property(env_, v, "mechanism", &type) != napi_ok) return FailPending();
+  std::string tn = std::string(name) + ".mechanism";
+  if (!ValueUlong(type, tn.c_str(), &m->mechanism)) return false;
+  if (napi_get_named_property(env_, v, "parameter", &param) != napi_ok) return FailPending();
+  napi_valuetype pt;
+  napi_typeof(env_, param, &pt);
+  if (pt != napi_undefined && pt != napi_null) {
+    ByteSpan bytes;
+    std::string pn = std::string(name) + ".parameter";
+    if (!ValueBytes(param, pn.c_str(), &bytes, true)) return false;
+    m->pParameter = bytes.p;
+    m->ulParameterLen = bytes.n;
+  }
+  *out = m;
+  return true;
+}
+
+}  // namespace p11

@@ -1,0 +1,144 @@
+#include "module.h"
+
+#include "call.h"
+#include "env_data.h"
+#include "errors.h"
+#include "marshal/values.h"
+
+namespace p11 {
+
+uint64_t FlightState::Enter(const OpBase& op) {
+  std::lock_guard<std::mutex> lock(mutex);
+  uint64_t t = nextTicket++;
+  flights[t] = Flight{op.session, op.hasSession, op.waitExempt};
+  return t;
+}
+
+void FlightState::Leave(uint64_t ticket) {
+  if (ticket == UINT64_MAX) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    flights.erase(ticket);
+  }
+  cv.notify_all();
+}
+
+void FlightState::WaitForEarlier(uint64_t ticket, bool sessionOnly, CK_SESSION_HANDLE session) {
+  std::unique_lock<std::mutex> lock(mutex);
+  // Only ops queued earlier: the pool takes work in order, so those are running or done, and
+  // waiting for them can never starve the pool the way waiting for later work could.
+  cv.wait(lock, [&] {
+    for (auto it = flights.begin(); it != flights.end() && it->first < ticket; ++it) {
+      const Flight& f = it->second;
+      if (f.waitExempt) continue;
+      if (!sessionOnly || (f.hasSession && f.session == session)) return false;
+    }
+    return true;
+  });
+}
+
+Napi::Function ModuleObject::Init(Napi::Env env) {
+  Props props;
+  props.push_back(InstanceMethod<&ModuleObject::Load>("load"));
+  props.push_back(InstanceMethod<&ModuleObject::Close>("close"));
+  props.push_back(InstanceMethod<&ModuleObject::Has>("has"));
+  props.push_back(InstanceMethod<&ModuleObject::GetModuleInfo>("moduleInfo"));
+  RegisterGeneral(props);
+  RegisterSlotToken(props);
+  RegisterSession(props);
+  RegisterObject(props);
+  RegisterCrypto(props);
+  RegisterKey(props);
+  return DefineClass(env, "PKCS11", props);
+}
+
+ModuleObject::ModuleObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleObject>(info) {
+  envData_ = GetEnvData(info.Env());
+  if (envData_) envData_->modules.insert(this);
+}
+
+ModuleObject::~ModuleObject() {
+  if (envData_) envData_->modules.erase(this);
+  Release();
+}
+
+void ModuleObject::TrackSession(CK_SESSION_HANDLE h, CK_SLOT_ID slot) { sessions_[h] = slot; }
+void ModuleObject::UntrackSession(CK_SESSION_HANDLE h) { sessions_.erase(h); }
+void ModuleObject::UntrackSlot(CK_SLOT_ID slot) {
+  for (auto it = sessions_.begin(); it != sessions_.end();) it = it->second == slot ? sessions_.erase(it) : ++it;
+}
+
+void ModuleObject::Release() {
+  if (!lib_) return;
+  flights_->WaitForEarlier(UINT64_MAX, false, 0);
+  if (initialized_) {
+    const FunctionTable& f = lib_->fns();
+    if (f.C_CloseSession)
+      for (auto& s : sessions_) f.C_CloseSession(s.first);
+    lib_->Finalize();
+    initialized_ = false;
+  }
+  sessions_.clear();
+  lib_.reset();
+}
+
+Napi::Value ModuleObject::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    return detail::Throw(env, ArgTypeError(env, "load", "path", "a string", info.Length() ? static_cast<napi_value>(info[0]) : nullptr).Value());
+  if (lib_) return detail::Throw(env, StateError(env, "load", "a module is already loaded; call close() first").Value());
+  LoadOptions opts;
+  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
+    if (!info[1].IsObject())
+      return detail::Throw(env, ArgTypeError(env, "load", "options", "an object", info[1]).Value());
+    Napi::Value deep = info[1].As<Napi::Object>().Get("deepBind");
+    if (env.IsExceptionPending()) return Napi::Value();
+    if (!deep.IsUndefined()) {
+      if (!deep.IsBoolean())
+        return detail::Throw(env, ArgTypeError(env, "load", "options.deepBind", "a boolean", deep).Value());
+      opts.deepBind = deep.As<Napi::Boolean>().Value();
+    }
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path.empty() || path.find('\0') != std::string::npos)
+    return detail::Throw(env, ArgRangeError(env, "load", "path", "must be a non-empty path").Value());
+  LoadError err;
+  lib_ = Library::Open(path, opts, &err);
+  if (!lib_) return detail::Throw(env, LoadFailure(env, err.code, err.message, path, err.rv).Value());
+  return env.Undefined();
+}
+
+Napi::Value ModuleObject::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+Napi::Value ModuleObject::Has(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    return detail::Throw(env, ArgTypeError(env, "has", "name", "a string", info.Length() ? static_cast<napi_value>(info[0]) : nullptr).Value());
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int idx = FunctionTable::Find(name.c_str());
+  if (idx < 0) return detail::Throw(env, ArgRangeError(env, "has", "name", "is not a PKCS#11 3.2 function name").Value());
+  return Napi::Boolean::New(env, lib_ && lib_->fns().Has(static_cast<Fn>(idx)));
+}
+
+Napi::Value ModuleObject::GetModuleInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!lib_) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", lib_->path());
+  o.Set("interface", lib_->interfaceName().empty() ? env.Null() : Napi::String::New(env, lib_->interfaceName()));
+  o.Set("interfaceFlags", Napi::Value(env, UlongToJs(env, lib_->interfaceFlags())));
+  o.Set("functionListVersion", VersionToJs(env, lib_->listVersion()));
+  o.Set("functionCount", Napi::Number::New(env, lib_->fns().length));
+  Napi::Array names = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (int i = 0; i < 104; i++)
+    if (lib_->fns().Has(static_cast<Fn>(i))) names.Set(k++, FunctionTable::Name(static_cast<Fn>(i)));
+  o.Set("functions", names);
+  o.Set("initialized", Napi::Boolean::New(env, initialized_));
+  return o;
+}
+
+}  // namespace p11
