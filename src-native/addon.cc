@@ -20,7 +20,7 @@ void FinalizeEnvData(Napi::Env, EnvData* data) {
   delete data;
 }
 
-// configure({ pkcs11Error, loadError }): the TS layer hands over its error factories once.
+// configure({ pkcs11Error, loadError, plainError }): the TS layer hands over its error factories once.
 Napi::Value Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvData* data = GetEnvData(env);
@@ -33,6 +33,8 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   if (p.IsFunction()) data->pkcs11ErrorFactory = Napi::Persistent(p.As<Napi::Function>());
   Napi::Value l = o.Get("loadError");
   if (l.IsFunction()) data->loadErrorFactory = Napi::Persistent(l.As<Napi::Function>());
+  Napi::Value e = o.Get("plainError");
+  if (e.IsFunction()) data->plainErrorFactory = Napi::Persistent(e.As<Napi::Function>());
   return env.Undefined();
 }
 

@@ -12,6 +12,9 @@ class ModuleObject;
 struct EnvData {
   Napi::FunctionReference pkcs11ErrorFactory;  // (rv, fn, detail) => Error
   Napi::FunctionReference loadErrorFactory;    // (code, message, path, rv) => Error
+  // (kind, message) => Error: argument errors are made in the realm that configured the addon
+  // (jest and vm contexts compare classes per realm).
+  Napi::FunctionReference plainErrorFactory;
   Napi::FunctionReference moduleConstructor;
   std::unordered_set<ModuleObject*> modules;   // live wrappers, released at env teardown
   bool tearingDown = false;

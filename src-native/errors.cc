@@ -14,6 +14,23 @@ Napi::Error WithCode(Napi::Error err, const char* code) {
   return err;
 }
 
+// kind: "TypeError" | "RangeError" | "Error".
+Napi::Error MakePlain(Napi::Env env, const char* kind, const std::string& message) {
+  EnvData* data = GetEnvData(env);
+  if (data && !data->plainErrorFactory.IsEmpty()) {
+    napi_value args[2] = {Napi::String::New(env, kind), Napi::String::New(env, message)};
+    napi_value out;
+    if (napi_call_function(env, env.Undefined(), data->plainErrorFactory.Value(), 2, args, &out) == napi_ok) {
+      bool isError = false;
+      if (napi_is_error(env, out, &isError) == napi_ok && isError) return Napi::Error(env, out);
+    }
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  }
+  if (kind[0] == 'T') return Napi::TypeError::New(env, message);
+  if (kind[0] == 'R') return Napi::RangeError::New(env, message);
+  return Napi::Error::New(env, message);
+}
+
 std::string Hex(CK_RV rv) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "0x%llX", static_cast<unsigned long long>(rv));
@@ -62,7 +79,7 @@ Napi::Error Pkcs11Error(Napi::Env env, CK_RV rv, const char* function, const std
     if (env.IsExceptionPending()) env.GetAndClearPendingException();
   }
   std::string msg = std::string(function) + " failed: " + Hex(rv) + (detail.empty() ? "" : " (" + detail + ")");
-  Napi::Error err = Napi::Error::New(env, msg);
+  Napi::Error err = MakePlain(env, "Error", msg);
   err.Value().Set("rv", Napi::Value(env, UlongToJs(env, rv)));
   err.Value().Set("function", function);
   return err;
@@ -81,7 +98,7 @@ Napi::Error LoadFailure(Napi::Env env, const std::string& code, const std::strin
     }
     if (env.IsExceptionPending()) env.GetAndClearPendingException();
   }
-  Napi::Error err = Napi::Error::New(env, message);
+  Napi::Error err = MakePlain(env, "Error", message);
   err.Value().Set("code", code);
   err.Value().Set("path", path);
   return err;
@@ -90,18 +107,18 @@ Napi::Error LoadFailure(Napi::Env env, const std::string& code, const std::strin
 Napi::Error ArgTypeError(Napi::Env env, const char* function, const char* arg, const std::string& expected,
                          napi_value actual) {
   std::string got = actual ? DescribeType(env, actual) : "nothing";
-  return WithCode(Napi::TypeError::New(env, std::string(function) + ": argument '" + arg + "' must be " + expected +
-                                                ", got " + got),
-                  "ERR_INVALID_ARG_TYPE");
+  return WithCode(
+      MakePlain(env, "TypeError", std::string(function) + ": argument '" + arg + "' must be " + expected + ", got " + got),
+      "ERR_INVALID_ARG_TYPE");
 }
 
 Napi::Error ArgRangeError(Napi::Env env, const char* function, const char* arg, const std::string& what) {
-  return WithCode(Napi::RangeError::New(env, std::string(function) + ": argument '" + arg + "' " + what),
+  return WithCode(MakePlain(env, "RangeError", std::string(function) + ": argument '" + arg + "' " + what),
                   "ERR_OUT_OF_RANGE");
 }
 
 Napi::Error StateError(Napi::Env env, const char* function, const std::string& what) {
-  return WithCode(Napi::Error::New(env, std::string(function) + ": " + what), "ERR_P11_STATE");
+  return WithCode(MakePlain(env, "Error", std::string(function) + ": " + what), "ERR_P11_STATE");
 }
 
 }  // namespace p11

@@ -1,0 +1,29 @@
+// The only file that loads the compiled addon: prebuilds/<platform>-<arch>/ first (shipped in the
+// package, so installs need no compiler and no install scripts), then build/ from node-gyp.
+import * as path from 'node:path';
+import nodeGypBuild = require('node-gyp-build');
+import { ModuleLoadError, ModuleLoadErrorCode, Pkcs11Error, Ulong } from './errors/pkcs11-error';
+import type { PKCS11 as RawModule } from './raw-types';
+
+interface Binding {
+  PKCS11: new () => RawModule;
+  configure(options: {
+    pkcs11Error: (rv: Ulong, fn: string, detail?: string) => Error;
+    loadError: (code: string, message: string, path: string, rv?: Ulong) => Error;
+    plainError: (kind: 'TypeError' | 'RangeError' | 'Error', message: string) => Error;
+  }): void;
+  ulongSize: number;
+  CK_UNAVAILABLE_INFORMATION: Ulong;
+}
+
+const binding = nodeGypBuild(path.join(__dirname, '..')) as Binding;
+
+binding.configure({
+  pkcs11Error: (rv, fn, detail) => new Pkcs11Error(rv, fn, detail),
+  loadError: (code, message, p, rv) => new ModuleLoadError(code as ModuleLoadErrorCode, message, p, rv),
+  // Made here so instanceof works in the realm that loaded p11bridge (vm contexts, jest).
+  plainError: (kind, message) =>
+    kind === 'TypeError' ? new TypeError(message) : kind === 'RangeError' ? new RangeError(message) : new Error(message),
+});
+
+export default binding;

@@ -1,0 +1,242 @@
+// Typed declarations of the native binding: one method per PKCS#11 function, with the spec's
+// name, and its Promise twin `C_XAsync` that runs on the libuv pool.
+import type { Ulong } from './errors/pkcs11-error';
+
+export type { Ulong };
+
+/** Input bytes: a Buffer, any TypedArray, a DataView or an ArrayBuffer. */
+export type Bytes = NodeJS.ArrayBufferView | ArrayBuffer;
+
+/**
+ * An attribute value; its JS type picks the encoding: boolean → CK_BBOOL, number/bigint →
+ * CK_ULONG, string → UTF-8, bytes, Date → CK_DATE (UTC), Ulong[] → CK_ULONG array
+ * (CKA_ALLOWED_MECHANISMS), Attribute[] → nested template (CKA_WRAP_TEMPLATE …), null → NULL.
+ */
+export type AttributeValue = boolean | Ulong | string | Bytes | Date | Ulong[] | Attribute[] | null | undefined;
+
+export interface Attribute {
+  type: Ulong;
+  value?: AttributeValue;
+}
+export type Template = Attribute[];
+
+export type AttributeStatus = 'ok' | 'sensitive' | 'typeInvalid' | 'unavailable';
+
+/** One attribute read by C_GetAttributeValue; `value` is present when status is 'ok'. */
+export interface AttributeResult {
+  type: Ulong;
+  status: AttributeStatus;
+  /** Raw bytes, or for CKA_WRAP/UNWRAP/DERIVE_TEMPLATE the nested attributes. */
+  value?: Buffer | AttributeResult[];
+}
+
+export interface Mechanism {
+  mechanism: Ulong;
+  /** Raw parameter bytes (an IV, or a struct already laid out). */
+  parameter?: Bytes | null;
+}
+
+export interface InitializeOptions {
+  /** CKF_OS_LOCKING_OK by default; 0 asks for no locking. */
+  flags?: Ulong;
+  /** NSS-style library parameters, passed through pReserved. */
+  libraryParameters?: string | null;
+}
+
+export interface LoadOptions {
+  /** Linux only: load with RTLD_DEEPBIND (default true) so the module's libcrypto stays its own. */
+  deepBind?: boolean;
+}
+
+export interface Version {
+  major: number;
+  minor: number;
+}
+
+export interface Info {
+  cryptokiVersion: Version;
+  manufacturerID: string;
+  flags: Ulong;
+  libraryDescription: string;
+  libraryVersion: Version;
+}
+
+export interface SlotInfo {
+  slotDescription: string;
+  manufacturerID: string;
+  flags: Ulong;
+  hardwareVersion: Version;
+  firmwareVersion: Version;
+}
+
+export interface TokenInfo {
+  label: string;
+  manufacturerID: string;
+  model: string;
+  serialNumber: string;
+  flags: Ulong;
+  maxSessionCount: Ulong;
+  sessionCount: Ulong;
+  maxRwSessionCount: Ulong;
+  rwSessionCount: Ulong;
+  maxPinLen: Ulong;
+  minPinLen: Ulong;
+  totalPublicMemory: Ulong;
+  freePublicMemory: Ulong;
+  totalPrivateMemory: Ulong;
+  freePrivateMemory: Ulong;
+  hardwareVersion: Version;
+  firmwareVersion: Version;
+  utcTime: string;
+}
+
+export interface SessionInfo {
+  slotID: Ulong;
+  state: Ulong;
+  flags: Ulong;
+  deviceError: Ulong;
+}
+
+export interface MechanismInfo {
+  minKeySize: Ulong;
+  maxKeySize: Ulong;
+  flags: Ulong;
+}
+
+export interface FunctionListInfo {
+  version: Version;
+  functions: FunctionName[];
+}
+
+export interface ModuleInfo {
+  /** Real path of the loaded file (the registry key shared by every user in the process). */
+  path: string;
+  /** "PKCS 11" when found through C_GetInterface, null when C_GetFunctionList was used. */
+  interface: string | null;
+  interfaceFlags: Ulong;
+  functionListVersion: Version;
+  /** Length of the function list used: 68 (2.x), 92 (3.0) or 104 (3.2). */
+  functionCount: number;
+  functions: FunctionName[];
+  initialized: boolean;
+}
+
+export interface KeyPair {
+  publicKey: Ulong;
+  privateKey: Ulong;
+}
+
+/** A PIN: a UTF-8 string or bytes; null uses the protected authentication path. */
+export type Pin = string | Bytes | null;
+
+/** Optional caller buffer: the output is written into it and a trimmed view of it returned. */
+export type Out = Uint8Array | null | undefined;
+
+/** The 68 functions of PKCS#11 2.40 (sync forms). */
+export interface SyncFunctions {
+  C_Initialize(options?: InitializeOptions): void;
+  C_Finalize(): void;
+  C_GetInfo(): Info;
+  C_GetFunctionList(): FunctionListInfo;
+
+  C_GetSlotList(tokenPresent?: boolean): Ulong[];
+  C_GetSlotInfo(slotID: Ulong): SlotInfo;
+  C_GetTokenInfo(slotID: Ulong): TokenInfo;
+  C_GetMechanismList(slotID: Ulong): Ulong[];
+  C_GetMechanismInfo(slotID: Ulong, type: Ulong): MechanismInfo;
+  C_InitToken(slotID: Ulong, soPin: Pin, label: string): void;
+  C_InitPIN(hSession: Ulong, pin: Pin): void;
+  C_SetPIN(hSession: Ulong, oldPin: Pin, newPin: Pin): void;
+
+  /** flags default to CKF_SERIAL_SESSION. */
+  C_OpenSession(slotID: Ulong, flags?: Ulong): Ulong;
+  C_CloseSession(hSession: Ulong): void;
+  C_CloseAllSessions(slotID: Ulong): void;
+  C_GetSessionInfo(hSession: Ulong): SessionInfo;
+  C_GetOperationState(hSession: Ulong, out?: Out): Buffer;
+  C_SetOperationState(hSession: Ulong, state: Bytes, hEncryptionKey?: Ulong, hAuthenticationKey?: Ulong): void;
+  C_Login(hSession: Ulong, userType: Ulong, pin: Pin): void;
+  C_Logout(hSession: Ulong): void;
+
+  C_CreateObject(hSession: Ulong, template: Template): Ulong;
+  C_CopyObject(hSession: Ulong, hObject: Ulong, template?: Template | null): Ulong;
+  C_DestroyObject(hSession: Ulong, hObject: Ulong): void;
+  C_GetObjectSize(hSession: Ulong, hObject: Ulong): Ulong;
+  /** Reads every attribute asked for; one that cannot be read gets a status instead of failing the call. */
+  C_GetAttributeValue(hSession: Ulong, hObject: Ulong, types: Array<Ulong | { type: Ulong }>): AttributeResult[];
+  C_SetAttributeValue(hSession: Ulong, hObject: Ulong, template: Template): void;
+  C_FindObjectsInit(hSession: Ulong, template?: Template | null): void;
+  /** maxObjectCount defaults to 64. */
+  C_FindObjects(hSession: Ulong, maxObjectCount?: Ulong): Ulong[];
+  C_FindObjectsFinal(hSession: Ulong): void;
+
+  C_EncryptInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong): void;
+  C_Encrypt(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+  C_EncryptUpdate(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+  C_EncryptFinal(hSession: Ulong, out?: Out): Buffer;
+  C_DecryptInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong): void;
+  C_Decrypt(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+  C_DecryptUpdate(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+  C_DecryptFinal(hSession: Ulong, out?: Out): Buffer;
+
+  C_DigestInit(hSession: Ulong, mechanism: Mechanism): void;
+  C_Digest(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+  C_DigestUpdate(hSession: Ulong, data: Bytes): void;
+  C_DigestKey(hSession: Ulong, hKey: Ulong): void;
+  C_DigestFinal(hSession: Ulong, out?: Out): Buffer;
+
+  C_SignInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong): void;
+  C_Sign(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+  C_SignUpdate(hSession: Ulong, data: Bytes): void;
+  C_SignFinal(hSession: Ulong, out?: Out): Buffer;
+  C_SignRecoverInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong): void;
+  C_SignRecover(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+
+  C_VerifyInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong): void;
+  /** true, or false for CKR_SIGNATURE_INVALID; other failures throw. */
+  C_Verify(hSession: Ulong, data: Bytes, signature: Bytes): boolean;
+  C_VerifyUpdate(hSession: Ulong, data: Bytes): void;
+  C_VerifyFinal(hSession: Ulong, signature: Bytes): boolean;
+  C_VerifyRecoverInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong): void;
+  C_VerifyRecover(hSession: Ulong, signature: Bytes, out?: Out): Buffer;
+
+  C_DigestEncryptUpdate(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+  C_DecryptDigestUpdate(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+  C_SignEncryptUpdate(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+  C_DecryptVerifyUpdate(hSession: Ulong, data: Bytes, out?: Out): Buffer;
+
+  C_GenerateKey(hSession: Ulong, mechanism: Mechanism, template: Template): Ulong;
+  C_GenerateKeyPair(hSession: Ulong, mechanism: Mechanism, publicKeyTemplate: Template, privateKeyTemplate: Template): KeyPair;
+  C_WrapKey(hSession: Ulong, mechanism: Mechanism, hWrappingKey: Ulong, hKey: Ulong, out?: Out): Buffer;
+  C_UnwrapKey(hSession: Ulong, mechanism: Mechanism, hUnwrappingKey: Ulong, wrappedKey: Bytes, template: Template): Ulong;
+  C_DeriveKey(hSession: Ulong, mechanism: Mechanism, hBaseKey: Ulong, template: Template): Ulong;
+
+  C_SeedRandom(hSession: Ulong, seed: Bytes): void;
+  /** A new Buffer of `length` random bytes, or `out` filled. */
+  C_GenerateRandom(hSession: Ulong, lengthOrOut: Ulong | Uint8Array): Buffer;
+
+  C_GetFunctionStatus(hSession: Ulong): void;
+  C_CancelFunction(hSession: Ulong): void;
+
+  /** The slot that had an event, or null when CKF_DONT_BLOCK found none. */
+  C_WaitForSlotEvent(flags?: Ulong): Ulong | null;
+}
+
+export type FunctionName = keyof SyncFunctions | `C_${string}`;
+
+/** The Promise twin of every function: same arguments, result settled off the event loop. */
+export type AsyncFunctions = {
+  [K in keyof SyncFunctions as `${K}Async`]: (
+    ...args: Parameters<SyncFunctions[K]>
+  ) => Promise<ReturnType<SyncFunctions[K]>>;
+};
+
+export interface PKCS11 extends SyncFunctions, AsyncFunctions {
+  /** Loads a module by path (one process-wide handle per real path). */
+  load(path: string, options?: LoadOptions): void;
+  /** Waits for work in flight, closes this object's sessions, drops its C_Initialize share, unloads. */
+  close(): void;
+  /** Whether the module provides a function (a missing one answers CKR_FUNCTION_NOT_SUPPORTED). */
+  has(name: FunctionName): boolean;
+  moduleInfo(): ModuleInfo | null;
+}

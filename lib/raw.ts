@@ -1,0 +1,19 @@
+// `p11bridge/raw`: the PKCS#11 functions one to one, as pkcs11js users know them, with
+// CK_ULONG at full width, typed errors and Promise forms.
+import binding from './native';
+import type { PKCS11 as RawModule } from './raw-types';
+
+export * from './raw-types';
+export * from './constants/generated';
+export { Pkcs11Error, ModuleLoadError } from './errors/pkcs11-error';
+export type { ModuleLoadErrorCode } from './errors/pkcs11-error';
+
+/** Loads and drives one PKCS#11 module: `new PKCS11()`, `load(path)`, `C_Initialize()` … */
+export const PKCS11: new () => RawModule = binding.PKCS11;
+export type PKCS11 = RawModule;
+
+/** sizeof(CK_ULONG) on this platform: 8 on Linux/macOS x64, 4 on Windows. */
+export const ULONG_SIZE: number = binding.ulongSize;
+
+/** ~0 at this platform's CK_ULONG width (a bigint where that exceeds 2^53). */
+export const CK_UNAVAILABLE_INFORMATION = binding.CK_UNAVAILABLE_INFORMATION;
