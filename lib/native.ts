@@ -16,7 +16,11 @@ interface Binding {
   CK_UNAVAILABLE_INFORMATION: Ulong;
 }
 
-const binding = nodeGypBuild(path.join(__dirname, '..')) as Binding;
+const root = path.join(__dirname, '..');
+const binding = nodeGypBuild(root) as Binding;
+
+/** The file the addon was loaded from (a prebuild, or build/Release after node-gyp). */
+export const bindingPath: string = nodeGypBuild.resolve(root);
 
 binding.configure({
   pkcs11Error: (rv, fn, detail) => new Pkcs11Error(rv, fn, detail),

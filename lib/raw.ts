@@ -1,6 +1,6 @@
 // `p11bridge/raw`: the PKCS#11 functions one to one, as pkcs11js users know them, with
 // CK_ULONG at full width, typed errors and Promise forms.
-import binding from './native';
+import binding, { bindingPath } from './native';
 import type { PKCS11 as RawModule } from './raw-types';
 
 export * from './raw-types';
@@ -17,3 +17,6 @@ export const ULONG_SIZE: number = binding.ulongSize;
 
 /** ~0 at this platform's CK_ULONG width (a bigint where that exceeds 2^53). */
 export const CK_UNAVAILABLE_INFORMATION = binding.CK_UNAVAILABLE_INFORMATION;
+
+/** Where the native addon was loaded from. */
+export const BINDING_PATH: string = bindingPath;

@@ -34,9 +34,26 @@ function nodedirArgs() {
   return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? ['--nodedir=' + prefix] : [];
 }
 
+const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
 const addon = path.join(root, 'build', 'Release', 'p11bridge.node');
+const prebuild = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'p11bridge.node');
 const nativeSrc = Math.max(newest(path.join(root, 'src-native'), ['.cc', '.h']), mtime(path.join(root, 'binding.gyp')));
-if (mtime(addon) < nativeSrc) run(process.execPath, [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', '-j', '2', ...nodedirArgs()]);
+
+// The package test installs the packed tarball, which carries prebuilds/ (made by prebuildify).
+if (mtime(prebuild) < nativeSrc && !process.argv.includes('--no-prebuild')) {
+  const env = { ...process.env };
+  if (!env.npm_config_nodedir && nodedirArgs().length) env.npm_config_nodedir = nodedirArgs()[0].slice('--nodedir='.length);
+  execFileSync(process.execPath, [require.resolve('prebuildify/bin.js'), '--napi', '--strip'], {
+    cwd: root,
+    stdio: 'inherit',
+    env,
+  });
+}
+// prebuildify moves its output away from build/Release; tests and tools load build/Release.
+if (mtime(addon) < nativeSrc) {
+  const args = fs.existsSync(path.join(root, 'build', 'Makefile')) ? ['build', '-j', '2'] : ['rebuild', '-j', '2'];
+  run(process.execPath, [nodeGyp, ...args, ...nodedirArgs()]);
+}
 
 const dist = path.join(root, 'dist', 'index.js');
 if (mtime(dist) < newest(path.join(root, 'lib'), ['.ts'])) run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
