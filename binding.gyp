@@ -26,7 +26,10 @@
         "src-native"
       ],
       # Exceptions are off at the boundary: every napi status is checked by hand.
-      "defines": [ "NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED" ],
+      # An environment being torn down (a terminated worker) cannot run JS: node-addon-api must
+      # drop such an exception instead of aborting the process.
+      "defines": [ "NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED",
+                   "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS" ],
       "cflags!": [ "-fno-exceptions" ],
       "cflags_cc!": [ "-fno-exceptions", "-std=gnu++1y", "-std=gnu++17" ],
       "cflags_cc": [ "-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers" ],

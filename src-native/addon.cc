@@ -13,7 +13,7 @@ namespace {
 void FinalizeEnvData(Napi::Env, EnvData* data) {
   data->tearingDown = true;
   for (ModuleObject* m : data->modules) {
-    m->Release();
+    m->Release(true);
     m->DetachFromEnv();
   }
   data->modules.clear();

@@ -25,7 +25,9 @@ struct OpBase {
   CK_SESSION_HANDLE session = 0;
   bool hasSession = false;
   bool waitExempt = false;  // C_WaitForSlotEvent: C_Finalize is what ends it, so it must not wait
-  uint64_t ticket = UINT64_MAX;  // sync ops wait for everything queued before them
+  // Queue position of an async op; UINT64_MAX for sync ops, so a sync close/finalize waits for
+  // all async work queued so far.
+  uint64_t ticket = UINT64_MAX;
 
   static constexpr bool kNeedsInit = true;
   // Reads argument `i` as the session handle and remembers it for flight accounting.
@@ -98,6 +100,7 @@ struct AsyncWork {
 
   static void Execute(napi_env, void* data) {
     auto* w = static_cast<AsyncWork*>(data);
+    w->op.flights->Start(w->op.ticket);
     w->rv = RunGuarded(w->op, &w->oom);
     w->op.flights->Leave(w->op.ticket);
   }

@@ -55,10 +55,22 @@ std::string DescribeType(Napi::Env env, napi_value v) {
     case napi_object: {
       bool is = false;
       if (napi_is_array(env, v, &is) == napi_ok && is) return "Array";
-      if (napi_is_buffer(env, v, &is) == napi_ok && is) return "Buffer";
-      if (napi_is_typedarray(env, v, &is) == napi_ok && is) return "TypedArray";
-      if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) return "ArrayBuffer";
-      if (napi_is_date(env, v, &is) == napi_ok && is) return "Date";
+      // constructor.name tells Buffer, Uint16Array, DataView … apart; only on the error path.
+      napi_value ctor, name;
+      napi_valuetype nt;
+      if (napi_get_named_property(env, v, "constructor", &ctor) == napi_ok &&
+          napi_get_named_property(env, ctor, "name", &name) == napi_ok && napi_typeof(env, name, &nt) == napi_ok &&
+          nt == napi_string) {
+        char buf[64];
+        size_t len = 0;
+        napi_get_value_string_utf8(env, name, buf, sizeof(buf), &len);
+        if (len > 0) return std::string(buf, len) == "Object" ? "object" : std::string(buf, len);
+      }
+      bool pending = false;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env, &ignored);
+      }
       return "object";
     }
   }

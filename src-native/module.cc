@@ -10,8 +10,14 @@ namespace p11 {
 uint64_t FlightState::Enter(const OpBase& op) {
   std::lock_guard<std::mutex> lock(mutex);
   uint64_t t = nextTicket++;
-  flights[t] = Flight{op.session, op.hasSession, op.waitExempt};
+  flights[t] = Flight{op.session, op.hasSession, op.waitExempt, false};
   return t;
+}
+
+void FlightState::Start(uint64_t ticket) {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = flights.find(ticket);
+  if (it != flights.end()) it->second.running = true;
 }
 
 void FlightState::Leave(uint64_t ticket) {
@@ -23,14 +29,14 @@ void FlightState::Leave(uint64_t ticket) {
   cv.notify_all();
 }
 
-void FlightState::WaitForEarlier(uint64_t ticket, bool sessionOnly, CK_SESSION_HANDLE session) {
+void FlightState::WaitForEarlier(uint64_t ticket, bool sessionOnly, CK_SESSION_HANDLE session, bool runningOnly) {
   std::unique_lock<std::mutex> lock(mutex);
   // Only ops queued earlier: the pool takes work in order, so those are running or done, and
   // waiting for them can never starve the pool the way waiting for later work could.
   cv.wait(lock, [&] {
     for (auto it = flights.begin(); it != flights.end() && it->first < ticket; ++it) {
       const Flight& f = it->second;
-      if (f.waitExempt) continue;
+      if (f.waitExempt || (runningOnly && !f.running)) continue;
       if (!sessionOnly || (f.hasSession && f.session == session)) return false;
     }
     return true;
@@ -59,7 +65,7 @@ ModuleObject::ModuleObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mo
 
 ModuleObject::~ModuleObject() {
   if (envData_) envData_->modules.erase(this);
-  Release();
+  Release(true);
 }
 
 void ModuleObject::TrackSession(CK_SESSION_HANDLE h, CK_SLOT_ID slot) { sessions_[h] = slot; }
@@ -68,9 +74,9 @@ void ModuleObject::UntrackSlot(CK_SLOT_ID slot) {
   for (auto it = sessions_.begin(); it != sessions_.end();) it = it->second == slot ? sessions_.erase(it) : ++it;
 }
 
-void ModuleObject::Release() {
+void ModuleObject::Release(bool teardown) {
   if (!lib_) return;
-  flights_->WaitForEarlier(UINT64_MAX, false, 0);
+  flights_->WaitForEarlier(UINT64_MAX, false, 0, teardown);
   if (initialized_) {
     const FunctionTable& f = lib_->fns();
     if (f.C_CloseSession)

@@ -29,13 +29,17 @@ struct FlightState {
     CK_SESSION_HANDLE session;
     bool hasSession;
     bool waitExempt;
+    bool running;
   };
   std::map<uint64_t, Flight> flights;  // ticket → op; ordered, so "queued earlier" is a range
 
   uint64_t Enter(const OpBase& op);
+  void Start(uint64_t ticket);  // on the pool thread, before the C call
   void Leave(uint64_t ticket);
   // Blocks until every op queued before `ticket` (on `session` when sessionOnly) has run.
-  void WaitForEarlier(uint64_t ticket, bool sessionOnly, CK_SESSION_HANDLE session);
+  // runningOnly: wait just for ops already inside a C call (environment teardown, where queued
+  // work may be cancelled and never report back).
+  void WaitForEarlier(uint64_t ticket, bool sessionOnly, CK_SESSION_HANDLE session, bool runningOnly = false);
 };
 
 class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
@@ -68,7 +72,8 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   }
 
   // Called by the environment's cleanup: close sessions, drop this object's init share, unload.
-  void Release();
+  // teardown: the environment is going away, so only work already inside the module is waited for.
+  void Release(bool teardown = false);
   void DetachFromEnv() { envData_ = nullptr; }
 
  private:

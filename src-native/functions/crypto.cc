@@ -25,7 +25,8 @@ struct DataOutOp : OpBase {
   static constexpr Fn kFn = F;
   ByteSpan in;
   OutBuf out;
-  bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, "data", &in) && a.Output(2, "out", &out); }
+  static constexpr const char* kIn = F == Fn::C_VerifyRecover ? "signature" : "data";
+  bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, kIn, &in) && a.Output(2, "out", &out); }
   CK_RV Run(const FunctionTable& f) {
     return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, in.p, in.n, p, n); });
   }

@@ -25,8 +25,10 @@ struct Op_C_CopyObject : OpBase {
   CK_ATTRIBUTE_PTR tpl = nullptr;
   CK_ULONG count = 0;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Ulong(1, "hObject", &object) &&
-           (a.IsNullish(2) || a.Template(2, "template", &tpl, &count));
+    if (!SessionArg(a, 0) || !a.Ulong(1, "hObject", &object)) return false;
+    if (!a.IsNullish(2)) return a.Template(2, "template", &tpl, &count);
+    tpl = a.arena().New<CK_ATTRIBUTE>();  // some modules refuse a NULL template even with count 0
+    return true;
   }
   CK_RV Run(const FunctionTable& f) { return f.C_CopyObject(session, object, tpl, count, &handle); }
   Napi::Value Result(Napi::Env env) { return Napi::Value(env, UlongToJs(env, handle)); }
@@ -105,7 +107,12 @@ struct Op_C_FindObjectsInit : OpBase {
   static constexpr Fn kFn = Fn::C_FindObjectsInit;
   CK_ATTRIBUTE_PTR tpl = nullptr;
   CK_ULONG count = 0;
-  bool Parse(Args& a) { return SessionArg(a, 0) && (a.IsNullish(1) || a.Template(1, "template", &tpl, &count)); }
+  bool Parse(Args& a) {
+    if (!SessionArg(a, 0)) return false;
+    if (!a.IsNullish(1)) return a.Template(1, "template", &tpl, &count);
+    tpl = a.arena().New<CK_ATTRIBUTE>();  // "find everything": a valid empty template
+    return true;
+  }
   CK_RV Run(const FunctionTable& f) { return f.C_FindObjectsInit(session, tpl, count); }
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 };
