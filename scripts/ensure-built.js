@@ -51,7 +51,8 @@ if (mtime(prebuild) < nativeSrc && !process.argv.includes('--no-prebuild')) {
 }
 // prebuildify moves its output away from build/Release; tests and tools load build/Release.
 if (mtime(addon) < nativeSrc) {
-  const args = fs.existsSync(path.join(root, 'build', 'Makefile')) ? ['build', '-j', '2'] : ['rebuild', '-j', '2'];
+  const configured = mtime(path.join(root, 'build', 'config.gypi')) >= mtime(path.join(root, 'binding.gyp'));
+  const args = configured ? ['build', '-j', '2'] : ['rebuild', '-j', '2'];
   run(process.execPath, [nodeGyp, ...args, ...nodedirArgs()]);
 }
 
