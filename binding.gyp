@@ -14,12 +14,15 @@
         "src-native/marshal/values.cc",
         "src-native/marshal/template.cc",
         "src-native/marshal/mechanism.cc",
+        "src-native/marshal/params.cc",
         "src-native/functions/general.cc",
         "src-native/functions/slot_token.cc",
         "src-native/functions/session.cc",
         "src-native/functions/object.cc",
         "src-native/functions/crypto.cc",
-        "src-native/functions/key.cc"
+        "src-native/functions/key.cc",
+        "src-native/functions/message.cc",
+        "src-native/functions/kem_async.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -3,7 +3,13 @@
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
 import { ModuleLoadError, ModuleLoadErrorCode, Pkcs11Error, Ulong } from './errors/pkcs11-error';
-import type { PKCS11 as RawModule } from './raw-types';
+import type { PKCS11 as RawModule, StructField } from './raw-types';
+
+export interface StructLayout {
+  size: number;
+  align: number;
+  offsets: number[];
+}
 
 interface Binding {
   PKCS11: new () => RawModule;
@@ -13,6 +19,7 @@ interface Binding {
     plainError: (kind: 'TypeError' | 'RangeError' | 'Error', message: string) => Error;
   }): void;
   ulongSize: number;
+  structLayout(fields: StructField[]): StructLayout;
   CK_UNAVAILABLE_INFORMATION: Ulong;
 }
 

@@ -30,10 +30,46 @@ export interface AttributeResult {
   value?: Buffer | AttributeResult[];
 }
 
+/**
+ * One field of a parameter struct described from JS; native code lays the struct out with the
+ * platform's C ABI (natural alignment, 1-byte packing on Windows), so a new or vendor struct needs
+ * no C++ change.
+ */
+export type StructField =
+  | { ulong: Ulong } // CK_ULONG (handles, flags, enums, lengths)
+  | { byte: number | boolean } // CK_BYTE / CK_BBOOL
+  | { bytes: Bytes | null } // pointer to bytes (NULL when null or empty)
+  | { fixed: Bytes } // bytes embedded in the struct (CK_AES_CTR_PARAMS.cb[16])
+  | { struct: StructField[] | null } // pointer to a nested struct
+  | { structs: StructField[][] } // pointer to an array of structs
+  | { inline: StructField[] } // a struct embedded by value
+  | { out: Uint8Array }; // pointer to caller memory the module writes (GCM message IV / tag)
+
+/** A mechanism or message parameter: raw bytes, a struct description, or nothing. */
+export type Parameter = Bytes | StructField[] | null | undefined;
+
 export interface Mechanism {
   mechanism: Ulong;
-  /** Raw parameter bytes (an IV, or a struct already laid out). */
-  parameter?: Bytes | null;
+  /** Raw bytes (an IV), or a struct description (see lib/mechanisms/params.ts). */
+  parameter?: Parameter;
+}
+
+export interface InterfaceInfo {
+  name: string | null;
+  version: Version;
+  flags: Ulong;
+}
+
+export interface AsyncData {
+  version: Ulong;
+  value: Buffer | null;
+  object: Ulong;
+  additionalObject: Ulong;
+}
+
+export interface EncapsulateResult {
+  ciphertext: Buffer;
+  key: Ulong;
 }
 
 export interface InitializeOptions {
@@ -132,7 +168,7 @@ export type Pin = string | Bytes | null;
 /** Optional caller buffer: the output is written into it and a trimmed view of it returned. */
 export type Out = Uint8Array | null | undefined;
 
-/** The 68 functions of PKCS#11 2.40 (sync forms). */
+/** The 104 functions of PKCS#11 3.2 (sync forms): the 68 of 2.40, 24 of 3.0, 12 of 3.2. */
 export interface SyncFunctions {
   C_Initialize(options?: InitializeOptions): void;
   C_Finalize(): void;
@@ -220,6 +256,58 @@ export interface SyncFunctions {
 
   /** The slot that had an event, or null when CKF_DONT_BLOCK found none. */
   C_WaitForSlotEvent(flags?: Ulong): Ulong | null;
+
+  // PKCS#11 3.0
+  C_GetInterfaceList(): InterfaceInfo[];
+  C_GetInterface(name?: string | null, version?: Version | null, flags?: Ulong): InterfaceInfo;
+  C_LoginUser(hSession: Ulong, userType: Ulong, pin: Pin, username: string | Bytes): void;
+  C_SessionCancel(hSession: Ulong, flags: Ulong): void;
+  C_MessageEncryptInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong): void;
+  /** `parameter` is the per-message struct (CK_GCM_MESSAGE_PARAMS …); its `out` fields get the IV/tag. */
+  C_EncryptMessage(hSession: Ulong, parameter: Parameter, associatedData: Bytes, plaintext: Bytes, out?: Out): Buffer;
+  C_EncryptMessageBegin(hSession: Ulong, parameter: Parameter, associatedData: Bytes): void;
+  /** flags: CKF_END_OF_MESSAGE on the last part. */
+  C_EncryptMessageNext(hSession: Ulong, parameter: Parameter, plaintextPart: Bytes, flags?: Ulong, out?: Out): Buffer;
+  C_MessageEncryptFinal(hSession: Ulong): void;
+  C_MessageDecryptInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong): void;
+  C_DecryptMessage(hSession: Ulong, parameter: Parameter, associatedData: Bytes, ciphertext: Bytes, out?: Out): Buffer;
+  C_DecryptMessageBegin(hSession: Ulong, parameter: Parameter, associatedData: Bytes): void;
+  C_DecryptMessageNext(hSession: Ulong, parameter: Parameter, ciphertextPart: Bytes, flags?: Ulong, out?: Out): Buffer;
+  C_MessageDecryptFinal(hSession: Ulong): void;
+  C_MessageSignInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong): void;
+  C_SignMessage(hSession: Ulong, parameter: Parameter, data: Bytes, out?: Out): Buffer;
+  C_SignMessageBegin(hSession: Ulong, parameter: Parameter): void;
+  /** Intermediate parts return undefined; with final = true the signature. */
+  C_SignMessageNext(hSession: Ulong, parameter: Parameter, data: Bytes, final?: boolean, out?: Out): Buffer | undefined;
+  C_MessageSignFinal(hSession: Ulong): void;
+  C_MessageVerifyInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong): void;
+  C_VerifyMessage(hSession: Ulong, parameter: Parameter, data: Bytes, signature: Bytes): boolean;
+  C_VerifyMessageBegin(hSession: Ulong, parameter: Parameter): void;
+  /** A null signature marks an intermediate part (true); the last part gives the verdict. */
+  C_VerifyMessageNext(hSession: Ulong, parameter: Parameter, data: Bytes, signature?: Bytes | null): boolean;
+  C_MessageVerifyFinal(hSession: Ulong): void;
+
+  // PKCS#11 3.2
+  C_EncapsulateKey(hSession: Ulong, mechanism: Mechanism, hPublicKey: Ulong, template: Template, out?: Out): EncapsulateResult;
+  C_DecapsulateKey(hSession: Ulong, mechanism: Mechanism, hPrivateKey: Ulong, template: Template, ciphertext: Bytes): Ulong;
+  C_VerifySignatureInit(hSession: Ulong, mechanism: Mechanism, hKey: Ulong, signature: Bytes): void;
+  C_VerifySignature(hSession: Ulong, data: Bytes): boolean;
+  C_VerifySignatureUpdate(hSession: Ulong, data: Bytes): void;
+  C_VerifySignatureFinal(hSession: Ulong): boolean;
+  C_GetSessionValidationFlags(hSession: Ulong, type: Ulong): Ulong;
+  C_AsyncComplete(hSession: Ulong, functionName: string): AsyncData;
+  C_AsyncGetID(hSession: Ulong, functionName: string): Ulong;
+  /** The module fills `data` with the joined operation's result. */
+  C_AsyncJoin(hSession: Ulong, functionName: string, id: Ulong, data: Uint8Array): void;
+  C_WrapKeyAuthenticated(hSession: Ulong, mechanism: Mechanism, hWrappingKey: Ulong, hKey: Ulong, associatedData: Bytes, out?: Out): Buffer;
+  C_UnwrapKeyAuthenticated(
+    hSession: Ulong,
+    mechanism: Mechanism,
+    hUnwrappingKey: Ulong,
+    wrappedKey: Bytes,
+    template: Template,
+    associatedData: Bytes,
+  ): Ulong;
 }
 
 export type FunctionName = keyof SyncFunctions | `C_${string}`;

@@ -20,3 +20,8 @@ export const CK_UNAVAILABLE_INFORMATION = binding.CK_UNAVAILABLE_INFORMATION;
 
 /** Where the native addon was loaded from. */
 export const BINDING_PATH: string = bindingPath;
+
+/** The size, alignment and field offsets native code gives a struct description on this platform. */
+export function structLayout(fields: import('./raw-types').StructField[]): import('./native').StructLayout {
+  return binding.structLayout(fields);
+}

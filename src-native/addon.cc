@@ -4,6 +4,7 @@
 
 #include "env_data.h"
 #include "module.h"
+#include "marshal/args.h"
 #include "marshal/values.h"
 
 namespace p11 {
@@ -38,6 +39,27 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// structLayout(fields) → { size, align, offsets }: the layout native code gives a parameter struct
+// description, for the test that compares it with the header's offsetof/sizeof.
+Napi::Value StructLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Arena arena;
+  Args args(info, arena, "structLayout", false);
+  StructBlob blob;
+  if (!args.Struct(args.At(0), "fields", 0, &blob)) {
+    napi_throw(env, args.error());
+    return Napi::Value();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("size", Napi::Number::New(env, static_cast<double>(blob.size)));
+  o.Set("align", Napi::Number::New(env, static_cast<double>(blob.align)));
+  Napi::Array offs = Napi::Array::New(env, blob.offsets.size());
+  for (size_t i = 0; i < blob.offsets.size(); i++)
+    offs.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(blob.offsets[i])));
+  o.Set("offsets", offs);
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EnvData* data = new EnvData();
   env.SetInstanceData<EnvData, FinalizeEnvData>(data);
@@ -45,6 +67,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->moduleConstructor = Napi::Persistent(ctor);
   exports.Set("PKCS11", ctor);
   exports.Set("configure", Napi::Function::New(env, Configure, "configure"));
+  exports.Set("structLayout", Napi::Function::New(env, StructLayout, "structLayout"));
   exports.Set("ulongSize", Napi::Number::New(env, sizeof(CK_ULONG)));
   exports.Set("CK_UNAVAILABLE_INFORMATION", Napi::Value(env, UlongToJs(env, CK_UNAVAILABLE_INFORMATION)));
   return exports;

@@ -21,6 +21,7 @@ struct OpBase {
   std::shared_ptr<Library> lib;          // keeps the module loaded while the op lives
   std::shared_ptr<FlightState> flights;  // for ops that wait for earlier work
   Arena arena;
+  std::vector<WriteBack> writeBacks;     // async: output fields of parameter structs
   std::string detail;                    // extra text for the error, never argument values
   CK_SESSION_HANDLE session = 0;
   bool hasSession = false;
@@ -119,6 +120,7 @@ struct AsyncWork {
       } else if (w->rv != CKR_OK) {
         napi_reject_deferred(env, w->deferred, Failure(env, w->op, w->rv, w->oom));
       } else {
+        ApplyWriteBacks(env, w->op.writeBacks);
         Napi::Value result = w->op.Result(env);
         if (env.IsExceptionPending()) {
           napi_reject_deferred(env, w->deferred, env.GetAndClearPendingException().Value());
@@ -127,6 +129,7 @@ struct AsyncWork {
         }
       }
       w->op.Cleanup(env);
+      ReleaseWriteBacks(env, w->op.writeBacks);
     }
     if (w->self) napi_delete_reference(env, w->self);
     napi_delete_async_work(env, w->work);
@@ -146,6 +149,7 @@ Napi::Value ModuleObject::Sync(const Napi::CallbackInfo& info) {
   op.lib = lib_;
   op.flights = flights_;
   Args args(info, op.arena, FunctionTable::Name(Op::kFn), false);
+  args.SetWriteBacks(&op.writeBacks);
   bool parsed;
   try {
     parsed = op.Parse(args) && args.Finish();
@@ -176,6 +180,7 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
   op.lib = lib_;
   op.flights = flights_;
   Args args(info, op.arena, FunctionTable::Name(Op::kFn), true);
+  args.SetWriteBacks(&op.writeBacks);
   bool parsed;
   try {
     parsed = op.Parse(args) && args.Finish();
@@ -186,6 +191,7 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
   if (!parsed) {
     Napi::Value err = args.failed() ? args.error() : env.Undefined();
     op.Cleanup(env);
+    ReleaseWriteBacks(env, op.writeBacks);
     delete w;
     return detail::Rejected(env, err);
   }
@@ -196,6 +202,7 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
       napi_create_async_work(env, nullptr, resource, detail::AsyncWork<Op>::Execute,
                              detail::AsyncWork<Op>::Complete, w, &w->work) != napi_ok) {
     op.Cleanup(env);
+    ReleaseWriteBacks(env, op.writeBacks);
     if (w->self) napi_delete_reference(env, w->self);
     delete w;
     return Napi::Value();
@@ -205,6 +212,7 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
     flights_->Leave(op.ticket);
     napi_reject_deferred(env, w->deferred, StateError(env, FunctionTable::Name(Op::kFn), "could not queue work").Value());
     op.Cleanup(env);
+    ReleaseWriteBacks(env, op.writeBacks);
     napi_delete_async_work(env, w->work);
     napi_delete_reference(env, w->self);
     delete w;
@@ -224,5 +232,7 @@ void RegisterSession(Props& props);
 void RegisterObject(Props& props);
 void RegisterCrypto(Props& props);
 void RegisterKey(Props& props);
+void RegisterMessage(Props& props);
+void RegisterKemAsync(Props& props);
 
 }  // namespace p11

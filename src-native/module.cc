@@ -55,6 +55,8 @@ Napi::Function ModuleObject::Init(Napi::Env env) {
   RegisterObject(props);
   RegisterCrypto(props);
   RegisterKey(props);
+  RegisterMessage(props);
+  RegisterKemAsync(props);
   return DefineClass(env, "PKCS11", props);
 }
 

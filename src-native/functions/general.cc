@@ -1,5 +1,8 @@
 // General-purpose functions: C_Initialize, C_Finalize, C_GetInfo, C_GetFunctionList, and
 // C_WaitForSlotEvent (blocking: its async form is what scripts waiting for a token want).
+#include <cstring>
+#include <vector>
+
 #include "call.h"
 #include "marshal/values.h"
 
@@ -123,6 +126,109 @@ struct Op_C_GetFunctionList : OpBase {
   }
 };
 
+Napi::Object InterfaceToJs(Napi::Env env, const CK_INTERFACE& i) {
+  Napi::Object o = Napi::Object::New(env);
+  const char* name = reinterpret_cast<const char*>(i.pInterfaceName);
+  o.Set("name", name ? Napi::Value(Napi::String::New(env, name, strnlen(name, 256))) : env.Null());
+  CK_VERSION v{0, 0};
+  if (i.pFunctionList) v = static_cast<const CK_VERSION*>(i.pFunctionList)[0];  // every list starts with it
+  o.Set("version", VersionToJs(env, v));
+  o.Set("flags", Napi::Value(env, UlongToJs(env, i.flags)));
+  return o;
+}
+
+// 3.0: the interfaces the module offers → [{ name, version, flags }].
+struct Op_C_GetInterfaceList : OpBase {
+  static constexpr Fn kFn = Fn::C_GetInterfaceList;
+  static constexpr bool kNeedsInit = false;
+  std::vector<CK_INTERFACE> list;
+  bool Parse(Args&) { return true; }
+  CK_RV Run(const FunctionTable& f) {
+    CK_ULONG n = 0;
+    CK_RV rv = f.C_GetInterfaceList(nullptr, &n);
+    for (int attempt = 0; rv == CKR_OK && attempt < 4; attempt++) {
+      if (n > 1024) {
+        detail = "module reported " + std::to_string(n) + " interfaces";
+        return CKR_GENERAL_ERROR;
+      }
+      list.assign(n ? n : 1, CK_INTERFACE{});
+      CK_ULONG got = n;
+      rv = f.C_GetInterfaceList(list.data(), &got);
+      if (rv == CKR_BUFFER_TOO_SMALL) {
+        n = got > n ? got : n + 4;
+        rv = CKR_OK;
+        continue;
+      }
+      if (rv == CKR_OK && got > n) {
+        detail = "module reported more interfaces than the buffer holds";
+        return CKR_GENERAL_ERROR;
+      }
+      if (rv == CKR_OK) list.resize(got);
+      return rv;
+    }
+    return rv;
+  }
+  Napi::Value Result(Napi::Env env) {
+    Napi::Array a = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) a.Set(static_cast<uint32_t>(i), InterfaceToJs(env, list[i]));
+    return a;
+  }
+};
+
+// 3.0: C_GetInterface(name?, version?, flags?) → { name, version, flags } of the match.
+struct Op_C_GetInterface : OpBase {
+  static constexpr Fn kFn = Fn::C_GetInterface;
+  static constexpr bool kNeedsInit = false;
+  CK_UTF8CHAR_PTR name = nullptr;
+  CK_VERSION version{0, 0};
+  bool hasVersion = false;
+  CK_FLAGS flags = 0;
+  CK_INTERFACE_PTR found = nullptr;
+  bool Parse(Args& a) {
+    if (!a.IsNullish(0)) {
+      ByteSpan s;
+      napi_valuetype t;
+      napi_typeof(a.env(), a.At(0), &t);
+      if (t != napi_string) {
+        a.FailType("name", "a string or null", a.At(0));
+        return false;
+      }
+      if (!a.Secret(0, "name", &s, false)) return false;  // NUL-terminated copy
+      name = s.p;
+    }
+    if (!a.IsNullish(1)) {
+      napi_value v = a.At(1), maj, min;
+      napi_valuetype t;
+      napi_typeof(a.env(), v, &t);
+      CK_ULONG M = 0, m = 0;
+      if (t != napi_object) {
+        a.FailType("version", "an object { major, minor } or null", v);
+        return false;
+      }
+      if (napi_get_named_property(a.env(), v, "major", &maj) != napi_ok ||
+          napi_get_named_property(a.env(), v, "minor", &min) != napi_ok)
+        return a.FailPending();
+      if (!a.ValueUlong(maj, "version.major", &M) || !a.ValueUlong(min, "version.minor", &m)) return false;
+      if (M > 255 || m > 255) {
+        a.FailRange("version", "fields must be from 0 to 255");
+        return false;
+      }
+      version = CK_VERSION{static_cast<CK_BYTE>(M), static_cast<CK_BYTE>(m)};
+      hasVersion = true;
+    }
+    return a.OptUlong(2, "flags", &flags, 0);
+  }
+  CK_RV Run(const FunctionTable& f) {
+    CK_RV rv = f.C_GetInterface(name, hasVersion ? &version : nullptr, &found, flags);
+    if (rv == CKR_OK && !found) {
+      detail = "module returned no interface";
+      return CKR_GENERAL_ERROR;
+    }
+    return rv;
+  }
+  Napi::Value Result(Napi::Env env) { return InterfaceToJs(env, *found); }
+};
+
 struct Op_C_WaitForSlotEvent : OpBase {
   static constexpr Fn kFn = Fn::C_WaitForSlotEvent;
   CK_FLAGS flags = 0;
@@ -149,6 +255,8 @@ void RegisterGeneral(Props& props) {
   P11_METHODS(props, C_GetInfo);
   P11_METHODS(props, C_GetFunctionList);
   P11_METHODS(props, C_WaitForSlotEvent);
+  P11_METHODS(props, C_GetInterfaceList);
+  P11_METHODS(props, C_GetInterface);
 }
 
 }  // namespace p11

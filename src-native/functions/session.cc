@@ -87,6 +87,28 @@ struct Op_C_Login : OpBase {
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 };
 
+// 3.0: login with a user name (PIN and name both UTF-8).
+struct Op_C_LoginUser : OpBase {
+  static constexpr Fn kFn = Fn::C_LoginUser;
+  CK_USER_TYPE user = CKU_USER;
+  ByteSpan pin, name;
+  bool Parse(Args& a) {
+    return SessionArg(a, 0) && a.Ulong(1, "userType", &user) && a.Secret(2, "pin", &pin, true) &&
+           a.Secret(3, "username", &name, false);
+  }
+  CK_RV Run(const FunctionTable& f) { return f.C_LoginUser(session, user, pin.p, pin.n, name.p, name.n); }
+  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
+};
+
+// 3.0: cancels the operations named by flags (CKF_ENCRYPT, CKF_SIGN …) on a session.
+struct Op_C_SessionCancel : OpBase {
+  static constexpr Fn kFn = Fn::C_SessionCancel;
+  CK_FLAGS flags = 0;
+  bool Parse(Args& a) { return SessionArg(a, 0) && a.Ulong(1, "flags", &flags); }
+  CK_RV Run(const FunctionTable& f) { return f.C_SessionCancel(session, flags); }
+  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
+};
+
 struct Op_C_Logout : OpBase {
   static constexpr Fn kFn = Fn::C_Logout;
   bool Parse(Args& a) { return SessionArg(a, 0); }
@@ -119,6 +141,8 @@ void RegisterSession(Props& props) {
   P11_METHODS(props, C_SetOperationState);
   P11_METHODS(props, C_Login);
   P11_METHODS(props, C_Logout);
+  P11_METHODS(props, C_LoginUser);
+  P11_METHODS(props, C_SessionCancel);
   P11_METHODS(props, C_GetFunctionStatus);
   P11_METHODS(props, C_CancelFunction);
 }

@@ -43,6 +43,12 @@ constexpr size_t kBorrowThreshold = 4096;
 
 }  // namespace
 
+bool IsByteSource(napi_env env, napi_value v) {
+  void* data;
+  size_t length;
+  return ViewBytes(env, v, &data, &length);
+}
+
 bool Args::IsNullish(size_t i) const {
   napi_value v = At(i);
   if (!v) return true;

@@ -30,6 +30,25 @@ struct OutBuf {
   std::unique_ptr<uint8_t[]> own;
 };
 
+// An output field inside a parameter struct (the IV and tag of CK_GCM_MESSAGE_PARAMS): async calls
+// let the module write into the arena, and the bytes are copied to the caller's buffer on the JS
+// thread when the call succeeds.
+struct WriteBack {
+  napi_ref ref;
+  const void* src;
+  size_t len;
+};
+void ApplyWriteBacks(napi_env env, const std::vector<WriteBack>& w);
+void ReleaseWriteBacks(napi_env env, std::vector<WriteBack>& w);
+
+// A parameter struct laid out from its JS description (see marshal/params.cc).
+struct StructBlob {
+  uint8_t* p = nullptr;
+  size_t size = 0;
+  size_t align = 1;
+  std::vector<size_t> offsets;  // of the top-level fields, for the layout test
+};
+
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, Arena& arena, const char* fn, bool async)
@@ -56,6 +75,17 @@ class Args {
   bool PaddedUtf8(size_t i, const char* name, CK_UTF8CHAR* out, size_t width);
   bool Template(size_t i, const char* name, CK_ATTRIBUTE_PTR* out, CK_ULONG* count);
   bool Mechanism(size_t i, const char* name, CK_MECHANISM_PTR* out);
+  // A mechanism-style parameter: bytes, a struct description (array of fields), or null.
+  bool Param(size_t i, const char* name, CK_VOID_PTR* p, CK_ULONG* len);
+  bool ParamValue(napi_value v, const std::string& name, CK_VOID_PTR* p, CK_ULONG* len);
+  bool Struct(napi_value fields, const std::string& name, int depth, StructBlob* out);
+  void SetWriteBacks(std::vector<WriteBack>* w) { writeBacks_ = w; }
+  bool AddWriteBack(const WriteBack& w) {
+    if (!writeBacks_) return false;
+    writeBacks_->push_back(w);
+    return true;
+  }
+  void Borrow(napi_value v, void* data, size_t length, const char* name) { borrowed_.push_back({v, data, length, name}); }
   // Optional caller buffer for an output.
   bool Output(size_t i, const char* name, OutBuf* out);
 
@@ -89,6 +119,7 @@ class Args {
   bool failed_ = false;
   Napi::Value error_;
   std::vector<Borrowed> borrowed_;
+  std::vector<WriteBack>* writeBacks_ = nullptr;
 };
 
 // Output sizing: asks the module for the length, allocates, calls, and retries when the module
@@ -143,6 +174,8 @@ CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call) {
   detail = "module kept answering CKR_BUFFER_TOO_SMALL";
   return CKR_BUFFER_TOO_SMALL;
 }
+
+bool IsByteSource(napi_env env, napi_value v);
 
 // The JS value of a filled output: a new Buffer, or the caller's buffer trimmed to the length.
 Napi::Value OutputToJs(Napi::Env env, OutBuf& o, const char* fn);

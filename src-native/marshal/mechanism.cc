@@ -2,8 +2,8 @@
 
 namespace p11 {
 
-// `{ mechanism, parameter? }`; parameter is bytes (an IV, raw struct bytes) or absent.
-// Structured parameters described from TypeScript come with part 2.
+// `{ mechanism, parameter? }`; parameter is bytes (an IV, a struct already laid out), a struct
+// description (marshal/params.cc) or absent.
 bool Args::Mechanism(size_t i, const char* name, CK_MECHANISM_PTR* out) {
   napi_value v = At(i);
   napi_valuetype t = napi_undefined;
@@ -18,15 +18,7 @@ bool Args::Mechanism(size_t i, const char* name, CK_MECHANISM_PTR* out) {
   std::string tn = std::string(name) + ".mechanism";
   if (!ValueUlong(type, tn.c_str(), &m->mechanism)) return false;
   if (napi_get_named_property(env_, v, "parameter", &param) != napi_ok) return FailPending();
-  napi_valuetype pt;
-  napi_typeof(env_, param, &pt);
-  if (pt != napi_undefined && pt != napi_null) {
-    ByteSpan bytes;
-    std::string pn = std::string(name) + ".parameter";
-    if (!ValueBytes(param, pn.c_str(), &bytes, true)) return false;
-    m->pParameter = bytes.p;
-    m->ulParameterLen = bytes.n;
-  }
+  if (!ParamValue(param, std::string(name) + ".parameter", &m->pParameter, &m->ulParameterLen)) return false;
   *out = m;
   return true;
 }

@@ -1,0 +1,277 @@
+/*
+ * bench/raw/cloop.c - the C baseline for bench/raw/run.js.
+ *
+ * What a careful C programmer would write against the same PKCS#11 module: no argument
+ * marshalling, no result objects, and for C_Sign a fixed 72-byte output buffer and exactly one
+ * call (no length query first). Built by run.js with
+ *
+ *   cc -O2 -o <tmp>/cloop bench/raw/cloop.c -ldl -lpthread -I src-native/pkcs11
+ *
+ * against the project's own header (src-native/pkcs11/pkcs11.h).
+ *
+ * The module is opened with plain dlopen(RTLD_NOW | RTLD_LOCAL), NOT with RTLD_DEEPBIND as the
+ * addon does: this process has no second OpenSSL in its global scope (Node exports its bundled
+ * OpenSSL, which is why the addon deep-binds), so the module resolves its libcrypto normally.
+ *
+ * Usage:
+ *   cloop <module.so> <token-label> <user-pin> <measure> [options]
+ * measures (each prints one JSON object on stdout):
+ *   cheap   <warmup> <iters> <reps>        ns per C_GetSessionInfo, one value per rep
+ *   sign    <warmup> <seconds> <threads> <query>
+ *                                           C_SignInit + C_Sign(CKM_ECDSA, 32-byte digest);
+ *                                           each thread its own session; query=1 asks for the
+ *                                           length first (two C_Sign calls, like a module-sized
+ *                                           output), query=0 passes a 72-byte buffer (one call)
+ *   sha     <mb> <reps>                     C_DigestInit + C_DigestUpdate(1 MB) x mb + C_DigestFinal
+ *
+ * The key pair is generated here with the same template as bench/raw/node-bench.js: session
+ * objects (CKA_TOKEN false), P-256 (CKA_EC_PARAMS = OID 1.2.840.10045.3.1.7), private key
+ * CKA_PRIVATE, CKA_SENSITIVE, CKA_SIGN; public key CKA_VERIFY.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "pkcs11.h"
+
+static CK_FUNCTION_LIST_PTR F;
+static CK_SLOT_ID g_slot;
+static CK_OBJECT_HANDLE g_priv;
+static volatile int g_stop;
+
+/* CPU seconds (user + system, all threads) this process has used. */
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void die(const char *what, CK_RV rv) {
+  fprintf(stderr, "cloop: %s failed: rv=0x%lx\n", what, (unsigned long)rv);
+  exit(2);
+}
+#define CK(call)                       \
+  do {                                 \
+    CK_RV rv_ = (call);                \
+    if (rv_ != CKR_OK) die(#call, rv_); \
+  } while (0)
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void load(const char *path) {
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    fprintf(stderr, "cloop: dlopen: %s\n", dlerror());
+    exit(2);
+  }
+  CK_C_GetFunctionList gfl = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
+  if (!gfl) {
+    fprintf(stderr, "cloop: no C_GetFunctionList in %s\n", path);
+    exit(2);
+  }
+  CK(gfl(&F));
+  CK_C_INITIALIZE_ARGS args;
+  memset(&args, 0, sizeof args);
+  args.flags = CKF_OS_LOCKING_OK;
+  CK(F->C_Initialize(&args));
+}
+
+/* The slot whose token label (blank-padded to 32) is `label`. */
+static CK_SLOT_ID find_slot(const char *label) {
+  CK_SLOT_ID slots[64];
+  CK_ULONG n = 64;
+  CK(F->C_GetSlotList(CK_TRUE, slots, &n));
+  char want[32];
+  memset(want, ' ', sizeof want);
+  memcpy(want, label, strlen(label) < 32 ? strlen(label) : 32);
+  for (CK_ULONG i = 0; i < n; i++) {
+    CK_TOKEN_INFO ti;
+    if (F->C_GetTokenInfo(slots[i], &ti) == CKR_OK && memcmp(ti.label, want, 32) == 0) return slots[i];
+  }
+  fprintf(stderr, "cloop: no token labelled '%s'\n", label);
+  exit(2);
+}
+
+static CK_SESSION_HANDLE open_session(void) {
+  CK_SESSION_HANDLE s;
+  CK(F->C_OpenSession(g_slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s));
+  return s;
+}
+
+static void generate_key(CK_SESSION_HANDLE s) {
+  static CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_ATTRIBUTE pub[] = {
+      {CKA_TOKEN, &no, sizeof no},
+      {CKA_EC_PARAMS, p256, sizeof p256},
+      {CKA_VERIFY, &yes, sizeof yes},
+  };
+  CK_ATTRIBUTE priv[] = {
+      {CKA_TOKEN, &no, sizeof no},
+      {CKA_PRIVATE, &yes, sizeof yes},
+      {CKA_SENSITIVE, &yes, sizeof yes},
+      {CKA_SIGN, &yes, sizeof yes},
+  };
+  CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+  CK_OBJECT_HANDLE hpub;
+  CK(F->C_GenerateKeyPair(s, &mech, pub, 3, priv, 4, &hpub, &g_priv));
+}
+
+/* ---- 1. cheap call ---------------------------------------------------------------------- */
+
+static void run_cheap(CK_SESSION_HANDLE s, long warmup, long iters, int reps) {
+  CK_SESSION_INFO info;
+  for (long i = 0; i < warmup; i++) CK(F->C_GetSessionInfo(s, &info));
+  printf("{\"measure\":\"cheap\",\"impl\":\"c\",\"iters\":%ld,\"ns\":[", iters);
+  for (int r = 0; r < reps; r++) {
+    double t0 = now_s();
+    for (long i = 0; i < iters; i++) {
+      if (F->C_GetSessionInfo(s, &info) != CKR_OK) die("C_GetSessionInfo", 0);
+    }
+    double t1 = now_s();
+    printf("%s%.2f", r ? "," : "", (t1 - t0) * 1e9 / (double)iters);
+  }
+  printf("],\"state\":%lu}\n", (unsigned long)info.state);
+}
+
+/* ---- 2/3. sign -------------------------------------------------------------------------- */
+
+static CK_BYTE g_digest[32];
+static int g_query;
+
+/* One signature: C_SignInit, then C_Sign into a fixed 72-byte buffer (one call), or with
+ * query=1 a NULL-buffer length query first (what a module-sized output needs). */
+static CK_ULONG sign_once(CK_SESSION_HANDLE s) {
+  CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
+  CK_BYTE sig[72];
+  CK_ULONG len = sizeof sig;
+  CK_RV rv = F->C_SignInit(s, &mech, g_priv);
+  if (rv != CKR_OK) die("C_SignInit", rv);
+  if (g_query) {
+    rv = F->C_Sign(s, g_digest, sizeof g_digest, NULL, &len);
+    if (rv != CKR_OK) die("C_Sign (length)", rv);
+  }
+  rv = F->C_Sign(s, g_digest, sizeof g_digest, sig, &len);
+  if (rv != CKR_OK) die("C_Sign", rv);
+  return len;
+}
+
+struct worker {
+  pthread_t tid;
+  CK_SESSION_HANDLE session;
+  long warmup;
+  long ops;
+  CK_ULONG siglen;
+};
+
+static pthread_barrier_t g_ready;
+
+static void *sign_thread(void *p) {
+  struct worker *w = (struct worker *)p;
+  for (long i = 0; i < w->warmup; i++) w->siglen = sign_once(w->session);
+  pthread_barrier_wait(&g_ready); /* all warmed up */
+  pthread_barrier_wait(&g_ready); /* main took t0 */
+  long ops = 0;
+  while (!g_stop) {
+    w->siglen = sign_once(w->session);
+    ops++;
+  }
+  w->ops = ops;
+  return NULL;
+}
+
+static void run_sign(long warmup, double seconds, int threads) {
+  struct worker *ws = calloc((size_t)threads, sizeof *ws);
+  for (int i = 0; i < 32; i++) g_digest[i] = (CK_BYTE)(i * 7 + 1);
+  pthread_barrier_init(&g_ready, NULL, (unsigned)threads + 1);
+  for (int i = 0; i < threads; i++) {
+    ws[i].session = open_session();
+    ws[i].warmup = warmup;
+    if (pthread_create(&ws[i].tid, NULL, sign_thread, &ws[i]) != 0) die("pthread_create", 0);
+  }
+  pthread_barrier_wait(&g_ready);
+  double t0 = now_s(), c0 = cpu_s();
+  pthread_barrier_wait(&g_ready);
+  struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+  nanosleep(&ts, NULL);
+  g_stop = 1;
+  long total = 0;
+  for (int i = 0; i < threads; i++) {
+    pthread_join(ws[i].tid, NULL);
+    total += ws[i].ops;
+  }
+  double t1 = now_s(), c1 = cpu_s();
+  printf("{\"measure\":\"sign\",\"impl\":\"c\",\"threads\":%d,\"query\":%d,\"ops\":%ld,\"seconds\":%.4f,"
+         "\"opsPerSec\":%.1f,\"sigLen\":%lu,\"cpuCores\":%.3f}\n",
+         threads, g_query, total, t1 - t0, (double)total / (t1 - t0), (unsigned long)ws[0].siglen,
+         (c1 - c0) / (t1 - t0));
+  for (int i = 0; i < threads; i++) F->C_CloseSession(ws[i].session);
+  free(ws);
+}
+
+/* ---- 4. SHA-256 ------------------------------------------------------------------------- */
+
+#define CHUNK (1024 * 1024)
+
+static void run_sha(CK_SESSION_HANDLE s, int mb, int reps) {
+  CK_BYTE *chunk = malloc(CHUNK);
+  /* Same bytes as node-bench.js: byte i of every 1 MB chunk is (i * 7 + 3) & 0xff. */
+  for (size_t i = 0; i < CHUNK; i++) chunk[i] = (CK_BYTE)((i * 7 + 3) & 0xff);
+  CK_MECHANISM mech = {CKM_SHA256, NULL, 0};
+  CK_BYTE out[32];
+  CK_ULONG outLen = 0;
+  printf("{\"measure\":\"sha\",\"impl\":\"c\",\"mb\":%d,\"ms\":[", mb);
+  for (int r = 0; r < reps + 1; r++) { /* the first run is a warm-up */
+    double t0 = now_s();
+    CK(F->C_DigestInit(s, &mech));
+    for (int i = 0; i < mb; i++) CK(F->C_DigestUpdate(s, chunk, CHUNK));
+    outLen = sizeof out;
+    CK(F->C_DigestFinal(s, out, &outLen));
+    double t1 = now_s();
+    if (r) printf("%s%.3f", r > 1 ? "," : "", (t1 - t0) * 1e3);
+  }
+  printf("],\"digest\":\"");
+  for (CK_ULONG i = 0; i < outLen; i++) printf("%02x", out[i]);
+  printf("\"}\n");
+  free(chunk);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 5) {
+    fprintf(stderr, "usage: cloop <module> <token-label> <pin> cheap|sign|sha [options]\n");
+    return 2;
+  }
+  const char *measure = argv[4];
+  load(argv[1]);
+  g_slot = find_slot(argv[2]);
+  CK_SESSION_HANDLE s = open_session();
+  CK(F->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)argv[3], (CK_ULONG)strlen(argv[3])));
+  if (strcmp(measure, "cheap") == 0 && argc >= 8) {
+    run_cheap(s, atol(argv[5]), atol(argv[6]), atoi(argv[7]));
+  } else if (strcmp(measure, "sign") == 0 && argc >= 9) {
+    generate_key(s);
+    g_query = atoi(argv[8]);
+    run_sign(atol(argv[5]), atof(argv[6]), atoi(argv[7]));
+  } else if (strcmp(measure, "sha") == 0 && argc >= 7) {
+    run_sha(s, atoi(argv[5]), atoi(argv[6]));
+  } else {
+    fprintf(stderr, "cloop: bad arguments for '%s'\n", measure);
+    return 2;
+  }
+  fflush(stdout);
+  F->C_Logout(s);
+  F->C_CloseSession(s);
+  F->C_Finalize(NULL);
+  printf("{\"cpuSec\":%.4f}\n", cpu_s());
+  return 0;
+}

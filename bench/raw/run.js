@@ -1,0 +1,325 @@
+#!/usr/bin/env node
+// Raw-layer benchmark: p11bridge vs pkcs11js vs a C loop, against a throw-away SoftHSM token.
+//
+//   node bench/raw/run.js          table with ratios and PASS/MISS per target
+//   node bench/raw/run.js --json   the same numbers as JSON on stdout (progress goes to stderr)
+//
+// Every measurement runs in its own child process, one at a time (bench/raw/node-bench.js for the
+// two Node libraries, bench/raw/cloop.c compiled here for C), so they never share CPU or a
+// PKCS#11 module instance. See bench/README.md for what is measured and how.
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync, execFileSync } = require('node:child_process');
+
+const root = path.join(__dirname, '..', '..');
+const JSON_OUT = process.argv.includes('--json');
+
+const CFG = {
+  cheap: { warmup: 20000, iters: 200000, reps: 5 },
+  sign: { warmup: 300, seconds: 1.5, rounds: 2 },
+  async: { warmupSeconds: 0.3, seconds: 2, rounds: 2, sessions: 4, cThreads: 2 },
+  sha: { mb: 64, reps: 5 },
+};
+const TOKEN = { label: 'p11bridge-bench', soPin: '12345678', userPin: '1234' };
+
+const log = (msg) => process.stderr.write(msg + '\n');
+
+// ---- pkcs11js: installed by npm, but npm 11 may skip its install script (node-gyp rebuild) ----
+
+function nodedirArgs() {
+  if (process.env.npm_config_nodedir) return [];
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  if (fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) return ['--nodedir=' + prefix];
+  if (fs.existsSync('/usr/include/node')) return ['--nodedir=/usr'];
+  return [];
+}
+
+function canRequire(id) {
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(id)})`], { cwd: root, encoding: 'utf8' });
+  return r.status === 0 ? null : (r.stderr || '').split('\n').find((l) => /Error/.test(l)) || `exit ${r.status}`;
+}
+
+function ensurePkcs11js() {
+  let dir;
+  try {
+    dir = path.dirname(require.resolve('pkcs11js/package.json', { paths: [root] }));
+  } catch {
+    return { ok: false, why: 'pkcs11js is not installed (npm install --save-dev pkcs11js)' };
+  }
+  const version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+  let err = canRequire('pkcs11js');
+  if (err) {
+    log(`pkcs11js ${version}: native addon missing (${err.trim()}); building it with node-gyp in ${path.relative(root, dir)}`);
+    const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
+    const r = spawnSync(process.execPath, [nodeGyp, 'rebuild', '-j', String(os.cpus().length), ...nodedirArgs()], {
+      cwd: dir,
+      stdio: ['ignore', 2, 2],
+    });
+    if (r.status !== 0) return { ok: false, version, why: `node-gyp rebuild failed in ${dir} (exit ${r.status})` };
+    err = canRequire('pkcs11js');
+    if (err) return { ok: false, version, why: `pkcs11js still fails to load after the build: ${err}` };
+  }
+  return { ok: true, version };
+}
+
+// ---- the C loop ---------------------------------------------------------------------------------
+
+function compileCLoop(tmp) {
+  const out = path.join(tmp, 'cloop');
+  const args = ['-O2', '-o', out, 'bench/raw/cloop.c', '-ldl', '-lpthread', '-I', 'src-native/pkcs11'];
+  const r = spawnSync('cc', args, { cwd: root, stdio: ['ignore', 2, 2] });
+  if (r.error || r.status !== 0) throw new Error(`cc ${args.join(' ')} failed: ${r.error ? r.error.message : 'exit ' + r.status}`);
+  return out;
+}
+
+// ---- CPU used by everything else on the machine while a child ran ------------------------------
+
+let clkTck = 100;
+try {
+  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {}
+
+function busySeconds() {
+  try {
+    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0); // guest time is already in user
+    return (total - cpu[3] - cpu[4]) / clkTck; // minus idle and iowait
+  } catch {
+    return null;
+  }
+}
+
+// ---- children -----------------------------------------------------------------------------------
+
+const childEnv = { ...process.env };
+delete childEnv.UV_THREADPOOL_SIZE; // the libuv default (4 threads)
+
+function runChild(label, cmd, args, timeoutMs = 60000) {
+  const b0 = busySeconds();
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { cwd: root, env: childEnv, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 20 });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const b1 = busySeconds();
+  if (r.error || r.status !== 0) {
+    throw new Error(`${label}: ${r.error ? r.error.message : 'exit ' + r.status}\n${(r.stderr || '').trim()}`);
+  }
+  const out = {};
+  for (const line of r.stdout.split('\n')) if (line.trim().startsWith('{')) Object.assign(out, JSON.parse(line));
+  if (b0 !== null && b1 !== null && typeof out.cpuSec === 'number') {
+    // Cores kept busy by other processes during the child's life (other builds, tests, …).
+    out.backgroundCores = Math.max(0, (b1 - b0 - out.cpuSec) / wall);
+  }
+  return out;
+}
+
+function nodeChild(impl, measure, extra) {
+  const opts = { impl, measure, module: fx.modulePath, label: TOKEN.label, pin: TOKEN.userPin, ...extra };
+  log(`  ${measure.padEnd(6)} ${impl}`);
+  return runChild(`${impl} ${measure}`, process.execPath, [path.join(__dirname, 'node-bench.js'), JSON.stringify(opts)]);
+}
+
+function cChild(measure, args, name) {
+  log(`  ${measure.padEnd(6)} ${name}`);
+  return runChild(`C ${measure}`, cloop, [fx.modulePath, TOKEN.label, TOKEN.userPin, measure, ...args.map(String)]);
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+const min = (a) => Math.min(...a);
+const max = (a) => Math.max(...a);
+
+let fx;
+let cloop;
+let tmp;
+
+function main() {
+  const started = Date.now();
+  const pk = ensurePkcs11js();
+  if (!pk.ok) log(`pkcs11js unavailable, its rows are n/a: ${pk.why}`);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'p11bridge-bench-'));
+  cloop = compileCLoop(tmp);
+  const { createSoftHSM } = require('../../scripts/softhsm.js');
+  fx = createSoftHSM({ tokens: [TOKEN] }); // sets process.env.SOFTHSM2_CONF
+  childEnv.SOFTHSM2_CONF = process.env.SOFTHSM2_CONF;
+
+  const nodeImpls = pk.ok ? ['p11bridge', 'pkcs11js'] : ['p11bridge'];
+  const samples = { cheap: {}, sign: {}, async: {}, sha: {} };
+  const push = (m, impl, r) => (samples[m][impl] = samples[m][impl] || []).push(r);
+
+  log('1. cheap call (C_GetSessionInfo)');
+  const ch = CFG.cheap;
+  push('cheap', 'c', cChild('cheap', [ch.warmup, ch.iters, ch.reps], 'C'));
+  for (const impl of nodeImpls) push('cheap', impl, nodeChild(impl, 'cheap', ch));
+
+  log('2. sync sign (C_SignInit + C_Sign, CKM_ECDSA, 32-byte digest)');
+  const sg = CFG.sign;
+  for (let round = 0; round < sg.rounds; round++) {
+    push('sign', 'c', cChild('sign', [sg.warmup, sg.seconds, 1, 0], 'C (72-byte buffer, 1 call)'));
+    for (const impl of nodeImpls) push('sign', impl, nodeChild(impl, 'sign', { ...sg, sessions: 1 }));
+    push('sign', 'p11bridge-out', nodeChild('p11bridge-out', 'sign', { ...sg, sessions: 1 }));
+    push('sign', 'c-query', cChild('sign', [sg.warmup, sg.seconds, 1, 1], 'C (length query + call)'));
+  }
+
+  log(`3/5. async sign (${CFG.async.sessions} sessions in Node, ${CFG.async.cThreads} threads in C) and event-loop lag`);
+  const as = CFG.async;
+  for (let round = 0; round < as.rounds; round++) {
+    push('async', 'c', cChild('sign', [sg.warmup, as.seconds, as.cThreads, 0], `C (${as.cThreads} threads)`));
+    for (const impl of nodeImpls) push('async', impl, nodeChild(impl, 'async', as));
+    push('async', 'p11bridge-out', nodeChild('p11bridge-out', 'async', as));
+  }
+
+  log('4. SHA-256 over 64 MB in 1 MB updates');
+  const sh = CFG.sha;
+  push('sha', 'c', cChild('sha', [sh.mb, sh.reps], 'C'));
+  for (const impl of nodeImpls) push('sha', impl, nodeChild(impl, 'sha', sh));
+
+  const digests = new Set(Object.values(samples.sha).map((s) => s[0].digest));
+  if (digests.size !== 1) throw new Error('SHA-256 digests differ between implementations');
+
+  // Best of the samples: least ns, most ops/s, least ms. Lag: the worst window.
+  const pick = (m, impl, f) => (samples[m][impl] ? f(samples[m][impl]) : null);
+  const res = {
+    cheapNs: {}, signOps: {}, asyncOps: {}, shaMBps: {}, shaMs: {}, lagMaxMs: {}, lagP99Ms: {}, asyncCpuCores: {},
+  };
+  for (const impl of ['c', 'p11bridge', 'pkcs11js']) {
+    res.cheapNs[impl] = pick('cheap', impl, (s) => min(s.flatMap((x) => x.ns)));
+    res.shaMs[impl] = pick('sha', impl, (s) => min(s.flatMap((x) => x.ms)));
+    res.shaMBps[impl] = res.shaMs[impl] === null ? null : (CFG.sha.mb / res.shaMs[impl]) * 1000;
+  }
+  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-out', 'c-query']) {
+    res.signOps[impl] = pick('sign', impl, (s) => max(s.map((x) => x.opsPerSec)));
+  }
+  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-out']) {
+    res.asyncOps[impl] = pick('async', impl, (s) => max(s.map((x) => x.opsPerSec)));
+    res.asyncCpuCores[impl] = pick('async', impl, (s) => max(s.map((x) => x.cpuCores)));
+  }
+  for (const impl of ['p11bridge', 'pkcs11js', 'p11bridge-out']) {
+    res.lagMaxMs[impl] = pick('async', impl, (s) => max(s.map((x) => x.lagMaxMs)));
+    res.lagP99Ms[impl] = pick('async', impl, (s) => max(s.map((x) => x.lagP99Ms)));
+  }
+
+  const ratio = (a, b) => (a === null || b === null ? null : a / b);
+  const ratios = [
+    { name: 'cheap call p11bridge / C (ns)', value: ratio(res.cheapNs.p11bridge, res.cheapNs.c), target: '<= 2', ok: (v) => v <= 2 },
+    { name: 'cheap call pkcs11js / C (ns)', value: ratio(res.cheapNs.pkcs11js, res.cheapNs.c) },
+    { name: 'sync sign p11bridge / C (ops/s)', value: ratio(res.signOps.p11bridge, res.signOps.c), target: '>= 0.97', ok: (v) => v >= 0.97 },
+    { name: 'sync sign p11bridge+out / C (ops/s)', value: ratio(res.signOps['p11bridge-out'], res.signOps.c) },
+    { name: 'sync sign pkcs11js / C (ops/s)', value: ratio(res.signOps.pkcs11js, res.signOps.c) },
+    { name: 'async sign p11bridge / C 2 threads', value: ratio(res.asyncOps.p11bridge, res.asyncOps.c), target: '>= 0.9', ok: (v) => v >= 0.9 },
+    { name: 'async sign p11bridge+out / C 2 threads', value: ratio(res.asyncOps['p11bridge-out'], res.asyncOps.c) },
+    { name: 'async sign pkcs11js / C 2 threads', value: ratio(res.asyncOps.pkcs11js, res.asyncOps.c) },
+    { name: 'SHA-256 p11bridge / C (MB/s)', value: ratio(res.shaMBps.p11bridge, res.shaMBps.c), target: '>= 0.95', ok: (v) => v >= 0.95 },
+    { name: 'SHA-256 pkcs11js / C (MB/s)', value: ratio(res.shaMBps.pkcs11js, res.shaMBps.c) },
+    { name: 'event-loop max lag p11bridge (ms)', value: res.lagMaxMs.p11bridge, target: '<= 5', ok: (v) => v <= 5, unit: 'ms' },
+    { name: 'event-loop max lag pkcs11js (ms)', value: res.lagMaxMs.pkcs11js, unit: 'ms' },
+  ].map((r) => ({
+    name: r.name,
+    value: r.value,
+    target: r.target || null,
+    result: !r.target ? 'info' : r.value === null ? 'n/a' : r.ok(r.value) ? 'PASS' : 'MISS',
+    unit: r.unit || 'x',
+  }));
+
+  const bg = Object.values(samples).flatMap((m) => Object.values(m).flat()).map((s) => s.backgroundCores).filter((v) => typeof v === 'number');
+  let softhsm = 'unknown';
+  try {
+    softhsm = execFileSync('softhsm2-util', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {}
+  const binding = samples.cheap.p11bridge[0].binding;
+  const report = {
+    env: {
+      node: process.version,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0] && os.cpus()[0].model,
+      softhsm,
+      module: fx.modulePath,
+      p11bridgeBinding: binding,
+      p11bridgeBindingStale: bindingStale(binding),
+      pkcs11js: pk.ok ? pk.version : null,
+      threadpool: 'default (4)',
+      backgroundCoresMax: bg.length ? max(bg) : null,
+      backgroundCoresMean: bg.length ? bg.reduce((a, b) => a + b, 0) / bg.length : null,
+      seconds: (Date.now() - started) / 1000,
+    },
+    config: CFG,
+    results: res,
+    ratios,
+    samples,
+  };
+  if (JSON_OUT) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else printTable(report);
+}
+
+function bindingStale(rel) {
+  if (!rel) return null;
+  const newest = (dir) =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((t, e) => {
+      const p = path.join(dir, e.name);
+      return Math.max(t, e.isDirectory() ? newest(p) : /\.(cc|h)$/.test(e.name) ? fs.statSync(p).mtimeMs : 0);
+    }, 0);
+  try {
+    return fs.statSync(path.join(root, rel)).mtimeMs < newest(path.join(root, 'src-native'));
+  } catch {
+    return null;
+  }
+}
+
+function fmt(v, digits = 0) {
+  if (v === null || v === undefined) return 'n/a';
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function printTable({ env, results: r, ratios }) {
+  const out = [];
+  const row = (cells, widths) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  out.push(`p11bridge raw bench — ${env.softhsm ? 'SoftHSM ' + env.softhsm : ''} ${env.module}`);
+  out.push(`node ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), libuv pool ${env.threadpool}`);
+  out.push(`p11bridge addon: ${env.p11bridgeBinding}${env.p11bridgeBindingStale ? ' (OLDER than src-native/: not rebuilt by this bench)' : ''}`);
+  out.push(`pkcs11js: ${env.pkcs11js || 'n/a'}; C loop: cc -O2, dlopen(RTLD_NOW) without RTLD_DEEPBIND`);
+  out.push('');
+  const w = [44, 12, 12, 12];
+  out.push(row(['measurement', 'p11bridge', 'pkcs11js', 'C'], w));
+  out.push(row(['-'.repeat(44), '-'.repeat(12), '-'.repeat(12), '-'.repeat(12)], w));
+  out.push(row(['1 cheap call C_GetSessionInfo (ns/call)', fmt(r.cheapNs.p11bridge), fmt(r.cheapNs.pkcs11js), fmt(r.cheapNs.c)], w));
+  out.push(row(['2 sync sign ECDSA P-256 (ops/s)', fmt(r.signOps.p11bridge), fmt(r.signOps.pkcs11js), fmt(r.signOps.c)], w));
+  out.push(row(['    p11bridge with 72-byte out / C 2 calls', fmt(r.signOps['p11bridge-out']), '', fmt(r.signOps['c-query'])], w));
+  out.push(row([`3 async sign (ops/s) ${CFG.async.sessions} sessions / C ${CFG.async.cThreads} thr`, fmt(r.asyncOps.p11bridge), fmt(r.asyncOps.pkcs11js), fmt(r.asyncOps.c)], w));
+  out.push(row(['    p11bridge with 72-byte out', fmt(r.asyncOps['p11bridge-out']), '', ''], w));
+  out.push(row(['    CPU cores busy during async window', fmt(r.asyncCpuCores.p11bridge, 2), fmt(r.asyncCpuCores.pkcs11js, 2), fmt(r.asyncCpuCores.c, 2)], w));
+  out.push(row([`4 SHA-256 ${CFG.sha.mb} MB, 1 MB updates (MB/s)`, fmt(r.shaMBps.p11bridge), fmt(r.shaMBps.pkcs11js), fmt(r.shaMBps.c)], w));
+  out.push(row(['5 event-loop max lag, async sign (ms)', fmt(r.lagMaxMs.p11bridge, 2), fmt(r.lagMaxMs.pkcs11js, 2), ''], w));
+  out.push(row(['    p99 lag (ms)', fmt(r.lagP99Ms.p11bridge, 2), fmt(r.lagP99Ms.pkcs11js, 2), ''], w));
+  out.push('');
+  const w2 = [42, 9, 9, 6];
+  out.push(row(['ratio', 'value', 'target', ''], w2));
+  out.push(row(['-'.repeat(42), '-'.repeat(9), '-'.repeat(9), '-'.repeat(6)], w2));
+  for (const x of ratios) {
+    const v = x.value === null ? 'n/a' : x.unit === 'ms' ? fmt(x.value, 2) + ' ms' : fmt(x.value, 2) + 'x';
+    out.push(row([x.name, v, x.target || '', x.result === 'info' ? '' : x.result], w2));
+  }
+  out.push('');
+  out.push(
+    `best of ${CFG.cheap.reps} reps (cheap, SHA) / ${CFG.sign.rounds} rounds (sign, async); lag is the worst window. ` +
+      `took ${fmt(env.seconds, 0)} s`,
+  );
+  if (env.backgroundCoresMax !== null) {
+    const note = env.backgroundCoresMax > 0.25 ? '  WARNING: other processes were busy; numbers are noisy' : '';
+    out.push(`other processes' CPU during the measurements: mean ${fmt(env.backgroundCoresMean, 2)}, max ${fmt(env.backgroundCoresMax, 2)} cores${note}`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+// Ctrl-C reaches the running child too (same process group); let it end, then clean up here.
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => log(`${sig}: stopping`));
+
+try {
+  main();
+} catch (e) {
+  log(e && e.stack ? e.stack : String(e));
+  process.exitCode = 1;
+} finally {
+  if (fx) fx.cleanup();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+}
