@@ -43,7 +43,8 @@ export type StructField =
   | { struct: StructField[] | null } // pointer to a nested struct
   | { structs: StructField[][] } // pointer to an array of structs
   | { inline: StructField[] } // a struct embedded by value
-  | { out: Uint8Array }; // pointer to caller memory the module writes (GCM message IV / tag)
+  | { out: Uint8Array } // pointer to caller memory the module writes (GCM message IV / tag)
+  | { template: Attribute[] }; // pointer to a CK_ATTRIBUTE array (CK_DERIVED_KEY.pTemplate)
 
 /** A mechanism or message parameter: raw bytes, a struct description, or nothing. */
 export type Parameter = Bytes | StructField[] | null | undefined;

@@ -25,3 +25,6 @@ export const BINDING_PATH: string = bindingPath;
 export function structLayout(fields: import('./raw-types').StructField[]): import('./native').StructLayout {
   return binding.structLayout(fields);
 }
+
+/** Builders for the spec's mechanism parameter structs (CK_GCM_PARAMS, CK_RSA_PKCS_OAEP_PARAMS …). */
+export * as params from './mechanisms/params';

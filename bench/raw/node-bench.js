@@ -6,6 +6,8 @@
 //
 // impl:    'p11bridge'     C_Sign(h, digest) — module-sized output (a length query, then the call)
 //          'p11bridge-out' C_Sign(h, digest, out72) — a caller buffer, one C call
+//          'p11bridge-initasync'  async only: C_SignInitAsync too, so the JS thread makes no C call
+//          'p11bridge-nodeep'     load(path, { deepBind: false }), like pkcs11js's plain dlopen
 //          'pkcs11js'      C_Sign(h, digest, out72) (its only form), callbacks for async
 // measure: cheap | sign | async | sha
 'use strict';
@@ -44,7 +46,9 @@ function openLib() {
   }
   const raw = require(path.join(root, 'dist', 'raw.js'));
   const mod = new raw.PKCS11();
-  mod.load(opts.module); // RTLD_DEEPBIND on Linux (the default)
+  // RTLD_DEEPBIND on Linux by default; 'p11bridge-nodeep' turns it off, so the module's OpenSSL
+  // calls bind to the copy Node exports, as they do under pkcs11js.
+  mod.load(opts.module, opts.impl === 'p11bridge-nodeep' ? { deepBind: false } : undefined);
   mod.C_Initialize(); // CKF_OS_LOCKING_OK by default
   return { mod, name: 'p11bridge', binding: path.relative(root, raw.BINDING_PATH) };
 }
@@ -166,10 +170,12 @@ function startChains({ mod, sessions, privateKey }, onOp, onDone) {
       step();
     } else {
       const useOut = opts.impl === 'p11bridge-out';
+      const initAsync = opts.impl === 'p11bridge-initasync';
       const out = Buffer.alloc(72);
       (async () => {
         for (;;) {
-          mod.C_SignInit(s, MECH, privateKey);
+          if (initAsync) await mod.C_SignInitAsync(s, MECH, privateKey);
+          else mod.C_SignInit(s, MECH, privateKey);
           const sig = await (useOut ? mod.C_SignAsync(s, DIGEST, out) : mod.C_SignAsync(s, DIGEST));
           if (!onOp(sig)) break;
         }

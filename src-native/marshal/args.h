@@ -74,6 +74,7 @@ class Args {
   // A string padded with blanks to a fixed width (C_InitToken's label).
   bool PaddedUtf8(size_t i, const char* name, CK_UTF8CHAR* out, size_t width);
   bool Template(size_t i, const char* name, CK_ATTRIBUTE_PTR* out, CK_ULONG* count);
+  bool TemplateValue(napi_value v, const std::string& name, CK_ATTRIBUTE_PTR* out, CK_ULONG* count);
   bool Mechanism(size_t i, const char* name, CK_MECHANISM_PTR* out);
   // A mechanism-style parameter: bytes, a struct description (array of fields), or null.
   bool Param(size_t i, const char* name, CK_VOID_PTR* p, CK_ULONG* len);

@@ -9,6 +9,7 @@
 //   { structs: F[][] }    pointer to an array of structs (CK_PRF_DATA_PARAM[])
 //   { inline: F[] }       a struct embedded by value
 //   { out: Uint8Array }   pointer to caller memory the module writes (IV / tag of message AEAD)
+//   { template: A[] }     pointer to a CK_ATTRIBUTE array (CK_DERIVED_KEY.pTemplate)
 // so a new or vendor struct needs no C++ change.
 #include <cstring>
 
@@ -29,8 +30,9 @@ constexpr uint32_t kMaxFields = 256;
 size_t Align(size_t a) { return kPacked ? 1 : a; }
 size_t RoundUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
-const char* const kKinds[] = {"ulong", "byte", "bytes", "fixed", "struct", "structs", "inline", "out"};
-enum Kind { kUlong, kByte, kBytes, kFixed, kStruct, kStructs, kInline, kOut };
+const char* const kKinds[] = {"ulong", "byte", "bytes", "fixed", "struct", "structs", "inline", "out", "template"};
+constexpr int kKindCount = 9;
+enum Kind { kUlong, kByte, kBytes, kFixed, kStruct, kStructs, kInline, kOut, kTemplate };
 
 }  // namespace
 
@@ -57,13 +59,13 @@ bool ParseField(Args& a, napi_value e, const std::string& name, int depth, Field
     return false;
   }
   int kind = -1;
-  for (int k = 0; k < 8 && kind < 0; k++) {
+  for (int k = 0; k < kKindCount && kind < 0; k++) {
     bool has = false;
     if (napi_has_named_property(env, e, kKinds[k], &has) != napi_ok) return a.FailPending();
     if (has) kind = k;
   }
   if (kind < 0) {
-    a.FailType(name.c_str(), "a field with one of ulong, byte, bytes, fixed, struct, structs, inline, out", e);
+    a.FailType(name.c_str(), "a field with one of ulong, byte, bytes, fixed, struct, structs, inline, out, template", e);
     return false;
   }
   napi_value v;
@@ -158,6 +160,13 @@ bool ParseField(Args& a, napi_value e, const std::string& name, int depth, Field
         for (uint32_t i = 0; i < n; i++) std::memcpy(arr + i * items[0].size, items[i].p, items[0].size);
       }
       SetPointer(f, arr);
+      return true;
+    }
+    case kTemplate: {
+      CK_ATTRIBUTE_PTR attrs = nullptr;
+      CK_ULONG count = 0;
+      if (!a.TemplateValue(v, vn, &attrs, &count)) return false;
+      SetPointer(f, attrs);
       return true;
     }
     case kOut: {

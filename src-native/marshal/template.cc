@@ -263,6 +263,10 @@ bool Args::Template(size_t i, const char* name, CK_ATTRIBUTE_PTR* out, CK_ULONG*
   return ParseTemplateValue(*this, At(i), name, 0, out, count);
 }
 
+bool Args::TemplateValue(napi_value v, const std::string& name, CK_ATTRIBUTE_PTR* out, CK_ULONG* count) {
+  return ParseTemplateValue(*this, v, name, 1, out, count);
+}
+
 CK_RV ReadAttributes(const FunctionTable& f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, std::vector<AttrRead>& attrs,
                      std::string& detail) {
   const size_t n = attrs.size();
