@@ -2,7 +2,7 @@
 // package, so installs need no compiler and no install scripts), then build/ from node-gyp.
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
-import { ModuleLoadError, ModuleLoadErrorCode, Pkcs11Error, Ulong } from './errors/pkcs11-error';
+import { ModuleLoadError, ModuleLoadErrorCode, Ulong, createPkcs11Error } from './errors/pkcs11-error';
 import type { PKCS11 as RawModule, StructField } from './raw-types';
 
 export interface StructLayout {
@@ -30,7 +30,7 @@ const binding = nodeGypBuild(root) as Binding;
 export const bindingPath: string = nodeGypBuild.resolve(root);
 
 binding.configure({
-  pkcs11Error: (rv, fn, detail) => new Pkcs11Error(rv, fn, detail),
+  pkcs11Error: (rv, fn, detail) => createPkcs11Error(rv, fn, detail),
   loadError: (code, message, p, rv) => new ModuleLoadError(code as ModuleLoadErrorCode, message, p, rv),
   // Made here so instanceof works in the realm that loaded p11bridge (vm contexts, jest).
   plainError: (kind, message) =>

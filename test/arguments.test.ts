@@ -333,7 +333,8 @@ function badsFor(p: Param): Bad[] {
         T('parameter string', { mechanism: CKM_AES_CBC, parameter: '0123456789abcdef' }, '.parameter'),
         T('parameter number', { mechanism: CKM_AES_CBC, parameter: 16 }, '.parameter'),
         T('parameter object', { mechanism: CKM_AES_CBC, parameter: { iv: Buffer.alloc(16) } }, '.parameter'),
-        T('parameter number[]', { mechanism: CKM_AES_CBC, parameter: [1, 2] }, '.parameter'),
+        // An array is a struct description now: its first element must be a field object.
+        T('parameter number[]', { mechanism: CKM_AES_CBC, parameter: [1, 2] }, '.parameter[0]'),
         T('parameter boolean', { mechanism: CKM_AES_CBC, parameter: true }, '.parameter'),
         R('mechanism -1', { mechanism: -1 }, '.mechanism'),
         R('mechanism 0.5', { mechanism: 0.5 }, '.mechanism'),
@@ -658,7 +659,7 @@ describe('argument validation of every function (table-driven)', () => {
 
   test('valid extremes are accepted by validation: 2^53-1 and 2^64-1 handles reach the module', async () => {
     for (const h of [2 ** 53 - 1, 2n ** 64n - 1n, 0n]) {
-      expect(() => env.mod.C_GetSessionInfo(h)).toThrow(expect.objectContaining({ name: 'Pkcs11Error', rvName: 'CKR_SESSION_HANDLE_INVALID' }));
+      expect(() => env.mod.C_GetSessionInfo(h)).toThrow(expect.objectContaining({ name: 'SessionHandleInvalidError', rvName: 'CKR_SESSION_HANDLE_INVALID' }));
       await expect(env.mod.C_GetSessionInfoAsync(h)).rejects.toMatchObject({ rvName: 'CKR_SESSION_HANDLE_INVALID' });
     }
   });

@@ -24,6 +24,8 @@ import {
   CKR_OPERATION_NOT_INITIALIZED,
   CKR_SESSION_HANDLE_INVALID,
   CKR_OBJECT_HANDLE_INVALID,
+  OperationNotInitializedError,
+  OperationError,
 } from '../lib/raw';
 import type { Ulong, KeyPair } from '../lib/raw';
 import {
@@ -325,7 +327,9 @@ describe('async calls: concurrency, input pinning, responsiveness, rejections', 
       expect(typeof p.then).toBe('function');
       const e = await expectPkcs11Reject(p, 'CKR_OPERATION_NOT_INITIALIZED', CKR_OPERATION_NOT_INITIALIZED, 'C_Sign');
       expect(e).toBeInstanceOf(Error);
-      expect(e.name).toBe('Pkcs11Error');
+      expect(e.name).toBe('OperationNotInitializedError');
+      expect(e).toBeInstanceOf(OperationNotInitializedError);
+      expect(e).toBeInstanceOf(OperationError);
       expect(e.message).toBe('C_Sign failed: CKR_OPERATION_NOT_INITIALIZED (0x91)');
       expect(e.rv).toBe(0x91);
     });

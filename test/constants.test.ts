@@ -46,3 +46,29 @@ test('platform facts exported by the addon', () => {
   expect(raw.ULONG_SIZE).toBe(process.platform === 'win32' ? 4 : 8);
   expect(raw.CK_UNAVAILABLE_INFORMATION).toBe(process.platform === 'win32' ? 0xffffffff : 2n ** 64n - 1n);
 });
+
+test('one error class per CKR code, under its group base', () => {
+  const e = raw.createPkcs11Error(raw.CKR_PIN_INCORRECT, 'C_Login');
+  expect(e).toBeInstanceOf(raw.PinIncorrectError);
+  expect(e).toBeInstanceOf(raw.PinError);
+  expect(e).toBeInstanceOf(raw.Pkcs11Error);
+  expect(e).toBeInstanceOf(Error);
+  expect(e.name).toBe('PinIncorrectError');
+  expect(raw.createPkcs11Error(raw.CKR_DEVICE_REMOVED, 'C_Sign')).toBeInstanceOf(raw.DeviceError);
+  expect(raw.createPkcs11Error(raw.CKR_DEVICE_ERROR, 'C_Sign')).toBeInstanceOf(raw.DeviceErrorError);
+  expect(raw.createPkcs11Error(raw.CKR_SESSION_HANDLE_INVALID, 'C_Sign')).toBeInstanceOf(raw.SessionError);
+  expect(raw.createPkcs11Error(raw.CKR_MECHANISM_INVALID, 'C_SignInit')).toBeInstanceOf(raw.MechanismError);
+  expect(raw.createPkcs11Error(raw.CKR_KEY_TYPE_INCONSISTENT, 'C_SignInit')).toBeInstanceOf(raw.KeyError);
+  expect(raw.createPkcs11Error(raw.CKR_CRYPTOKI_NOT_INITIALIZED, 'C_GetInfo')).toBeInstanceOf(raw.CryptokiError);
+  const vendor = raw.createPkcs11Error(0x80000003, 'C_Login');
+  expect(vendor).toBeInstanceOf(raw.VendorDefinedError);
+  expect(vendor.rvName).toBe('CKR_VENDOR_DEFINED+0x3');
+  const unknown = raw.createPkcs11Error(0x1234, 'C_Login');
+  expect(unknown.constructor).toBe(raw.Pkcs11Error);
+  // Every code in the table has a class, and each class knows its code.
+  for (const [rv, name] of Object.entries(raw.CKR_NAMES)) {
+    if (name === 'CKR_OK') continue;
+    const err = raw.createPkcs11Error(Number(rv), 'C_X');
+    expect([name, err.rvName, (err.constructor as unknown as { rv: number }).rv]).toEqual([name, name, Number(rv)]);
+  }
+});

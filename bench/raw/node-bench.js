@@ -113,7 +113,7 @@ const MECH = { mechanism: CKM_ECDSA };
 
 function syncSigner({ mod, sessions, privateKey }) {
   const s = sessions[0];
-  if (opts.impl === 'p11bridge') {
+  if (opts.impl !== 'pkcs11js' && opts.impl !== 'p11bridge-out') {
     return () => {
       mod.C_SignInit(s, MECH, privateKey);
       return mod.C_Sign(s, DIGEST);

@@ -18,7 +18,7 @@ const JSON_OUT = process.argv.includes('--json');
 
 const CFG = {
   cheap: { warmup: 20000, iters: 200000, reps: 5 },
-  sign: { warmup: 300, seconds: 1.5, rounds: 2 },
+  sign: { warmup: 300, seconds: 1, rounds: 3 },
   async: { warmupSeconds: 0.3, seconds: 2, rounds: 2, sessions: 4, cThreads: 2 },
   sha: { mb: 64, reps: 5 },
 };
@@ -158,7 +158,10 @@ function main() {
   for (let round = 0; round < sg.rounds; round++) {
     push('sign', 'c', cChild('sign', [sg.warmup, sg.seconds, 1, 0], 'C (72-byte buffer, 1 call)'));
     for (const impl of nodeImpls) push('sign', impl, nodeChild(impl, 'sign', { ...sg, sessions: 1 }));
+    // Extra rows for the analysis: a caller buffer (one C_Sign call), no RTLD_DEEPBIND (the module's
+    // OpenSSL calls then bind to Node's copy, as under pkcs11js), C with a length query first.
     push('sign', 'p11bridge-out', nodeChild('p11bridge-out', 'sign', { ...sg, sessions: 1 }));
+    push('sign', 'p11bridge-nodeep', nodeChild('p11bridge-nodeep', 'sign', { ...sg, sessions: 1 }));
     push('sign', 'c-query', cChild('sign', [sg.warmup, sg.seconds, 1, 1], 'C (length query + call)'));
   }
 
@@ -167,7 +170,7 @@ function main() {
   for (let round = 0; round < as.rounds; round++) {
     push('async', 'c', cChild('sign', [sg.warmup, as.seconds, as.cThreads, 0], `C (${as.cThreads} threads)`));
     for (const impl of nodeImpls) push('async', impl, nodeChild(impl, 'async', as));
-    push('async', 'p11bridge-out', nodeChild('p11bridge-out', 'async', as));
+    push('async', 'p11bridge-initasync', nodeChild('p11bridge-initasync', 'async', as));
   }
 
   log('4. SHA-256 over 64 MB in 1 MB updates');
@@ -188,27 +191,34 @@ function main() {
     res.shaMs[impl] = pick('sha', impl, (s) => min(s.flatMap((x) => x.ms)));
     res.shaMBps[impl] = res.shaMs[impl] === null ? null : (CFG.sha.mb / res.shaMs[impl]) * 1000;
   }
-  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-out', 'c-query']) {
+  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-out', 'p11bridge-nodeep', 'c-query']) {
     res.signOps[impl] = pick('sign', impl, (s) => max(s.map((x) => x.opsPerSec)));
   }
-  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-out']) {
+  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-initasync']) {
     res.asyncOps[impl] = pick('async', impl, (s) => max(s.map((x) => x.opsPerSec)));
     res.asyncCpuCores[impl] = pick('async', impl, (s) => max(s.map((x) => x.cpuCores)));
   }
-  for (const impl of ['p11bridge', 'pkcs11js', 'p11bridge-out']) {
+  for (const impl of ['p11bridge', 'pkcs11js', 'p11bridge-initasync']) {
     res.lagMaxMs[impl] = pick('async', impl, (s) => max(s.map((x) => x.lagMaxMs)));
     res.lagP99Ms[impl] = pick('async', impl, (s) => max(s.map((x) => x.lagP99Ms)));
   }
 
+  // Time per signature beyond C's (µs): 1/ops − 1/ops_C.
+  res.signOverheadUs = {};
+  for (const impl of ['p11bridge', 'pkcs11js', 'p11bridge-out', 'p11bridge-nodeep', 'c-query']) {
+    const o = res.signOps[impl];
+    res.signOverheadUs[impl] = o && res.signOps.c ? (1 / o - 1 / res.signOps.c) * 1e6 : null;
+  }
   const ratio = (a, b) => (a === null || b === null ? null : a / b);
   const ratios = [
     { name: 'cheap call p11bridge / C (ns)', value: ratio(res.cheapNs.p11bridge, res.cheapNs.c), target: '<= 2', ok: (v) => v <= 2 },
     { name: 'cheap call pkcs11js / C (ns)', value: ratio(res.cheapNs.pkcs11js, res.cheapNs.c) },
     { name: 'sync sign p11bridge / C (ops/s)', value: ratio(res.signOps.p11bridge, res.signOps.c), target: '>= 0.97', ok: (v) => v >= 0.97 },
     { name: 'sync sign p11bridge+out / C (ops/s)', value: ratio(res.signOps['p11bridge-out'], res.signOps.c) },
+    { name: 'sync sign p11bridge no-deepbind / C', value: ratio(res.signOps['p11bridge-nodeep'], res.signOps.c) },
     { name: 'sync sign pkcs11js / C (ops/s)', value: ratio(res.signOps.pkcs11js, res.signOps.c) },
     { name: 'async sign p11bridge / C 2 threads', value: ratio(res.asyncOps.p11bridge, res.asyncOps.c), target: '>= 0.9', ok: (v) => v >= 0.9 },
-    { name: 'async sign p11bridge+out / C 2 threads', value: ratio(res.asyncOps['p11bridge-out'], res.asyncOps.c) },
+    { name: 'async sign p11bridge InitAsync / C 2 thr', value: ratio(res.asyncOps['p11bridge-initasync'], res.asyncOps.c) },
     { name: 'async sign pkcs11js / C 2 threads', value: ratio(res.asyncOps.pkcs11js, res.asyncOps.c) },
     { name: 'SHA-256 p11bridge / C (MB/s)', value: ratio(res.shaMBps.p11bridge, res.shaMBps.c), target: '>= 0.95', ok: (v) => v >= 0.95 },
     { name: 'SHA-256 pkcs11js / C (MB/s)', value: ratio(res.shaMBps.pkcs11js, res.shaMBps.c) },
@@ -284,9 +294,11 @@ function printTable({ env, results: r, ratios }) {
   out.push(row(['-'.repeat(44), '-'.repeat(12), '-'.repeat(12), '-'.repeat(12)], w));
   out.push(row(['1 cheap call C_GetSessionInfo (ns/call)', fmt(r.cheapNs.p11bridge), fmt(r.cheapNs.pkcs11js), fmt(r.cheapNs.c)], w));
   out.push(row(['2 sync sign ECDSA P-256 (ops/s)', fmt(r.signOps.p11bridge), fmt(r.signOps.pkcs11js), fmt(r.signOps.c)], w));
-  out.push(row(['    p11bridge with 72-byte out / C 2 calls', fmt(r.signOps['p11bridge-out']), '', fmt(r.signOps['c-query'])], w));
+  out.push(row(['    µs per sign beyond C', fmt(r.signOverheadUs.p11bridge, 2), fmt(r.signOverheadUs.pkcs11js, 2), ''], w));
+  out.push(row(['    p11bridge 72-byte out / C length query', fmt(r.signOps['p11bridge-out']), '', fmt(r.signOps['c-query'])], w));
+  out.push(row(['    p11bridge deepBind:false', fmt(r.signOps['p11bridge-nodeep']), '', ''], w));
   out.push(row([`3 async sign (ops/s) ${CFG.async.sessions} sessions / C ${CFG.async.cThreads} thr`, fmt(r.asyncOps.p11bridge), fmt(r.asyncOps.pkcs11js), fmt(r.asyncOps.c)], w));
-  out.push(row(['    p11bridge with 72-byte out', fmt(r.asyncOps['p11bridge-out']), '', ''], w));
+  out.push(row(['    p11bridge C_SignInitAsync too', fmt(r.asyncOps['p11bridge-initasync']), '', ''], w));
   out.push(row(['    CPU cores busy during async window', fmt(r.asyncCpuCores.p11bridge, 2), fmt(r.asyncCpuCores.pkcs11js, 2), fmt(r.asyncCpuCores.c, 2)], w));
   out.push(row([`4 SHA-256 ${CFG.sha.mb} MB, 1 MB updates (MB/s)`, fmt(r.shaMBps.p11bridge), fmt(r.shaMBps.pkcs11js), fmt(r.shaMBps.c)], w));
   out.push(row(['5 event-loop max lag, async sign (ms)', fmt(r.lagMaxMs.p11bridge, 2), fmt(r.lagMaxMs.pkcs11js, 2), ''], w));
