@@ -96,10 +96,10 @@ function busySeconds() {
 const childEnv = { ...process.env };
 delete childEnv.UV_THREADPOOL_SIZE; // the libuv default (4 threads)
 
-function runChild(label, cmd, args, timeoutMs = 60000) {
+function runChild(label, cmd, args, env = childEnv, timeoutMs = 60000) {
   const b0 = busySeconds();
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { cwd: root, env: childEnv, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 20 });
+  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 20 });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const b1 = busySeconds();
   if (r.error || r.status !== 0) {
@@ -114,10 +114,12 @@ function runChild(label, cmd, args, timeoutMs = 60000) {
   return out;
 }
 
-function nodeChild(impl, measure, extra) {
+function nodeChild(impl, measure, extra, env = {}) {
   const opts = { impl, measure, module: fx.modulePath, label: TOKEN.label, pin: TOKEN.userPin, ...extra };
-  log(`  ${measure.padEnd(6)} ${impl}`);
-  return runChild(`${impl} ${measure}`, process.execPath, [path.join(__dirname, 'node-bench.js'), JSON.stringify(opts)]);
+  const note = Object.entries(env).map(([k, v]) => ` ${k}=${v}`).join('');
+  log(`  ${measure.padEnd(6)} ${impl}${note}`);
+  const args = [path.join(__dirname, 'node-bench.js'), JSON.stringify(opts)];
+  return runChild(`${impl} ${measure}${note}`, process.execPath, args, { ...childEnv, ...env });
 }
 
 function cChild(measure, args, name) {
@@ -170,7 +172,9 @@ function main() {
   for (let round = 0; round < as.rounds; round++) {
     push('async', 'c', cChild('sign', [sg.warmup, as.seconds, as.cThreads, 0], `C (${as.cThreads} threads)`));
     for (const impl of nodeImpls) push('async', impl, nodeChild(impl, 'async', as));
+    // Extra rows: C_SignInitAsync as well (two pool hops per signature), and a 1-thread pool.
     push('async', 'p11bridge-initasync', nodeChild('p11bridge-initasync', 'async', as));
+    push('async', 'p11bridge-pool1', nodeChild('p11bridge', 'async', as, { UV_THREADPOOL_SIZE: '1' }));
   }
 
   log('4. SHA-256 over 64 MB in 1 MB updates');
@@ -194,11 +198,11 @@ function main() {
   for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-out', 'p11bridge-nodeep', 'c-query']) {
     res.signOps[impl] = pick('sign', impl, (s) => max(s.map((x) => x.opsPerSec)));
   }
-  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-initasync']) {
+  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-initasync', 'p11bridge-pool1']) {
     res.asyncOps[impl] = pick('async', impl, (s) => max(s.map((x) => x.opsPerSec)));
     res.asyncCpuCores[impl] = pick('async', impl, (s) => max(s.map((x) => x.cpuCores)));
   }
-  for (const impl of ['p11bridge', 'pkcs11js', 'p11bridge-initasync']) {
+  for (const impl of ['p11bridge', 'pkcs11js', 'p11bridge-initasync', 'p11bridge-pool1']) {
     res.lagMaxMs[impl] = pick('async', impl, (s) => max(s.map((x) => x.lagMaxMs)));
     res.lagP99Ms[impl] = pick('async', impl, (s) => max(s.map((x) => x.lagP99Ms)));
   }
@@ -219,6 +223,7 @@ function main() {
     { name: 'sync sign pkcs11js / C (ops/s)', value: ratio(res.signOps.pkcs11js, res.signOps.c) },
     { name: 'async sign p11bridge / C 2 threads', value: ratio(res.asyncOps.p11bridge, res.asyncOps.c), target: '>= 0.9', ok: (v) => v >= 0.9 },
     { name: 'async sign p11bridge InitAsync / C 2 thr', value: ratio(res.asyncOps['p11bridge-initasync'], res.asyncOps.c) },
+    { name: 'async sign p11bridge pool=1 / C 2 thr', value: ratio(res.asyncOps['p11bridge-pool1'], res.asyncOps.c) },
     { name: 'async sign pkcs11js / C 2 threads', value: ratio(res.asyncOps.pkcs11js, res.asyncOps.c) },
     { name: 'SHA-256 p11bridge / C (MB/s)', value: ratio(res.shaMBps.p11bridge, res.shaMBps.c), target: '>= 0.95', ok: (v) => v >= 0.95 },
     { name: 'SHA-256 pkcs11js / C (MB/s)', value: ratio(res.shaMBps.pkcs11js, res.shaMBps.c) },
@@ -299,10 +304,12 @@ function printTable({ env, results: r, ratios }) {
   out.push(row(['    p11bridge deepBind:false', fmt(r.signOps['p11bridge-nodeep']), '', ''], w));
   out.push(row([`3 async sign (ops/s) ${CFG.async.sessions} sessions / C ${CFG.async.cThreads} thr`, fmt(r.asyncOps.p11bridge), fmt(r.asyncOps.pkcs11js), fmt(r.asyncOps.c)], w));
   out.push(row(['    p11bridge C_SignInitAsync too', fmt(r.asyncOps['p11bridge-initasync']), '', ''], w));
+  out.push(row(['    p11bridge UV_THREADPOOL_SIZE=1', fmt(r.asyncOps['p11bridge-pool1']), '', ''], w));
   out.push(row(['    CPU cores busy during async window', fmt(r.asyncCpuCores.p11bridge, 2), fmt(r.asyncCpuCores.pkcs11js, 2), fmt(r.asyncCpuCores.c, 2)], w));
   out.push(row([`4 SHA-256 ${CFG.sha.mb} MB, 1 MB updates (MB/s)`, fmt(r.shaMBps.p11bridge), fmt(r.shaMBps.pkcs11js), fmt(r.shaMBps.c)], w));
   out.push(row(['5 event-loop max lag, async sign (ms)', fmt(r.lagMaxMs.p11bridge, 2), fmt(r.lagMaxMs.pkcs11js, 2), ''], w));
   out.push(row(['    p99 lag (ms)', fmt(r.lagP99Ms.p11bridge, 2), fmt(r.lagP99Ms.pkcs11js, 2), ''], w));
+  out.push(row(['    max lag, InitAsync / pool=1 (ms)', `${fmt(r.lagMaxMs['p11bridge-initasync'], 2)} / ${fmt(r.lagMaxMs['p11bridge-pool1'], 2)}`, '', ''], w));
   out.push('');
   const w2 = [42, 9, 9, 6];
   out.push(row(['ratio', 'value', 'target', ''], w2));
@@ -313,7 +320,8 @@ function printTable({ env, results: r, ratios }) {
   }
   out.push('');
   out.push(
-    `best of ${CFG.cheap.reps} reps (cheap, SHA) / ${CFG.sign.rounds} rounds (sign, async); lag is the worst window. ` +
+    `best of ${CFG.cheap.reps} reps (cheap, SHA), ${CFG.sign.rounds} rounds (sync sign), ${CFG.async.rounds} rounds (async); ` +
+      `lag is the worst window. ` +
       `took ${fmt(env.seconds, 0)} s`,
   );
   if (env.backgroundCoresMax !== null) {
