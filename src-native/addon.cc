@@ -11,13 +11,15 @@ namespace p11 {
 
 namespace {
 
-void FinalizeEnvData(Napi::Env, EnvData* data) {
+void FinalizeEnvData(Napi::Env env, EnvData* data) {
   data->tearingDown = true;
   for (ModuleObject* m : data->modules) {
     m->Release(true);
     m->DetachFromEnv();
   }
   data->modules.clear();
+  for (napi_ref& k : data->keys)
+    if (k) napi_delete_reference(env, k);
   delete data;
 }
 

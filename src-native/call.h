@@ -17,9 +17,13 @@
 namespace p11 {
 
 struct OpBase {
-  ModuleObject* mod = nullptr;           // valid on the JS thread only
-  std::shared_ptr<Library> lib;          // keeps the module loaded while the op lives
-  std::shared_ptr<FlightState> flights;  // for ops that wait for earlier work
+  ModuleObject* mod = nullptr;  // valid on the JS thread only
+  Library* lib = nullptr;
+  FlightState* flights = nullptr;
+  // Async ops own a share of both, so the module stays loaded and the accounting alive even if
+  // the wrapper goes away first; sync ops borrow them from the wrapper for the call's duration.
+  std::shared_ptr<Library> libHold;
+  std::shared_ptr<FlightState> flightsHold;
   Arena arena;
   std::vector<WriteBack> writeBacks;     // async: output fields of parameter structs
   std::string detail;                    // extra text for the error, never argument values
@@ -146,8 +150,8 @@ Napi::Value ModuleObject::Sync(const Napi::CallbackInfo& info) {
   if (!detail::Precheck<Op>(env, this, &error)) return detail::Throw(env, error);
   Op op;
   op.mod = this;
-  op.lib = lib_;
-  op.flights = flights_;
+  op.lib = lib_.get();
+  op.flights = flights_.get();
   Args args(info, op.arena, FunctionTable::Name(Op::kFn), false);
   args.SetWriteBacks(&op.writeBacks);
   bool parsed;
@@ -160,6 +164,10 @@ Napi::Value ModuleObject::Sync(const Napi::CallbackInfo& info) {
   if (!parsed) {
     op.Cleanup(env);
     return detail::Throw(env, args.failed() ? args.error() : env.Undefined());
+  }
+  if (lib_.get() != op.lib) {  // a getter among the arguments closed or reloaded the module
+    op.Cleanup(env);
+    return detail::Throw(env, StateError(env, FunctionTable::Name(Op::kFn), "the module was closed while the arguments were read").Value());
   }
   bool oom = false;
   CK_RV rv = detail::RunGuarded(op, &oom);
@@ -177,8 +185,10 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
   if (!w) return detail::Rejected(env, Napi::Error::New(env, "out of memory").Value());
   Op& op = w->op;
   op.mod = this;
-  op.lib = lib_;
-  op.flights = flights_;
+  op.libHold = lib_;
+  op.flightsHold = flights_;
+  op.lib = lib_.get();
+  op.flights = flights_.get();
   Args args(info, op.arena, FunctionTable::Name(Op::kFn), true);
   args.SetWriteBacks(&op.writeBacks);
   bool parsed;

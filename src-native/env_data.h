@@ -5,6 +5,8 @@
 
 #include <unordered_set>
 
+#include "marshal/values.h"
+
 namespace p11 {
 
 class ModuleObject;
@@ -18,6 +20,7 @@ struct EnvData {
   Napi::FunctionReference moduleConstructor;
   std::unordered_set<ModuleObject*> modules;   // live wrappers, released at env teardown
   bool tearingDown = false;
+  napi_ref keys[static_cast<int>(Key::Count)] = {};  // see KeyName()
 };
 
 inline EnvData* GetEnvData(Napi::Env env) { return env.GetInstanceData<EnvData>(); }

@@ -26,6 +26,7 @@ const described: Record<string, StructField[]> = {
   CK_EDDSA_PARAMS: P.eddsaParams({ preHash: true, context: b(3) }),
   CK_HKDF_PARAMS: P.hkdfParams({ extract: true, expand: true, prfHashMechanism: CKM_SHA256, salt: b(8), info: b(4) }),
   CK_PKCS5_PBKD2_PARAMS2: P.pbkdf2Params({ salt: b(8), iterations: 1000, prf: 2, password: b(6) }),
+  CK_PKCS5_PBKD2_PARAMS: P.pbkdf2ParamsLegacy({ salt: b(8), iterations: 1000, prf: 2, password: b(6) }),
   CK_PRF_DATA_PARAM: [{ ulong: 1 }, { bytes: b(4) }, { ulong: 4 }],
   CK_SP800_108_COUNTER_FORMAT: P.sp800108CounterFormat({ widthInBits: 32 }),
   CK_SP800_108_DKM_LENGTH_FORMAT: P.sp800108DkmLengthFormat({ method: 1, widthInBits: 32 }),

@@ -155,6 +155,23 @@ export function pbkdf2Params(p: {
   ];
 }
 
+/**
+ * CK_PKCS5_PBKD2_PARAMS, the 2.x struct whose password length is a pointer to a CK_ULONG. NSS
+ * softokn 3.87 reads this layout for CKM_PKCS5_PBKD2 (given PARAMS2 it dereferences the length
+ * and crashes), so use this one there. The pointed-to CK_ULONG is a one-field struct.
+ */
+export function pbkdf2ParamsLegacy(p: {
+  salt: Bytes;
+  iterations: Ulong;
+  prf: Ulong;
+  password: Bytes;
+  prfData?: Bytes | null;
+}): StructField[] {
+  const f = pbkdf2Params(p);
+  f[f.length - 1] = { struct: [{ ulong: len(p.password) }] };
+  return f;
+}
+
 /** One CK_PRF_DATA_PARAM of an SP 800-108 KDF: its type and the bytes or struct it points to. */
 export interface PrfDataParam {
   type: Ulong;

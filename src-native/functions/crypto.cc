@@ -28,7 +28,8 @@ struct DataOutOp : OpBase {
   static constexpr const char* kIn = F == Fn::C_VerifyRecover ? "signature" : "data";
   bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, kIn, &in) && a.Output(2, "out", &out); }
   CK_RV Run(const FunctionTable& f) {
-    return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, in.p, in.n, p, n); });
+    return FillOutput(
+        out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, in.p, in.n, p, n); }, in.n + 64);
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }

@@ -35,8 +35,8 @@ struct Op_C_GenerateKeyPair : OpBase {
   }
   Napi::Value Result(Napi::Env env) {
     Napi::Object o = Napi::Object::New(env);
-    o.Set("publicKey", Napi::Value(env, UlongToJs(env, pub)));
-    o.Set("privateKey", Napi::Value(env, UlongToJs(env, priv)));
+    SetProp(env, o, Key::publicKey, UlongToJs(env, pub));
+    SetProp(env, o, Key::privateKey, UlongToJs(env, priv));
     return o;
   }
 };

@@ -30,18 +30,19 @@ struct MsgFinalOp : OpBase {
 template <Fn F, CK_C_EncryptMessage FunctionTable::*M>
 struct CryptMessageOp : OpBase {
   static constexpr Fn kFn = F;
+  static constexpr const char* kIn = F == Fn::C_EncryptMessage ? "plaintext" : "ciphertext";
   CK_VOID_PTR param = nullptr;
   CK_ULONG paramLen = 0;
   ByteSpan aad, in;
   OutBuf out;
   bool Parse(Args& a) {
     return SessionArg(a, 0) && a.Param(1, "parameter", &param, &paramLen) && a.Bytes(2, "associatedData", &aad) &&
-           a.Bytes(3, "data", &in) && a.Output(4, "out", &out);
+           a.Bytes(3, kIn, &in) && a.Output(4, "out", &out);
   }
   CK_RV Run(const FunctionTable& f) {
     return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) {
       return (f.*M)(session, param, paramLen, aad.p, aad.n, in.p, in.n, p, n);
-    });
+    }, in.n + 64);
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }
@@ -66,19 +67,20 @@ struct CryptBeginOp : OpBase {
 template <Fn F, CK_C_EncryptMessageNext FunctionTable::*M>
 struct CryptNextOp : OpBase {
   static constexpr Fn kFn = F;
+  static constexpr const char* kIn = F == Fn::C_EncryptMessageNext ? "plaintextPart" : "ciphertextPart";
   CK_VOID_PTR param = nullptr;
   CK_ULONG paramLen = 0;
   ByteSpan in;
   CK_FLAGS flags = 0;
   OutBuf out;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Param(1, "parameter", &param, &paramLen) && a.Bytes(2, "data", &in) &&
+    return SessionArg(a, 0) && a.Param(1, "parameter", &param, &paramLen) && a.Bytes(2, kIn, &in) &&
            a.OptUlong(3, "flags", &flags, 0) && a.Output(4, "out", &out);
   }
   CK_RV Run(const FunctionTable& f) {
     return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) {
       return (f.*M)(session, param, paramLen, in.p, in.n, p, n, flags);
-    });
+    }, in.n + 64);
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }

@@ -238,7 +238,7 @@ bool Args::Finish() {
     void* data = nullptr;
     size_t length = 0;
     if (!ViewBytes(env_, b.value, &data, &length) || data != b.data || length != b.length) {
-      FailType(b.name, "a buffer that stays attached while the call's arguments are read", b.value);
+      FailType(b.name.c_str(), "a buffer that stays attached while the call's arguments are read", b.value);
       return false;
     }
   }

@@ -86,7 +86,16 @@ class Args {
     writeBacks_->push_back(w);
     return true;
   }
-  void Borrow(napi_value v, void* data, size_t length, const char* name) { borrowed_.push_back({v, data, length, name}); }
+  void Borrow(napi_value v, void* data, size_t length, const std::string& name) { borrowed_.push_back({v, data, length, name}); }
+  // Every template attribute and struct field read in one call spends from one budget, so a
+  // description that shares sub-arrays cannot make the walk exponential.
+  bool Spend(const std::string& name, size_t n = 1) {
+    visited_ += n;
+    if (visited_ <= kMaxElements) return true;
+    FailRange(name.c_str(), "makes the call's templates/structs too large (over " + std::to_string(kMaxElements) + " elements in all)");
+    return false;
+  }
+  static constexpr size_t kMaxElements = 65536;
   // Optional caller buffer for an output.
   bool Output(size_t i, const char* name, OutBuf* out);
 
@@ -110,7 +119,7 @@ class Args {
     napi_value value;
     void* data;
     size_t length;
-    const char* name;
+    std::string name;  // a copy: field paths are built on the fly
   };
   const Napi::CallbackInfo& info_;
   Napi::Env env_;
@@ -121,6 +130,7 @@ class Args {
   Napi::Value error_;
   std::vector<Borrowed> borrowed_;
   std::vector<WriteBack>* writeBacks_ = nullptr;
+  size_t visited_ = 0;
 };
 
 // Output sizing: asks the module for the length, allocates, calls, and retries when the module
@@ -128,8 +138,11 @@ class Args {
 // never a read past its end. `call(ptr, &len)` performs the C call.
 static constexpr CK_ULONG kMaxOutput = 0x7FFFFFFF;
 
+// `slack`: capacity to offer beyond the module's length answer. Some modules answer the length
+// query short (NSS softokn leaves out the AES-GCM tag) and then end the operation on
+// CKR_BUFFER_TOO_SMALL, so one-shot calls offer at least input length + 64 bytes.
 template <class F>
-CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call) {
+CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call, CK_ULONG slack = 0) {
   if (o.hasCaller) {
     CK_BYTE_PTR target = o.callerPtr;
     if (!target) {  // async: write into our own memory, copied to the caller's buffer later
@@ -151,6 +164,7 @@ CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call) {
   CK_ULONG n = 0;
   CK_RV rv = call(nullptr, &n);
   if (rv != CKR_OK) return rv;
+  if (n < slack && slack <= kMaxOutput) n = slack;
   for (int attempt = 0; attempt < 4; attempt++) {
     if (n > kMaxOutput) {
       detail = "module asked for an output buffer of " + std::to_string(n) + " bytes";

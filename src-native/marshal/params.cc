@@ -52,6 +52,7 @@ static void SetPointer(FieldVal* f, const void* p) {
 
 bool ParseField(Args& a, napi_value e, const std::string& name, int depth, FieldVal* f) {
   napi_env env = a.env();
+  if (!a.Spend(name)) return false;
   napi_valuetype t;
   napi_typeof(env, e, &t);
   if (t != napi_object) {
@@ -144,6 +145,7 @@ bool ParseField(Args& a, napi_value e, const std::string& name, int depth, Field
         a.FailRange(vn.c_str(), "has too many elements");
         return false;
       }
+      if (!a.Spend(vn, n)) return false;
       std::vector<StructBlob> items(n);
       for (uint32_t i = 0; i < n; i++) {
         napi_value item;
@@ -182,7 +184,7 @@ bool ParseField(Args& a, napi_value e, const std::string& name, int depth, Field
       }
       if (!a.async()) {
         // Written in place during the sync call; re-checked before it like any borrowed buffer.
-        a.Borrow(v, data, count, "out");
+        a.Borrow(v, data, count, vn);
         SetPointer(f, data ? data : a.arena().Alloc(1));
         return true;
       }

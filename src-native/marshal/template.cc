@@ -113,6 +113,7 @@ bool ParseValue(Args& a, napi_value v, const std::string& name, int depth, CK_AT
         }
         if (n == 0 || ft == napi_number || ft == napi_bigint) {
           // CK_ULONG array, e.g. CKA_ALLOWED_MECHANISMS.
+          if (!a.Spend(name, n)) return false;
           CK_ULONG* p = arena.New<CK_ULONG>(n ? n : 1);
           for (uint32_t i = 0; i < n; i++) {
             napi_value e;
@@ -167,6 +168,7 @@ bool ParseTemplateValue(Args& a, napi_value arr, const std::string& name, int de
   CK_ATTRIBUTE_PTR attrs = a.arena().New<CK_ATTRIBUTE>(n ? n : 1);
   for (uint32_t i = 0; i < n; i++) {
     std::string en = name + "[" + std::to_string(i) + "]";
+    if (!a.Spend(en)) return false;
     napi_value e;
     if (napi_get_element(env, arr, i, &e) != napi_ok) return a.FailPending();
     napi_valuetype et;
@@ -190,13 +192,13 @@ bool ParseTemplateValue(Args& a, napi_value arr, const std::string& name, int de
 Napi::Value AttrToJs(Napi::Env env, const AttrRead& r) {
   static const char* const kStatus[] = {"ok", "sensitive", "typeInvalid", "unavailable"};
   Napi::Object o = Napi::Object::New(env);
-  o.Set("type", Napi::Value(env, UlongToJs(env, r.type)));
-  o.Set("status", kStatus[r.status]);
+  SetProp(env, o, Key::type, UlongToJs(env, r.type));
+  SetProp(env, o, Key::status, Napi::String::New(env, kStatus[r.status]));
   if (r.status == AttrRead::Ok) {
     if (r.nested)
-      o.Set("value", AttrReadsToJs(env, r.children));
+      SetProp(env, o, Key::value, AttrReadsToJs(env, r.children));
     else
-      o.Set("value", BytesToBuffer(env, r.value.data(), r.value.size()));
+      SetProp(env, o, Key::value, BytesToBuffer(env, r.value.data(), r.value.size()));
   }
   return o;
 }

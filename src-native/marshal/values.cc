@@ -3,7 +3,28 @@
 #include <cmath>
 #include <limits>
 
+#include "env_data.h"
+
 namespace p11 {
+
+static const char* const kKeyNames[] = {
+#define P11_KEY_NAME(k) #k,
+    P11_KEYS(P11_KEY_NAME)
+#undef P11_KEY_NAME
+};
+
+napi_value KeyName(napi_env env, Key k) {
+  EnvData* data = nullptr;
+  napi_get_instance_data(env, reinterpret_cast<void**>(&data));
+  const int i = static_cast<int>(k);
+  napi_value v = nullptr;
+  if (data && data->keys[i] && napi_get_reference_value(env, data->keys[i], &v) == napi_ok && v) return v;
+  napi_create_string_utf8(env, kKeyNames[i], NAPI_AUTO_LENGTH, &v);
+  if (data && !data->keys[i]) napi_create_reference(env, v, 1, &data->keys[i]);
+  return v;
+}
+
+void SetProp(napi_env env, napi_value obj, Key k, napi_value v) { napi_set_property(env, obj, KeyName(env, k), v); }
 
 static constexpr double kMaxSafe = 9007199254740991.0;  // 2^53 - 1
 
@@ -50,74 +71,72 @@ Napi::Value BytesToBuffer(Napi::Env env, const void* p, size_t n) {
   return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(p), n);
 }
 
-static void SetUlong(Napi::Object& o, const char* key, CK_ULONG v) {
-  o.Set(key, Napi::Value(o.Env(), UlongToJs(o.Env(), v)));
-}
+static void SetUlong(Napi::Object& o, Key key, CK_ULONG v) { SetProp(o.Env(), o, key, UlongToJs(o.Env(), v)); }
 
 Napi::Object VersionToJs(Napi::Env env, const CK_VERSION& v) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("major", Napi::Number::New(env, v.major));
-  o.Set("minor", Napi::Number::New(env, v.minor));
+  SetProp(env, o, Key::major, Napi::Number::New(env, v.major));
+  SetProp(env, o, Key::minor, Napi::Number::New(env, v.minor));
   return o;
 }
 
 Napi::Object InfoToJs(Napi::Env env, const CK_INFO& v) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("cryptokiVersion", VersionToJs(env, v.cryptokiVersion));
-  o.Set("manufacturerID", PaddedString(env, v.manufacturerID, sizeof(v.manufacturerID)));
-  SetUlong(o, "flags", v.flags);
-  o.Set("libraryDescription", PaddedString(env, v.libraryDescription, sizeof(v.libraryDescription)));
-  o.Set("libraryVersion", VersionToJs(env, v.libraryVersion));
+  SetProp(env, o, Key::cryptokiVersion, VersionToJs(env, v.cryptokiVersion));
+  SetProp(env, o, Key::manufacturerID, PaddedString(env, v.manufacturerID, sizeof(v.manufacturerID)));
+  SetUlong(o, Key::flags, v.flags);
+  SetProp(env, o, Key::libraryDescription, PaddedString(env, v.libraryDescription, sizeof(v.libraryDescription)));
+  SetProp(env, o, Key::libraryVersion, VersionToJs(env, v.libraryVersion));
   return o;
 }
 
 Napi::Object SlotInfoToJs(Napi::Env env, const CK_SLOT_INFO& v) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("slotDescription", PaddedString(env, v.slotDescription, sizeof(v.slotDescription)));
-  o.Set("manufacturerID", PaddedString(env, v.manufacturerID, sizeof(v.manufacturerID)));
-  SetUlong(o, "flags", v.flags);
-  o.Set("hardwareVersion", VersionToJs(env, v.hardwareVersion));
-  o.Set("firmwareVersion", VersionToJs(env, v.firmwareVersion));
+  SetProp(env, o, Key::slotDescription, PaddedString(env, v.slotDescription, sizeof(v.slotDescription)));
+  SetProp(env, o, Key::manufacturerID, PaddedString(env, v.manufacturerID, sizeof(v.manufacturerID)));
+  SetUlong(o, Key::flags, v.flags);
+  SetProp(env, o, Key::hardwareVersion, VersionToJs(env, v.hardwareVersion));
+  SetProp(env, o, Key::firmwareVersion, VersionToJs(env, v.firmwareVersion));
   return o;
 }
 
 Napi::Object TokenInfoToJs(Napi::Env env, const CK_TOKEN_INFO& v) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("label", PaddedString(env, v.label, sizeof(v.label)));
-  o.Set("manufacturerID", PaddedString(env, v.manufacturerID, sizeof(v.manufacturerID)));
-  o.Set("model", PaddedString(env, v.model, sizeof(v.model)));
-  o.Set("serialNumber", PaddedString(env, v.serialNumber, sizeof(v.serialNumber)));
-  SetUlong(o, "flags", v.flags);
-  SetUlong(o, "maxSessionCount", v.ulMaxSessionCount);
-  SetUlong(o, "sessionCount", v.ulSessionCount);
-  SetUlong(o, "maxRwSessionCount", v.ulMaxRwSessionCount);
-  SetUlong(o, "rwSessionCount", v.ulRwSessionCount);
-  SetUlong(o, "maxPinLen", v.ulMaxPinLen);
-  SetUlong(o, "minPinLen", v.ulMinPinLen);
-  SetUlong(o, "totalPublicMemory", v.ulTotalPublicMemory);
-  SetUlong(o, "freePublicMemory", v.ulFreePublicMemory);
-  SetUlong(o, "totalPrivateMemory", v.ulTotalPrivateMemory);
-  SetUlong(o, "freePrivateMemory", v.ulFreePrivateMemory);
-  o.Set("hardwareVersion", VersionToJs(env, v.hardwareVersion));
-  o.Set("firmwareVersion", VersionToJs(env, v.firmwareVersion));
-  o.Set("utcTime", PaddedString(env, v.utcTime, sizeof(v.utcTime)));
+  SetProp(env, o, Key::label, PaddedString(env, v.label, sizeof(v.label)));
+  SetProp(env, o, Key::manufacturerID, PaddedString(env, v.manufacturerID, sizeof(v.manufacturerID)));
+  SetProp(env, o, Key::model, PaddedString(env, v.model, sizeof(v.model)));
+  SetProp(env, o, Key::serialNumber, PaddedString(env, v.serialNumber, sizeof(v.serialNumber)));
+  SetUlong(o, Key::flags, v.flags);
+  SetUlong(o, Key::maxSessionCount, v.ulMaxSessionCount);
+  SetUlong(o, Key::sessionCount, v.ulSessionCount);
+  SetUlong(o, Key::maxRwSessionCount, v.ulMaxRwSessionCount);
+  SetUlong(o, Key::rwSessionCount, v.ulRwSessionCount);
+  SetUlong(o, Key::maxPinLen, v.ulMaxPinLen);
+  SetUlong(o, Key::minPinLen, v.ulMinPinLen);
+  SetUlong(o, Key::totalPublicMemory, v.ulTotalPublicMemory);
+  SetUlong(o, Key::freePublicMemory, v.ulFreePublicMemory);
+  SetUlong(o, Key::totalPrivateMemory, v.ulTotalPrivateMemory);
+  SetUlong(o, Key::freePrivateMemory, v.ulFreePrivateMemory);
+  SetProp(env, o, Key::hardwareVersion, VersionToJs(env, v.hardwareVersion));
+  SetProp(env, o, Key::firmwareVersion, VersionToJs(env, v.firmwareVersion));
+  SetProp(env, o, Key::utcTime, PaddedString(env, v.utcTime, sizeof(v.utcTime)));
   return o;
 }
 
 Napi::Object SessionInfoToJs(Napi::Env env, const CK_SESSION_INFO& v) {
   Napi::Object o = Napi::Object::New(env);
-  SetUlong(o, "slotID", v.slotID);
-  SetUlong(o, "state", v.state);
-  SetUlong(o, "flags", v.flags);
-  SetUlong(o, "deviceError", v.ulDeviceError);
+  SetUlong(o, Key::slotID, v.slotID);
+  SetUlong(o, Key::state, v.state);
+  SetUlong(o, Key::flags, v.flags);
+  SetUlong(o, Key::deviceError, v.ulDeviceError);
   return o;
 }
 
 Napi::Object MechanismInfoToJs(Napi::Env env, const CK_MECHANISM_INFO& v) {
   Napi::Object o = Napi::Object::New(env);
-  SetUlong(o, "minKeySize", v.ulMinKeySize);
-  SetUlong(o, "maxKeySize", v.ulMaxKeySize);
-  SetUlong(o, "flags", v.flags);
+  SetUlong(o, Key::minKeySize, v.ulMinKeySize);
+  SetUlong(o, Key::maxKeySize, v.ulMaxKeySize);
+  SetUlong(o, Key::flags, v.flags);
   return o;
 }
 
