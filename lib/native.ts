@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
 import { ModuleLoadError, ModuleLoadErrorCode, Ulong, createPkcs11Error } from './errors/pkcs11-error';
-import type { PKCS11 as RawModule, StructField } from './raw-types';
+import type { AttributeResult, AttributeStatus, PKCS11 as RawModule, SessionInfo, StructField } from './raw-types';
 
 export interface StructLayout {
   size: number;
@@ -17,6 +17,9 @@ interface Binding {
     pkcs11Error: (rv: Ulong, fn: string, detail?: string) => Error;
     loadError: (code: string, message: string, path: string, rv?: Ulong) => Error;
     plainError: (kind: 'TypeError' | 'RangeError' | 'Error', message: string) => Error;
+    makeSessionInfo: (slotID: Ulong, state: Ulong, flags: Ulong, deviceError: Ulong) => SessionInfo;
+    makeAttribute: (type: Ulong, status: AttributeStatus, value?: Buffer | AttributeResult[]) => AttributeResult;
+    makeView: (buffer: Uint8Array, length: number) => Uint8Array;
   }): void;
   ulongSize: number;
   structLayout(fields: StructField[]): StructLayout;
@@ -33,6 +36,11 @@ binding.configure({
   pkcs11Error: (rv, fn, detail) => createPkcs11Error(rv, fn, detail),
   loadError: (code, message, p, rv) => new ModuleLoadError(code as ModuleLoadErrorCode, message, p, rv),
   // Made here so instanceof works in the realm that loaded p11bridge (vm contexts, jest).
+  // Result objects are built here, one call each, so V8 gives them one fixed shape; setting the
+  // properties one by one from C++ cost about three times as much.
+  makeSessionInfo: (slotID, state, flags, deviceError) => ({ slotID, state, flags, deviceError }),
+  makeAttribute: (type, status, value) => (value === undefined ? { type, status } : { type, status, value }),
+  makeView: (buffer, length) => buffer.subarray(0, length),
   plainError: (kind, message) =>
     kind === 'TypeError' ? new TypeError(message) : kind === 'RangeError' ? new RangeError(message) : new Error(message),
 });

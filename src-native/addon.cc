@@ -36,6 +36,15 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   if (p.IsFunction()) data->pkcs11ErrorFactory = Napi::Persistent(p.As<Napi::Function>());
   Napi::Value l = o.Get("loadError");
   if (l.IsFunction()) data->loadErrorFactory = Napi::Persistent(l.As<Napi::Function>());
+  const std::pair<const char*, Napi::FunctionReference*> makers[] = {
+      {"makeSessionInfo", &data->makeSessionInfo},
+      {"makeAttribute", &data->makeAttribute},
+      {"makeView", &data->makeView},
+  };
+  for (auto& m : makers) {
+    Napi::Value f = o.Get(m.first);
+    if (f.IsFunction()) *m.second = Napi::Persistent(f.As<Napi::Function>());
+  }
   Napi::Value e = o.Get("plainError");
   if (e.IsFunction()) data->plainErrorFactory = Napi::Persistent(e.As<Napi::Function>());
   return env.Undefined();

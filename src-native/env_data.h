@@ -17,6 +17,11 @@ struct EnvData {
   // (kind, message) => Error: argument errors are made in the realm that configured the addon
   // (jest and vm contexts compare classes per realm).
   Napi::FunctionReference plainErrorFactory;
+  // (slotID, state, flags, deviceError) => SessionInfo: an object literal in JS gets one fixed
+  // shape and costs one call, where setting four properties from C++ costs four.
+  Napi::FunctionReference makeSessionInfo;
+  Napi::FunctionReference makeAttribute;  // (type, status, value?) => AttributeResult
+  Napi::FunctionReference makeView;       // (buffer, length) => buffer.subarray(0, length)
   Napi::FunctionReference moduleConstructor;
   std::unordered_set<ModuleObject*> modules;   // live wrappers, released at env teardown
   bool tearingDown = false;

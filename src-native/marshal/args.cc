@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "env_data.h"
 #include "errors.h"
 #include "marshal/values.h"
 
@@ -260,6 +261,15 @@ Napi::Value OutputToJs(Napi::Env env, OutBuf& o, const char* fn) {
     if (o.len) std::memcpy(data, o.data, o.len);
   } else {
     target = o.callerValue;  // sync: the module wrote in place
+  }
+  if (o.len == o.callerCap) return Napi::Value(env, target);  // filled exactly: the caller's own object
+  EnvData* data = GetEnvData(env);
+  if (data && !data->makeView.IsEmpty()) {
+    napi_value args[2] = {target, Napi::Number::New(env, static_cast<double>(o.len))};
+    napi_value out;
+    if (napi_call_function(env, env.Undefined(), data->makeView.Value(), 2, args, &out) == napi_ok)
+      return Napi::Value(env, out);
+    return Napi::Value();
   }
   Napi::Object obj(env, target);
   Napi::Value sub = obj.Get("subarray");

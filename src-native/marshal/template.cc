@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "env_data.h"
 #include "marshal/args.h"
 #include "marshal/values.h"
 
@@ -191,6 +192,17 @@ bool ParseTemplateValue(Args& a, napi_value arr, const std::string& name, int de
 
 Napi::Value AttrToJs(Napi::Env env, const AttrRead& r) {
   static const char* const kStatus[] = {"ok", "sensitive", "typeInvalid", "unavailable"};
+  EnvData* data = GetEnvData(env);
+  if (data && !data->makeAttribute.IsEmpty()) {
+    napi_value args[3] = {UlongToJs(env, r.type), Napi::String::New(env, kStatus[r.status]), env.Undefined()};
+    if (r.status == AttrRead::Ok)
+      args[2] = r.nested ? static_cast<napi_value>(AttrReadsToJs(env, r.children))
+                         : static_cast<napi_value>(BytesToBuffer(env, r.value.data(), r.value.size()));
+    napi_value out;
+    if (napi_call_function(env, env.Undefined(), data->makeAttribute.Value(), 3, args, &out) == napi_ok)
+      return Napi::Value(env, out);
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  }
   Napi::Object o = Napi::Object::New(env);
   SetProp(env, o, Key::type, UlongToJs(env, r.type));
   SetProp(env, o, Key::status, Napi::String::New(env, kStatus[r.status]));

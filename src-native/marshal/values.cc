@@ -124,6 +124,15 @@ Napi::Object TokenInfoToJs(Napi::Env env, const CK_TOKEN_INFO& v) {
 }
 
 Napi::Object SessionInfoToJs(Napi::Env env, const CK_SESSION_INFO& v) {
+  EnvData* data = GetEnvData(env);
+  if (data && !data->makeSessionInfo.IsEmpty()) {
+    napi_value args[4] = {UlongToJs(env, v.slotID), UlongToJs(env, v.state), UlongToJs(env, v.flags),
+                          UlongToJs(env, v.ulDeviceError)};
+    napi_value out;
+    if (napi_call_function(env, env.Undefined(), data->makeSessionInfo.Value(), 4, args, &out) == napi_ok)
+      return Napi::Object(env, out);
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  }
   Napi::Object o = Napi::Object::New(env);
   SetUlong(o, Key::slotID, v.slotID);
   SetUlong(o, Key::state, v.state);
