@@ -45,6 +45,19 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     Napi::Value f = o.Get(m.first);
     if (f.IsFunction()) *m.second = Napi::Persistent(f.As<Napi::Function>());
   }
+  // keys: the property names of P11_KEYS as internalized JS strings (the TS side gets them from
+  // object keys), so hot paths read and write properties without re-internalizing names.
+  Napi::Value keys = o.Get("keys");
+  if (keys.IsArray()) {
+    Napi::Array arr = keys.As<Napi::Array>();
+    const uint32_t n = static_cast<uint32_t>(Key::Count);
+    for (uint32_t i = 0; i < n && i < arr.Length(); i++) {
+      Napi::Value k = arr.Get(i);
+      if (!k.IsString() || k.As<Napi::String>().Utf8Value() != KeyText(i)) break;
+      if (data->keys[i]) napi_delete_reference(env, data->keys[i]);
+      napi_create_reference(env, k, 1, &data->keys[i]);
+    }
+  }
   Napi::Value e = o.Get("plainError");
   if (e.IsFunction()) data->plainErrorFactory = Napi::Persistent(e.As<Napi::Function>());
   return env.Undefined();
@@ -80,6 +93,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("configure", Napi::Function::New(env, Configure, "configure"));
   exports.Set("structLayout", Napi::Function::New(env, StructLayout, "structLayout"));
   exports.Set("ulongSize", Napi::Number::New(env, sizeof(CK_ULONG)));
+  Napi::Array keyNames = Napi::Array::New(env);
+  for (int i = 0; i < static_cast<int>(Key::Count); i++) keyNames.Set(static_cast<uint32_t>(i), KeyText(i));
+  exports.Set("propertyKeys", keyNames);
   exports.Set("CK_UNAVAILABLE_INFORMATION", Napi::Value(env, UlongToJs(env, CK_UNAVAILABLE_INFORMATION)));
   return exports;
 }

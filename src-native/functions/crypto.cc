@@ -29,7 +29,7 @@ struct DataOutOp : OpBase {
   bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, kIn, &in) && a.Output(2, "out", &out); }
   CK_RV Run(const FunctionTable& f) {
     return FillOutput(
-        out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, in.p, in.n, p, n); }, in.n + 64);
+        out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, in.p, in.n, p, n); }, OutputGuess(in.n));
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }
@@ -42,7 +42,7 @@ struct FinalOutOp : OpBase {
   OutBuf out;
   bool Parse(Args& a) { return SessionArg(a, 0) && a.Output(1, "out", &out); }
   CK_RV Run(const FunctionTable& f) {
-    return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, p, n); });
+    return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, p, n); }, 1024);
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }

@@ -42,7 +42,7 @@ struct CryptMessageOp : OpBase {
   CK_RV Run(const FunctionTable& f) {
     return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) {
       return (f.*M)(session, param, paramLen, aad.p, aad.n, in.p, in.n, p, n);
-    }, in.n + 64);
+    }, OutputGuess(in.n));
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }
@@ -80,7 +80,7 @@ struct CryptNextOp : OpBase {
   CK_RV Run(const FunctionTable& f) {
     return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) {
       return (f.*M)(session, param, paramLen, in.p, in.n, p, n, flags);
-    }, in.n + 64);
+    }, OutputGuess(in.n));
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }

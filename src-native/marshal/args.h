@@ -138,11 +138,13 @@ class Args {
 // never a read past its end. `call(ptr, &len)` performs the C call.
 static constexpr CK_ULONG kMaxOutput = 0x7FFFFFFF;
 
-// `slack`: capacity to offer beyond the module's length answer. Some modules answer the length
-// query short (NSS softokn leaves out the AES-GCM tag) and then end the operation on
-// CKR_BUFFER_TOO_SMALL, so one-shot calls offer at least input length + 64 bytes.
+// `guess`: when non-zero, skip the length query and offer this many bytes first (one C call
+// instead of two, as a careful C caller does); CKR_BUFFER_TOO_SMALL then tells the real length.
+// One-shot and update calls guess input length + 64 (at least 1 KiB), which also covers modules
+// that answer the length query short and end the operation on CKR_BUFFER_TOO_SMALL (NSS softokn
+// leaves the AES-GCM tag out of its answer).
 template <class F>
-CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call, CK_ULONG slack = 0) {
+CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call, CK_ULONG guess = 0) {
   if (o.hasCaller) {
     CK_BYTE_PTR target = o.callerPtr;
     if (!target) {  // async: write into our own memory, copied to the caller's buffer later
@@ -162,9 +164,13 @@ CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call, CK_ULONG slack = 0) {
     return CKR_OK;
   }
   CK_ULONG n = 0;
-  CK_RV rv = call(nullptr, &n);
-  if (rv != CKR_OK) return rv;
-  if (n < slack && slack <= kMaxOutput) n = slack;
+  CK_RV rv = CKR_OK;
+  if (guess > 0 && guess <= kMaxOutput) {
+    n = guess;
+  } else {
+    rv = call(nullptr, &n);
+    if (rv != CKR_OK) return rv;
+  }
   for (int attempt = 0; attempt < 4; attempt++) {
     if (n > kMaxOutput) {
       detail = "module asked for an output buffer of " + std::to_string(n) + " bytes";
@@ -191,6 +197,9 @@ CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call, CK_ULONG slack = 0) {
 }
 
 bool IsByteSource(napi_env env, napi_value v);
+
+// The first offer for an output computed from an input of `inLen` bytes.
+inline CK_ULONG OutputGuess(CK_ULONG inLen) { return inLen + 64 < 1024 ? 1024 : inLen + 64; }
 
 // The JS value of a filled output: a new Buffer, or the caller's buffer trimmed to the length.
 Napi::Value OutputToJs(Napi::Env env, OutBuf& o, const char* fn);

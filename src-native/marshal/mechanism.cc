@@ -1,4 +1,5 @@
 #include "marshal/args.h"
+#include "marshal/values.h"
 
 namespace p11 {
 
@@ -14,10 +15,10 @@ bool Args::Mechanism(size_t i, const char* name, CK_MECHANISM_PTR* out) {
   }
   CK_MECHANISM_PTR m = arena_.New<CK_MECHANISM>();
   napi_value type, param;
-  if (napi_get_named_property(env_, v, "mechanism", &type) != napi_ok) return FailPending();
+  if (napi_get_property(env_, v, KeyName(env_, Key::mechanism), &type) != napi_ok) return FailPending();
   std::string tn = std::string(name) + ".mechanism";
   if (!ValueUlong(type, tn.c_str(), &m->mechanism)) return false;
-  if (napi_get_named_property(env_, v, "parameter", &param) != napi_ok) return FailPending();
+  if (napi_get_property(env_, v, KeyName(env_, Key::parameter), &param) != napi_ok) return FailPending();
   if (!ParamValue(param, std::string(name) + ".parameter", &m->pParameter, &m->ulParameterLen)) return false;
   *out = m;
   return true;

@@ -13,6 +13,8 @@ static const char* const kKeyNames[] = {
 #undef P11_KEY_NAME
 };
 
+const char* KeyText(int i) { return kKeyNames[i]; }
+
 napi_value KeyName(napi_env env, Key k) {
   EnvData* data = nullptr;
   napi_get_instance_data(env, reinterpret_cast<void**>(&data));

@@ -47,6 +47,8 @@ namespace p11 {
   X(value) \
   X(publicKey) \
   X(privateKey) \
+  X(mechanism) \
+  X(parameter) \
 
 enum class Key {
 #define P11_KEY_ENUM(k) k,
@@ -55,6 +57,7 @@ enum class Key {
   Count
 };
 napi_value KeyName(napi_env env, Key k);
+const char* KeyText(int i);
 void SetProp(napi_env env, napi_value obj, Key k, napi_value v);
 
 // A CK_ULONG as a JS number when it is a safe integer (<= 2^53 - 1), otherwise a BigInt: no value
