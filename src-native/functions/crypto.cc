@@ -1,23 +1,12 @@
 // Encryption, decryption, digest, sign, verify, recover and the dual-function updates. They come
 // in a few shapes (Init, data → output, update, final → output, verify), so each shape is one
 // template over the FunctionTable member it calls.
-#include "call.h"
+#include "functions/shapes.h"
 #include "marshal/values.h"
 
 namespace p11 {
 
 namespace {
-
-// (hSession, pMechanism, hKey)
-template <Fn F, CK_C_EncryptInit FunctionTable::*M>
-struct InitOp : OpBase {
-  static constexpr Fn kFn = F;
-  CK_MECHANISM_PTR mech = nullptr;
-  CK_OBJECT_HANDLE key = 0;
-  bool Parse(Args& a) { return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hKey", &key); }
-  CK_RV Run(const FunctionTable& f) { return (f.*M)(session, mech, key); }
-  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
-};
 
 // (hSession, pIn, ulInLen, pOut, pulOutLen): module-sized output or the caller's `out` buffer.
 template <Fn F, CK_C_Encrypt FunctionTable::*M>

@@ -1,30 +1,12 @@
 // PKCS#11 3.0 message-based functions: AEAD encryption/decryption and signing per message. The
 // per-message parameter (CK_GCM_MESSAGE_PARAMS …) is bytes or a struct description whose `out`
 // fields receive what the module generates (IV, tag).
-#include "call.h"
+#include "functions/shapes.h"
 #include "marshal/values.h"
 
 namespace p11 {
 
 namespace {
-
-template <Fn F, CK_C_MessageEncryptInit FunctionTable::*M>
-struct MsgInitOp : OpBase {
-  static constexpr Fn kFn = F;
-  CK_MECHANISM_PTR mech = nullptr;
-  CK_OBJECT_HANDLE key = 0;
-  bool Parse(Args& a) { return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hKey", &key); }
-  CK_RV Run(const FunctionTable& f) { return (f.*M)(session, mech, key); }
-  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
-};
-
-template <Fn F, CK_C_MessageEncryptFinal FunctionTable::*M>
-struct MsgFinalOp : OpBase {
-  static constexpr Fn kFn = F;
-  bool Parse(Args& a) { return SessionArg(a, 0); }
-  CK_RV Run(const FunctionTable& f) { return (f.*M)(session); }
-  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
-};
 
 // (h, param, aad, in, out?) → Buffer: C_EncryptMessage / C_DecryptMessage.
 template <Fn F, CK_C_EncryptMessage FunctionTable::*M>
@@ -161,24 +143,24 @@ struct VerifyMessageOp : OpBase {
   Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
 };
 
-using Op_C_MessageEncryptInit = MsgInitOp<Fn::C_MessageEncryptInit, &FunctionTable::C_MessageEncryptInit>;
+using Op_C_MessageEncryptInit = InitOp<Fn::C_MessageEncryptInit, &FunctionTable::C_MessageEncryptInit>;
 using Op_C_EncryptMessage = CryptMessageOp<Fn::C_EncryptMessage, &FunctionTable::C_EncryptMessage>;
 using Op_C_EncryptMessageBegin = CryptBeginOp<Fn::C_EncryptMessageBegin, &FunctionTable::C_EncryptMessageBegin>;
 using Op_C_EncryptMessageNext = CryptNextOp<Fn::C_EncryptMessageNext, &FunctionTable::C_EncryptMessageNext>;
-using Op_C_MessageEncryptFinal = MsgFinalOp<Fn::C_MessageEncryptFinal, &FunctionTable::C_MessageEncryptFinal>;
-using Op_C_MessageDecryptInit = MsgInitOp<Fn::C_MessageDecryptInit, &FunctionTable::C_MessageDecryptInit>;
+using Op_C_MessageEncryptFinal = SessionOnlyOp<Fn::C_MessageEncryptFinal, &FunctionTable::C_MessageEncryptFinal>;
+using Op_C_MessageDecryptInit = InitOp<Fn::C_MessageDecryptInit, &FunctionTable::C_MessageDecryptInit>;
 using Op_C_DecryptMessage = CryptMessageOp<Fn::C_DecryptMessage, &FunctionTable::C_DecryptMessage>;
 using Op_C_DecryptMessageBegin = CryptBeginOp<Fn::C_DecryptMessageBegin, &FunctionTable::C_DecryptMessageBegin>;
 using Op_C_DecryptMessageNext = CryptNextOp<Fn::C_DecryptMessageNext, &FunctionTable::C_DecryptMessageNext>;
-using Op_C_MessageDecryptFinal = MsgFinalOp<Fn::C_MessageDecryptFinal, &FunctionTable::C_MessageDecryptFinal>;
-using Op_C_MessageSignInit = MsgInitOp<Fn::C_MessageSignInit, &FunctionTable::C_MessageSignInit>;
+using Op_C_MessageDecryptFinal = SessionOnlyOp<Fn::C_MessageDecryptFinal, &FunctionTable::C_MessageDecryptFinal>;
+using Op_C_MessageSignInit = InitOp<Fn::C_MessageSignInit, &FunctionTable::C_MessageSignInit>;
 using Op_C_SignMessageBegin = ParamOnlyOp<Fn::C_SignMessageBegin, &FunctionTable::C_SignMessageBegin>;
-using Op_C_MessageSignFinal = MsgFinalOp<Fn::C_MessageSignFinal, &FunctionTable::C_MessageSignFinal>;
-using Op_C_MessageVerifyInit = MsgInitOp<Fn::C_MessageVerifyInit, &FunctionTable::C_MessageVerifyInit>;
+using Op_C_MessageSignFinal = SessionOnlyOp<Fn::C_MessageSignFinal, &FunctionTable::C_MessageSignFinal>;
+using Op_C_MessageVerifyInit = InitOp<Fn::C_MessageVerifyInit, &FunctionTable::C_MessageVerifyInit>;
 using Op_C_VerifyMessage = VerifyMessageOp<Fn::C_VerifyMessage, &FunctionTable::C_VerifyMessage, false>;
 using Op_C_VerifyMessageBegin = ParamOnlyOp<Fn::C_VerifyMessageBegin, &FunctionTable::C_VerifyMessageBegin>;
 using Op_C_VerifyMessageNext = VerifyMessageOp<Fn::C_VerifyMessageNext, &FunctionTable::C_VerifyMessageNext, true>;
-using Op_C_MessageVerifyFinal = MsgFinalOp<Fn::C_MessageVerifyFinal, &FunctionTable::C_MessageVerifyFinal>;
+using Op_C_MessageVerifyFinal = SessionOnlyOp<Fn::C_MessageVerifyFinal, &FunctionTable::C_MessageVerifyFinal>;
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 // Object management: create, copy, destroy, size, attributes (partial reads), search.
 #include <vector>
 
-#include "call.h"
+#include "functions/shapes.h"
 #include "marshal/template.h"
 #include "marshal/values.h"
 
@@ -143,12 +143,7 @@ struct Op_C_FindObjects : OpBase {
   Napi::Value Result(Napi::Env env) { return UlongArrayToJs(env, found.data(), found.size()); }
 };
 
-struct Op_C_FindObjectsFinal : OpBase {
-  static constexpr Fn kFn = Fn::C_FindObjectsFinal;
-  bool Parse(Args& a) { return SessionArg(a, 0); }
-  CK_RV Run(const FunctionTable& f) { return f.C_FindObjectsFinal(session); }
-  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
-};
+using Op_C_FindObjectsFinal = SessionOnlyOp<Fn::C_FindObjectsFinal, &FunctionTable::C_FindObjectsFinal>;
 
 }  // namespace
 

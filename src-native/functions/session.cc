@@ -1,5 +1,5 @@
 // Session management, login, operation state, and the legacy parallel-function calls.
-#include "call.h"
+#include "functions/shapes.h"
 #include "marshal/values.h"
 
 namespace p11 {
@@ -109,26 +109,11 @@ struct Op_C_SessionCancel : OpBase {
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 };
 
-struct Op_C_Logout : OpBase {
-  static constexpr Fn kFn = Fn::C_Logout;
-  bool Parse(Args& a) { return SessionArg(a, 0); }
-  CK_RV Run(const FunctionTable& f) { return f.C_Logout(session); }
-  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
-};
+using Op_C_Logout = SessionOnlyOp<Fn::C_Logout, &FunctionTable::C_Logout>;
 
-struct Op_C_GetFunctionStatus : OpBase {
-  static constexpr Fn kFn = Fn::C_GetFunctionStatus;
-  bool Parse(Args& a) { return SessionArg(a, 0); }
-  CK_RV Run(const FunctionTable& f) { return f.C_GetFunctionStatus(session); }
-  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
-};
+using Op_C_GetFunctionStatus = SessionOnlyOp<Fn::C_GetFunctionStatus, &FunctionTable::C_GetFunctionStatus>;
 
-struct Op_C_CancelFunction : OpBase {
-  static constexpr Fn kFn = Fn::C_CancelFunction;
-  bool Parse(Args& a) { return SessionArg(a, 0); }
-  CK_RV Run(const FunctionTable& f) { return f.C_CancelFunction(session); }
-  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
-};
+using Op_C_CancelFunction = SessionOnlyOp<Fn::C_CancelFunction, &FunctionTable::C_CancelFunction>;
 
 }  // namespace
 
