@@ -1,3 +1,10 @@
-// p11bridge. The typed layer (Module, Slot, Session …) builds on `p11bridge/raw`, which this
-// entry point re-exports meanwhile.
+// p11bridge: the typed layer (Module → Slot → Session) over `p11bridge/raw`, which is
+// re-exported here too (constants, error classes, PKCS11).
 export * from './raw';
+export { Module } from './module';
+export type { ModuleInfo, ModuleOpenOptions } from './module';
+export { Slot } from './slot';
+export type { OpenSessionOptions } from './slot';
+export { Session, SessionClosedError } from './session';
+export type { SessionInfo as TypedSessionInfo, SessionState, UserType } from './session';
+export type { Limit, MechanismInfo as TypedMechanismInfo, SlotInfo as TypedSlotInfo, TokenInfo as TypedTokenInfo } from './token';

@@ -1,0 +1,158 @@
+// A session: one PKCS#11 call at a time (an async mutex), login state shared by every session of
+// the token (PKCS#11 logs in per token, not per session), closed by close(), `await using`, or —
+// as a backstop — when it is garbage-collected unclosed.
+import * as C from './constants/generated';
+import { UserAlreadyLoggedInError, UserNotLoggedInError } from './errors/generated';
+import type { Pin, SessionInfo as RawSessionInfo, Ulong } from './raw-types';
+import type { PKCS11 } from './raw-types';
+import { AsyncMutex } from './util/mutex';
+import { tracked } from './util/stack';
+import { asyncDispose } from './util/dispose';
+import type { Slot } from './slot';
+
+export type UserType = 'user' | 'so' | 'context';
+
+const USER_TYPES: Record<UserType, number> = { user: C.CKU_USER, so: C.CKU_SO, context: C.CKU_CONTEXT_SPECIFIC };
+
+export type SessionState = 'roPublic' | 'roUser' | 'rwPublic' | 'rwUser' | 'rwSO';
+
+const STATES: Record<number, SessionState> = {
+  [C.CKS_RO_PUBLIC_SESSION]: 'roPublic',
+  [C.CKS_RO_USER_FUNCTIONS]: 'roUser',
+  [C.CKS_RW_PUBLIC_SESSION]: 'rwPublic',
+  [C.CKS_RW_USER_FUNCTIONS]: 'rwUser',
+  [C.CKS_RW_SO_FUNCTIONS]: 'rwSO',
+};
+
+export interface SessionInfo {
+  slotID: Ulong;
+  state: SessionState | Ulong;
+  readWrite: boolean;
+  deviceError: Ulong;
+}
+
+export class SessionClosedError extends Error {
+  constructor(what: string) {
+    super(`${what}: the session is closed`);
+    this.name = 'SessionClosedError';
+  }
+}
+
+// Closes sessions whose objects were collected without close(): a leaked session would keep the
+// token's session count (and its login) alive until the module is finalized.
+const backstop = new FinalizationRegistry<{ raw: PKCS11; handle: Ulong; onClosed: () => void }>((held) => {
+  try {
+    held.raw.C_CloseSession(held.handle);
+  } catch {
+    // The module may be finalized already; nothing is left to close then.
+  }
+  held.onClosed();
+});
+
+export class Session {
+  private readonly mutex = new AsyncMutex();
+  private open = true;
+  private readonly token: object = {};
+
+  /** @internal use Slot.openSession() */
+  constructor(
+    readonly slot: Slot,
+    readonly handle: Ulong,
+    readonly readWrite: boolean,
+  ) {
+    const onClosed = slot.sessionClosedCallback(handle);
+    backstop.register(this, { raw: slot.module.raw, handle, onClosed }, this.token);
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Runs `fn` with this session to itself: calls on one session never interleave. */
+  run<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>): Promise<T> {
+    return this.mutex.run(() => {
+      if (!this.open || this.slot.module.isClosed) throw new SessionClosedError(what);
+      return tracked(() => fn(this.slot.module.raw, this.handle));
+    });
+  }
+
+  /**
+   * Logs in as the user (default), the SO, or context-specific (for a CKA_ALWAYS_AUTHENTICATE
+   * key's next operation). Login is per token: when another session already logged the same user
+   * in, this is a no-op. `pin` null or omitted uses the protected authentication path.
+   */
+  async login(pin?: Pin, options: { user?: UserType } = {}): Promise<void> {
+    const user = options.user ?? 'user';
+    const tokenState = this.slot.loginState;
+    if (user !== 'context' && tokenState === user) return;
+    await this.run('login', async (raw, h) => {
+      try {
+        await raw.C_LoginAsync(h, USER_TYPES[user], pin ?? null);
+      } catch (e) {
+        // Logged in outside this library (another process' session, or a raw call): same result.
+        if (!(e instanceof UserAlreadyLoggedInError)) throw e;
+      }
+    });
+    if (user !== 'context') this.slot.loginState = user;
+  }
+
+  async logout(): Promise<void> {
+    await this.run('logout', async (raw, h) => {
+      try {
+        await raw.C_LogoutAsync(h);
+      } catch (e) {
+        if (!(e instanceof UserNotLoggedInError)) throw e;
+      }
+    });
+    this.slot.loginState = null;
+  }
+
+  async info(): Promise<SessionInfo> {
+    const r: RawSessionInfo = await this.run('info', (raw, h) => raw.C_GetSessionInfoAsync(h));
+    const state = typeof r.state === 'number' ? (STATES[r.state] ?? r.state) : r.state;
+    return {
+      slotID: r.slotID,
+      state,
+      readWrite: (BigInt(r.flags) & BigInt(C.CKF_RW_SESSION)) !== 0n,
+      deviceError: r.deviceError,
+    };
+  }
+
+  /** `length` random bytes from the token's generator. */
+  random(length: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(length) || length < 0) throw new RangeError("random: argument 'length' must be a non-negative integer");
+    return this.run('random', (raw, h) => raw.C_GenerateRandomAsync(h, length));
+  }
+
+  /** SO only: sets the user's PIN (C_InitPIN). */
+  initPin(pin: Pin): Promise<void> {
+    return this.run('initPin', (raw, h) => raw.C_InitPINAsync(h, pin));
+  }
+
+  /** Changes the PIN of whoever is logged in (user, or SO in an SO session). */
+  setPin(oldPin: Pin, newPin: Pin): Promise<void> {
+    return this.run('setPin', (raw, h) => raw.C_SetPINAsync(h, oldPin, newPin));
+  }
+
+  /** Waits for the call in progress, then closes. Closing twice is a no-op. */
+  async close(): Promise<void> {
+    const release = await this.mutexAcquire();
+    try {
+      if (!this.open) return;
+      this.open = false;
+      backstop.unregister(this.token);
+      await tracked(() => this.slot.module.raw.C_CloseSessionAsync(this.handle));
+    } finally {
+      this.slot.sessionClosedCallback(this.handle)();
+      release();
+    }
+  }
+
+  async [asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private mutexAcquire(): Promise<() => void> {
+    return this.mutex.acquire();
+  }
+}

@@ -1,0 +1,69 @@
+// A slot and its token: information, mechanisms, sessions and token administration.
+import * as C from './constants/generated';
+import type { Pin, Ulong } from './raw-types';
+import { Session, UserType } from './session';
+import { decodeMechanismInfo, decodeSlotInfo, decodeTokenInfo, MechanismInfo, SlotInfo, TokenInfo } from './token';
+import { tracked } from './util/stack';
+import type { Module } from './module';
+
+export interface OpenSessionOptions {
+  /** A read-write session (default false: read-only). */
+  write?: boolean;
+}
+
+export class Slot {
+  /** Who is logged in on this slot's token, as far as this Module knows (login is per token). */
+  loginState: Exclude<UserType, 'context'> | null = null;
+  private readonly sessions = new Set<string>();
+
+  /** @internal use Module.slots() */
+  constructor(
+    readonly module: Module,
+    readonly id: Ulong,
+  ) {}
+
+  async info(): Promise<SlotInfo> {
+    return decodeSlotInfo(await tracked(() => this.module.raw.C_GetSlotInfoAsync(this.id)));
+  }
+
+  async tokenInfo(): Promise<TokenInfo> {
+    return decodeTokenInfo(await tracked(() => this.module.raw.C_GetTokenInfoAsync(this.id)));
+  }
+
+  /** Every mechanism the token offers, with its key sizes and capabilities. */
+  async mechanisms(): Promise<MechanismInfo[]> {
+    const raw = this.module.raw;
+    const types = await tracked(() => raw.C_GetMechanismListAsync(this.id));
+    return Promise.all(types.map(async (t) => decodeMechanismInfo(t, await raw.C_GetMechanismInfoAsync(this.id, t))));
+  }
+
+  async mechanismInfo(type: Ulong): Promise<MechanismInfo> {
+    return decodeMechanismInfo(type, await tracked(() => this.module.raw.C_GetMechanismInfoAsync(this.id, type)));
+  }
+
+  async openSession(options: OpenSessionOptions = {}): Promise<Session> {
+    const flags = C.CKF_SERIAL_SESSION | (options.write ? C.CKF_RW_SESSION : 0);
+    const handle = await tracked(() => this.module.raw.C_OpenSessionAsync(this.id, flags));
+    this.sessions.add(String(handle));
+    return new Session(this, handle, options.write === true);
+  }
+
+  /** Re-initializes the token (all its objects are destroyed). No session may be open on it. */
+  async initToken(soPin: Pin, label: string): Promise<void> {
+    await tracked(() => this.module.raw.C_InitTokenAsync(this.id, soPin, label));
+    this.loginState = null;
+  }
+
+  /** Number of sessions this Module has open on the slot. */
+  get openSessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** @internal Called once a session is closed; the token logs out with its last session. */
+  sessionClosedCallback(handle: Ulong): () => void {
+    return () => {
+      this.sessions.delete(String(handle));
+      if (this.sessions.size === 0) this.loginState = null;
+    };
+  }
+}
