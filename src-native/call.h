@@ -58,7 +58,7 @@ inline Napi::Value Rejected(Napi::Env env, Napi::Value error) {
   return Napi::Value(env, promise);
 }
 
-// Checks that apply before any argument is read: loaded, provided by the module, initialized.
+// Checks before any argument is read: a module is loaded and initialized.
 template <class Op>
 bool Precheck(Napi::Env env, ModuleObject* self, Napi::Value* error) {
   const char* name = FunctionTable::Name(Op::kFn);
@@ -66,15 +66,22 @@ bool Precheck(Napi::Env env, ModuleObject* self, Napi::Value* error) {
     *error = StateError(env, name, "no module is loaded (call load() first)").Value();
     return false;
   }
-  if (!self->library()->fns().Has(Op::kFn)) {
-    *error = Pkcs11Error(env, CKR_FUNCTION_NOT_SUPPORTED, name, "the module does not provide this function").Value();
-    return false;
-  }
   if (Op::kNeedsInit && !self->initialized()) {
     *error = Pkcs11Error(env, CKR_CRYPTOKI_NOT_INITIALIZED, name).Value();
     return false;
   }
   return true;
+}
+
+// After the arguments are read (so bad arguments are reported even for a function the module
+// lacks): the module provides the function.
+template <class Op>
+bool Provided(Napi::Env env, Library* lib, Napi::Value* error) {
+  if (lib->fns().Has(Op::kFn)) return true;
+  *error = Pkcs11Error(env, CKR_FUNCTION_NOT_SUPPORTED, FunctionTable::Name(Op::kFn),
+                       "the module does not provide this function")
+               .Value();
+  return false;
 }
 
 template <class Op>
@@ -169,6 +176,10 @@ Napi::Value ModuleObject::Sync(const Napi::CallbackInfo& info) {
     op.Cleanup(env);
     return detail::Throw(env, StateError(env, FunctionTable::Name(Op::kFn), "the module was closed while the arguments were read").Value());
   }
+  if (!detail::Provided<Op>(env, op.lib, &error)) {
+    op.Cleanup(env);
+    return detail::Throw(env, error);
+  }
   bool oom = false;
   CK_RV rv = detail::RunGuarded(op, &oom);
   Napi::Value result = rv == CKR_OK ? op.Result(env) : detail::Throw(env, detail::Failure(env, op, rv, oom));
@@ -197,6 +208,19 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
   } catch (const std::bad_alloc&) {
     parsed = false;
     args.Fail(ArgRangeError(env, FunctionTable::Name(Op::kFn), "arguments", "need more memory than is available"));
+  }
+  if (parsed && lib_.get() != op.lib) {  // a getter among the arguments closed or reloaded the module
+    op.Cleanup(env);
+    ReleaseWriteBacks(env, op.writeBacks);
+    delete w;
+    return detail::Rejected(
+        env, StateError(env, FunctionTable::Name(Op::kFn), "the module was closed while the arguments were read").Value());
+  }
+  if (parsed && !detail::Provided<Op>(env, op.lib, &error)) {
+    op.Cleanup(env);
+    ReleaseWriteBacks(env, op.writeBacks);
+    delete w;
+    return detail::Rejected(env, error);
   }
   if (!parsed) {
     Napi::Value err = args.failed() ? args.error() : env.Undefined();

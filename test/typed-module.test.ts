@@ -202,3 +202,30 @@ describe('garbage-collection backstop', () => {
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ before: 1, after: 0, rvName: 'CKR_SESSION_HANDLE_INVALID' });
   });
 });
+
+describe('raw: a getter that closes the module while arguments are read', () => {
+  test('sync throws and async rejects the same state error; nothing is called', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { PKCS11, CKM_SHA256 } = require('../lib/raw') as typeof import('../lib/raw');
+    for (const async of [false, true]) {
+      const m = new PKCS11();
+      m.load(fixture().modulePath);
+      m.C_Initialize();
+      const s = m.C_OpenSession(m.C_GetSlotList(true)[0]);
+      const mech = {
+        get mechanism() {
+          m.close();
+          return CKM_SHA256;
+        },
+      };
+      const call = () => (async ? m.C_DigestInitAsync(s, mech) : m.C_DigestInit(s, mech));
+      const err = await Promise.resolve()
+        .then(call)
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(err).toMatchObject({ code: 'ERR_P11_STATE', message: expect.stringContaining('closed while the arguments were read') });
+    }
+  });
+});

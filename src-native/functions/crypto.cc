@@ -70,9 +70,7 @@ struct Op_C_Verify : OpBase {
   bool valid = false;
   bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, "data", &data) && a.Bytes(2, "signature", &sig); }
   CK_RV Run(const FunctionTable& f) {
-    CK_RV rv = f.C_Verify(session, data.p, data.n, sig.p, sig.n);
-    valid = rv == CKR_OK;
-    return rv == CKR_SIGNATURE_INVALID ? CKR_OK : rv;
+    return Verdict(f.C_Verify(session, data.p, data.n, sig.p, sig.n), &valid);
   }
   Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
 };
@@ -83,9 +81,7 @@ struct Op_C_VerifyFinal : OpBase {
   bool valid = false;
   bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, "signature", &sig); }
   CK_RV Run(const FunctionTable& f) {
-    CK_RV rv = f.C_VerifyFinal(session, sig.p, sig.n);
-    valid = rv == CKR_OK;
-    return rv == CKR_SIGNATURE_INVALID ? CKR_OK : rv;
+    return Verdict(f.C_VerifyFinal(session, sig.p, sig.n), &valid);
   }
   Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
 };

@@ -72,6 +72,7 @@ struct Op_C_Finalize : OpBase {
   static constexpr Fn kFn = Fn::C_Finalize;
   std::vector<CK_SESSION_HANDLE> open;
   bool Parse(Args&) {
+    if (!lib->fns().C_Finalize) return true;  // "not supported" follows; change nothing
     // Our sessions end with our share of the module even when another user keeps it initialized.
     open = mod->TrackedSessions();
     // From here on this object is finalized: later calls get CKR_CRYPTOKI_NOT_INITIALIZED from us

@@ -2,7 +2,7 @@
 // front, session validation flags, asynchronous-session calls and authenticated key wrapping.
 #include <cstring>
 
-#include "call.h"
+#include "functions/shapes.h"
 #include "marshal/values.h"
 
 namespace p11 {
@@ -89,9 +89,7 @@ struct Op_C_VerifySignature : OpBase {
   bool valid = false;
   bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, "data", &data); }
   CK_RV Run(const FunctionTable& f) {
-    CK_RV rv = f.C_VerifySignature(session, data.p, data.n);
-    valid = rv == CKR_OK;
-    return rv == CKR_SIGNATURE_INVALID ? CKR_OK : rv;
+    return Verdict(f.C_VerifySignature(session, data.p, data.n), &valid);
   }
   Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
 };
@@ -109,9 +107,7 @@ struct Op_C_VerifySignatureFinal : OpBase {
   bool valid = false;
   bool Parse(Args& a) { return SessionArg(a, 0); }
   CK_RV Run(const FunctionTable& f) {
-    CK_RV rv = f.C_VerifySignatureFinal(session);
-    valid = rv == CKR_OK;
-    return rv == CKR_SIGNATURE_INVALID ? CKR_OK : rv;
+    return Verdict(f.C_VerifySignatureFinal(session), &valid);
   }
   Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
 };

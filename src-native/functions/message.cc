@@ -136,9 +136,7 @@ struct VerifyMessageOp : OpBase {
     return a.Bytes(3, "signature", &sig);
   }
   CK_RV Run(const FunctionTable& f) {
-    CK_RV rv = (f.*M)(session, param, paramLen, data.p, data.n, sig.p, sig.n);
-    valid = rv == CKR_OK;
-    return rv == CKR_SIGNATURE_INVALID ? CKR_OK : rv;
+    return Verdict((f.*M)(session, param, paramLen, data.p, data.n, sig.p, sig.n), &valid);
   }
   Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
 };

@@ -4,6 +4,12 @@
 
 namespace p11 {
 
+// Verify calls answer a verdict: CKR_SIGNATURE_INVALID is `false`, not an error.
+inline CK_RV Verdict(CK_RV rv, bool* valid) {
+  *valid = rv == CKR_OK;
+  return rv == CKR_SIGNATURE_INVALID ? CKR_OK : rv;
+}
+
 // (hSession, pMechanism, hKey): C_EncryptInit … C_VerifyRecoverInit and the 3.0 C_Message*Init.
 template <Fn F, CK_C_EncryptInit FunctionTable::*M>
 struct InitOp : OpBase {

@@ -1,7 +1,8 @@
-// Child process for test/v3-functions.test.ts: parameter-struct shapes that could crash or hang
-// the process if the addon mishandled them are tried here first, on NSS softoken (a 3.0 module)
-// through the raw binding, sync and async.
-//   node v3-args-child.js shapes  → one JSON line { results: { <case>: { sync, async } }, afterwards }
+// Child process for test/v3-functions.test.ts: parameter-struct and template shapes that could
+// crash or hang the process if the addon mishandled them are tried here first, on NSS softoken (a
+// 3.0 module) through the raw binding, sync and async. The 3.2 functions are missing from NSS, but
+// their arguments are read before that is reported, so their shapes are tried here too.
+//   node v3-args-child.js shapes  → one JSON line { results: { <case>: { fn, sync, async } }, afterwards }
 //   node v3-args-child.js dag     → one JSON line { dag: { ms, threw, name, code, message } }
 // The errors here are plain (binding.configure is not called): TypeError / RangeError with `code`,
 // and getter errors passed through as they were thrown.
@@ -11,6 +12,10 @@ const common = require('../fixtures/p11-child-common');
 const { createNssDb } = require(path.join(common.repoRoot || path.join(__dirname, '..', '..'), 'scripts', 'nss.js'));
 
 const CKM_AES_GCM = 0x1087;
+const CKM_ML_KEM = 0x17;
+const CKM_ML_DSA = 0x1d;
+const CKA_LABEL = 0x3;
+const CKA_WRAP_TEMPLATE = 0x40000211;
 const CKF_SERIAL_SESSION = 0x4;
 
 const mode = process.argv[2] || 'shapes';
@@ -46,6 +51,12 @@ function cyclic(kind) {
   return f;
 }
 
+function cyclicTemplate() {
+  const t = [];
+  t.push({ type: CKA_WRAP_TEMPLATE, value: t });
+  return t;
+}
+
 // Each case: (error) => [method, args]; `error` is what a getter throws.
 const cases = {
   cyclicStruct: () => ['C_EncryptMessage', [s, cyclic('struct'), Buffer.alloc(0), Buffer.alloc(1)]],
@@ -79,14 +90,29 @@ const cases = {
   ],
   getterMechanismParameterField: (e) => ['C_MessageDecryptInit', [s, { mechanism: CKM_AES_GCM, parameter: [throwing({}, 'ulong', e)] }, 1]],
   getterVersionMajor: (e) => ['C_GetInterface', ['PKCS 11', throwing({ minor: 0 }, 'major', e)]],
+  // PKCS#11 3.2 (not provided by NSS: only argument reading is exercised).
+  cyclicInEncapsulateMechanism: () => ['C_EncapsulateKey', [s, { mechanism: CKM_ML_KEM, parameter: cyclic('struct') }, 1, [], null]],
+  cyclicInWrapKeyAuthenticated: () => ['C_WrapKeyAuthenticated', [s, { mechanism: CKM_AES_GCM, parameter: cyclic('structs') }, 1, 2, Buffer.alloc(0)]],
+  cyclicTemplateDecapsulate: () => ['C_DecapsulateKey', [s, { mechanism: CKM_ML_KEM }, 1, cyclicTemplate(), Buffer.alloc(1)]],
+  cyclicTemplateUnwrapAuthenticated: () => [
+    'C_UnwrapKeyAuthenticated',
+    [s, { mechanism: CKM_AES_GCM }, 1, Buffer.alloc(1), cyclicTemplate(), Buffer.alloc(0)],
+  ],
+  cyclicTemplateInStruct: () => ['C_VerifySignatureInit', [s, { mechanism: CKM_ML_DSA, parameter: [{ template: cyclicTemplate() }] }, 1, Buffer.alloc(1)]],
+  getterEncapsulateTemplateValue: (e) => ['C_EncapsulateKey', [s, { mechanism: CKM_ML_KEM }, 1, [throwing({ type: CKA_LABEL }, 'value', e)], null]],
+  getterVerifySignatureInitParameterField: (e) => [
+    'C_VerifySignatureInit',
+    [s, { mechanism: CKM_ML_DSA, parameter: [{ ulong: 0 }, throwing({}, 'bytes', e)] }, 1, Buffer.alloc(1)],
+  ],
+  getterUnwrapAuthenticatedMechanism: (e) => ['C_UnwrapKeyAuthenticated', [s, throwing({}, 'mechanism', e), 1, Buffer.alloc(1), [], Buffer.alloc(0)]],
 };
 
 async function runShapes() {
   const results = {};
   for (const [name, make] of Object.entries(cases)) {
-    const r = {};
     const e1 = new Error('boom-' + name);
     const [fn, args] = make(e1);
+    const r = { fn };
     try {
       mod[fn](...args);
       r.sync = { threw: false };
