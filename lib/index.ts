@@ -8,3 +8,5 @@ export type { OpenSessionOptions } from './slot';
 export { Session, SessionClosedError } from './session';
 export type { SessionInfo as TypedSessionInfo, SessionState, UserType } from './session';
 export type { Limit, MechanismInfo as TypedMechanismInfo, SlotInfo as TypedSlotInfo, TokenInfo as TypedTokenInfo } from './token';
+export { RUTOKEN_ERRORS, VendorPkcs11Error, registerVendorErrors, vendorErrorTable, vendorErrorTableFor, applyVendorErrors } from './errors/vendors';
+export type { VendorErrorTable } from './errors/vendors';

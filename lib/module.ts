@@ -3,12 +3,18 @@ import { PKCS11 } from './raw';
 import type { InitializeOptions, LoadOptions, Ulong, Version } from './raw-types';
 import { Slot } from './slot';
 import { tracked } from './util/stack';
+import { applyVendorErrors, vendorErrorTable, vendorErrorTableFor, VendorErrorTable } from './errors/vendors';
 import { asyncDispose } from './util/dispose';
 
 export interface ModuleOpenOptions {
   /** C_Initialize options: flags (CKF_OS_LOCKING_OK by default), NSS-style libraryParameters. */
   initialize?: InitializeOptions;
   load?: LoadOptions;
+  /**
+   * Names for vendor CKR codes: a table, a registered table's name ('rutoken'), or false for none.
+   * By default the table is chosen by the module's manufacturer ID.
+   */
+  vendorErrors?: VendorErrorTable | string | false;
 }
 
 export interface ModuleInfo {
@@ -30,23 +36,48 @@ export class Module {
   private constructor(
     readonly raw: PKCS11,
     readonly path: string,
+    /** The vendor table naming this module's vendor codes, if any. */
+    readonly vendorErrors: VendorErrorTable | undefined,
   ) {}
+
+  /**
+   * @internal Runs an async raw call: its rejection gets the caller's stack and, for vendor codes,
+   * the vendor's name.
+   */
+  call<T>(fn: () => Promise<T>): Promise<T> {
+    const table = this.vendorErrors;
+    return tracked(() =>
+      fn().catch((e: unknown) => {
+        throw applyVendorErrors(e, table);
+      }),
+    );
+  }
 
   /** Loads the module and initializes it (off the event loop: some modules take seconds). */
   static async open(path: string, options: ModuleOpenOptions = {}): Promise<Module> {
     const raw = new PKCS11();
     raw.load(path, options.load);
+    let table: VendorErrorTable | undefined;
     try {
       await tracked(() => raw.C_InitializeAsync(options.initialize));
+      const v = options.vendorErrors;
+      if (typeof v === 'string') {
+        table = vendorErrorTable(v);
+        if (!table) throw new RangeError(`Module.open: no vendor error table named '${v}'`);
+      } else if (v === undefined) {
+        table = vendorErrorTableFor((await raw.C_GetInfoAsync()).manufacturerID);
+      } else if (v !== false) {
+        table = v;
+      }
     } catch (e) {
       raw.close();
       throw e;
     }
-    return new Module(raw, path);
+    return new Module(raw, path, table);
   }
 
   async info(): Promise<ModuleInfo> {
-    const i = await tracked(() => this.raw.C_GetInfoAsync());
+    const i = await this.call(() => this.raw.C_GetInfoAsync());
     const m = this.raw.moduleInfo();
     return {
       cryptokiVersion: i.cryptokiVersion,
@@ -61,7 +92,7 @@ export class Module {
 
   /** Slots, by default only those with a token present. The same Slot object is returned each time. */
   async slots(options: { tokenPresent?: boolean } = {}): Promise<Slot[]> {
-    const ids = await tracked(() => this.raw.C_GetSlotListAsync(options.tokenPresent ?? true));
+    const ids = await this.call(() => this.raw.C_GetSlotListAsync(options.tokenPresent ?? true));
     return ids.map((id) => this.slot(id));
   }
 
@@ -90,7 +121,7 @@ export class Module {
     if (!this.closing) {
       this.closing = (async () => {
         try {
-          await tracked(() => this.raw.C_FinalizeAsync());
+          await this.call(() => this.raw.C_FinalizeAsync());
         } finally {
           this.raw.close();
           for (const s of this.slotCache.values()) s.loginState = null;

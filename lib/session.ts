@@ -6,7 +6,6 @@ import { UserAlreadyLoggedInError, UserNotLoggedInError } from './errors/generat
 import type { Pin, SessionInfo as RawSessionInfo, Ulong } from './raw-types';
 import type { PKCS11 } from './raw-types';
 import { AsyncMutex } from './util/mutex';
-import { tracked } from './util/stack';
 import { asyncDispose } from './util/dispose';
 import type { Slot } from './slot';
 
@@ -72,7 +71,7 @@ export class Session {
   run<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>): Promise<T> {
     return this.mutex.run(() => {
       if (!this.open || this.slot.module.isClosed) throw new SessionClosedError(what);
-      return tracked(() => fn(this.slot.module.raw, this.handle));
+      return this.slot.module.call(() => fn(this.slot.module.raw, this.handle));
     });
   }
 
@@ -141,7 +140,7 @@ export class Session {
       if (!this.open) return;
       this.open = false;
       backstop.unregister(this.token);
-      await tracked(() => this.slot.module.raw.C_CloseSessionAsync(this.handle));
+      await this.slot.module.call(() => this.slot.module.raw.C_CloseSessionAsync(this.handle));
     } finally {
       this.slot.sessionClosedCallback(this.handle)();
       release();

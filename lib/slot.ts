@@ -3,7 +3,6 @@ import * as C from './constants/generated';
 import type { Pin, Ulong } from './raw-types';
 import { Session, UserType } from './session';
 import { decodeMechanismInfo, decodeSlotInfo, decodeTokenInfo, MechanismInfo, SlotInfo, TokenInfo } from './token';
-import { tracked } from './util/stack';
 import type { Module } from './module';
 
 export interface OpenSessionOptions {
@@ -23,34 +22,34 @@ export class Slot {
   ) {}
 
   async info(): Promise<SlotInfo> {
-    return decodeSlotInfo(await tracked(() => this.module.raw.C_GetSlotInfoAsync(this.id)));
+    return decodeSlotInfo(await this.module.call(() => this.module.raw.C_GetSlotInfoAsync(this.id)));
   }
 
   async tokenInfo(): Promise<TokenInfo> {
-    return decodeTokenInfo(await tracked(() => this.module.raw.C_GetTokenInfoAsync(this.id)));
+    return decodeTokenInfo(await this.module.call(() => this.module.raw.C_GetTokenInfoAsync(this.id)));
   }
 
   /** Every mechanism the token offers, with its key sizes and capabilities. */
   async mechanisms(): Promise<MechanismInfo[]> {
     const raw = this.module.raw;
-    const types = await tracked(() => raw.C_GetMechanismListAsync(this.id));
+    const types = await this.module.call(() => raw.C_GetMechanismListAsync(this.id));
     return Promise.all(types.map(async (t) => decodeMechanismInfo(t, await raw.C_GetMechanismInfoAsync(this.id, t))));
   }
 
   async mechanismInfo(type: Ulong): Promise<MechanismInfo> {
-    return decodeMechanismInfo(type, await tracked(() => this.module.raw.C_GetMechanismInfoAsync(this.id, type)));
+    return decodeMechanismInfo(type, await this.module.call(() => this.module.raw.C_GetMechanismInfoAsync(this.id, type)));
   }
 
   async openSession(options: OpenSessionOptions = {}): Promise<Session> {
     const flags = C.CKF_SERIAL_SESSION | (options.write ? C.CKF_RW_SESSION : 0);
-    const handle = await tracked(() => this.module.raw.C_OpenSessionAsync(this.id, flags));
+    const handle = await this.module.call(() => this.module.raw.C_OpenSessionAsync(this.id, flags));
     this.sessions.add(String(handle));
     return new Session(this, handle, options.write === true);
   }
 
   /** Re-initializes the token (all its objects are destroyed). No session may be open on it. */
   async initToken(soPin: Pin, label: string): Promise<void> {
-    await tracked(() => this.module.raw.C_InitTokenAsync(this.id, soPin, label));
+    await this.module.call(() => this.module.raw.C_InitTokenAsync(this.id, soPin, label));
     this.loginState = null;
   }
 

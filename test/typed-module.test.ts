@@ -229,3 +229,57 @@ describe('raw: a getter that closes the module while arguments are read', () => 
     }
   });
 });
+
+describe('vendor error tables', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const lib = require('../lib/index') as typeof import('../lib/index');
+
+  test('the Rutoken table names CKR_VENDOR_DEFINED + 1 … + 11 and is chosen by manufacturer ID', () => {
+    expect(lib.vendorErrorTableFor('Aktiv Co.')).toBe(lib.RUTOKEN_ERRORS);
+    expect(lib.vendorErrorTableFor('SoftHSM')).toBeUndefined();
+    expect(lib.vendorErrorTable('rutoken')).toBe(lib.RUTOKEN_ERRORS);
+    const names = Object.keys(lib.RUTOKEN_ERRORS.codes).map((k) => {
+      const e = lib.applyVendorErrors(lib.createPkcs11Error(0x80000000 + Number(k), 'C_Login'), lib.RUTOKEN_ERRORS) as InstanceType<typeof lib.VendorPkcs11Error>;
+      expect(e).toBeInstanceOf(lib.VendorPkcs11Error);
+      expect(e).toBeInstanceOf(lib.VendorDefinedError);
+      expect(e).toBeInstanceOf(lib.Pkcs11Error);
+      expect(e.vendor).toBe('rutoken');
+      expect(e.message).toBe(`C_Login failed: ${e.rvName} (0x${(0x80000000 + Number(k)).toString(16).toUpperCase()})`);
+      return e.rvName;
+    });
+    expect(names).toEqual([
+      'CKR_CORRUPTED_MAPFILE',
+      'CKR_WRONG_VERSION_FIELD',
+      'CKR_WRONG_PKCS1_ENCODING',
+      'CKR_RTPKCS11_DATA_CORRUPTED',
+      'CKR_RTPKCS11_RSF_DATA_CORRUPTED',
+      'CKR_SM_PASSWORD_INVALID',
+      'CKR_LICENSE_READ_ONLY',
+      'CKR_VENDOR_EMITENT_KEY_BLOCKED',
+      'CKR_CERT_CHAIN_NOT_VERIFIED',
+      'CKR_INAPPROPRIATE_PIN',
+      'CKR_PIN_IN_HISTORY',
+    ]);
+    // Codes outside the table and non-vendor errors pass through unchanged.
+    const other = lib.createPkcs11Error(0x8000000c, 'C_Login');
+    expect(lib.applyVendorErrors(other, lib.RUTOKEN_ERRORS)).toBe(other);
+    const pin = lib.createPkcs11Error(0xa0, 'C_Login');
+    expect(lib.applyVendorErrors(pin, lib.RUTOKEN_ERRORS)).toBe(pin);
+  });
+
+  test('registered tables; Module.open picks one explicitly, by manufacturer, or none', async () => {
+    lib.registerVendorErrors({ name: 'softhsm-test', manufacturer: /^SoftHSM$/, codes: { 1: 'CKR_TEST_ONE' } });
+    const auto = await Module.open(fixture().modulePath);
+    expect(auto.vendorErrors?.name).toBe('softhsm-test');
+    const err = lib.applyVendorErrors(lib.createPkcs11Error(0x80000001, 'C_Sign'), auto.vendorErrors) as { rvName: string };
+    expect(err.rvName).toBe('CKR_TEST_ONE');
+    await auto.close();
+    const explicit = await Module.open(fixture().modulePath, { vendorErrors: 'rutoken' });
+    expect(explicit.vendorErrors).toBe(lib.RUTOKEN_ERRORS);
+    await explicit.close();
+    const none = await Module.open(fixture().modulePath, { vendorErrors: false });
+    expect(none.vendorErrors).toBeUndefined();
+    await none.close();
+    await expect(Module.open(fixture().modulePath, { vendorErrors: 'nope' })).rejects.toThrow(RangeError);
+  });
+});
