@@ -10,3 +10,7 @@ export type { SessionInfo as TypedSessionInfo, SessionState, UserType } from './
 export type { Limit, MechanismInfo as TypedMechanismInfo, SlotInfo as TypedSlotInfo, TokenInfo as TypedTokenInfo } from './token';
 export { RUTOKEN_ERRORS, VendorPkcs11Error, registerVendorErrors, vendorErrorTable, vendorErrorTableFor, applyVendorErrors } from './errors/vendors';
 export type { VendorErrorTable } from './errors/vendors';
+export { Pkcs11Object } from './objects/object';
+export type { AttributeValues } from './objects/object';
+export { registerAttribute, encodeTemplate, attributeType, OBJECT_CLASSES, KEY_TYPES } from './template/attributes';
+export type { TemplateObject } from './template/attributes';

@@ -8,6 +8,8 @@ import type { PKCS11 } from './raw-types';
 import { AsyncMutex } from './util/mutex';
 import { asyncDispose } from './util/dispose';
 import type { Slot } from './slot';
+import { Pkcs11Object } from './objects/object';
+import { encodeTemplate, TemplateObject } from './template/attributes';
 
 export type UserType = 'user' | 'so' | 'context';
 
@@ -121,6 +123,41 @@ export class Session {
   random(length: number): Promise<Buffer> {
     if (!Number.isSafeInteger(length) || length < 0) throw new RangeError("random: argument 'length' must be a non-negative integer");
     return this.run('random', (raw, h) => raw.C_GenerateRandomAsync(h, length));
+  }
+
+  /** Creates an object from a template object ({ class: 'data', label, value, token … }). */
+  async createObject(template: TemplateObject): Promise<Pkcs11Object> {
+    const raw = encodeTemplate(template);
+    const h = await this.run('createObject', (m, s) => m.C_CreateObjectAsync(s, raw));
+    return new Pkcs11Object(this, h);
+  }
+
+  /**
+   * Objects matching `template`, fetched `batchSize` handles per C_FindObjects. The session is
+   * held only during each C call, so other calls may run between batches; C_FindObjectsFinal
+   * always runs, also when the loop breaks or throws.
+   */
+  async *find(template: TemplateObject = {}, options: { batchSize?: number } = {}): AsyncGenerator<Pkcs11Object, void, undefined> {
+    const batch = options.batchSize ?? 64;
+    if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError("find: option 'batchSize' must be a positive integer");
+    const raw = encodeTemplate(template);
+    await this.run('find', (m, s) => m.C_FindObjectsInitAsync(s, raw));
+    try {
+      for (;;) {
+        const handles = await this.run('find', (m, s) => m.C_FindObjectsAsync(s, batch));
+        for (const h of handles) yield new Pkcs11Object(this, h);
+        if (handles.length < batch) return;
+      }
+    } finally {
+      if (this.open) await this.run('find', (m, s) => m.C_FindObjectsFinalAsync(s));
+    }
+  }
+
+  /** All matching objects at once. */
+  async findAll(template: TemplateObject = {}): Promise<Pkcs11Object[]> {
+    const out: Pkcs11Object[] = [];
+    for await (const o of this.find(template)) out.push(o);
+    return out;
   }
 
   /** SO only: sets the user's PIN (C_InitPIN). */
