@@ -14,3 +14,7 @@ export { Pkcs11Object } from './objects/object';
 export type { AttributeValues } from './objects/object';
 export { registerAttribute, encodeTemplate, attributeType, OBJECT_CLASSES, KEY_TYPES } from './template/attributes';
 export type { TemplateObject } from './template/attributes';
+export { Key, PrivateKey, PublicKey, SecretKey } from './objects/keys';
+export type { KeyPairSpec, SecretKeySpec } from './objects/generate';
+export { resolveMechanism, curveParams, CURVES } from './mechanisms';
+export type { MechanismSpec, HashName } from './mechanisms';

@@ -10,6 +10,8 @@ import { asyncDispose } from './util/dispose';
 import type { Slot } from './slot';
 import { Pkcs11Object } from './objects/object';
 import { encodeTemplate, TemplateObject } from './template/attributes';
+import { PrivateKey, PublicKey, SecretKey } from './objects/keys';
+import { KeyPairSpec, planKeyPair, planSecretKey, SecretKeySpec } from './objects/generate';
 
 export type UserType = 'user' | 'so' | 'context';
 
@@ -158,6 +160,29 @@ export class Session {
     const out: Pkcs11Object[] = [];
     for await (const o of this.find(template)) out.push(o);
     return out;
+  }
+
+  /**
+   * Generates a key pair. Defaults: session objects, private key private + sensitive + sign (RSA
+   * also decrypt), public key verify (RSA also encrypt); `templates` override them.
+   */
+  async generateKeyPair(
+    spec: KeyPairSpec,
+    templates: { publicKey?: TemplateObject; privateKey?: TemplateObject } = {},
+  ): Promise<{ publicKey: PublicKey; privateKey: PrivateKey }> {
+    const plan = planKeyPair(spec);
+    const pub = encodeTemplate({ ...plan.publicKey, ...templates.publicKey }, 'publicKey');
+    const priv = encodeTemplate({ ...plan.privateKey, ...templates.privateKey }, 'privateKey');
+    const kp = await this.run('generateKeyPair', (m, s) => m.C_GenerateKeyPairAsync(s, plan.mechanism, pub, priv));
+    return { publicKey: new PublicKey(this, kp.publicKey), privateKey: new PrivateKey(this, kp.privateKey) };
+  }
+
+  /** Generates a secret key (AES, generic secret for HMAC, DES3); `template` overrides the defaults. */
+  async generateKey(spec: SecretKeySpec, template: TemplateObject = {}): Promise<SecretKey> {
+    const plan = planSecretKey(spec);
+    const raw = encodeTemplate({ ...plan.template, ...template });
+    const h = await this.run('generateKey', (m, s) => m.C_GenerateKeyAsync(s, plan.mechanism, raw));
+    return new SecretKey(this, h);
   }
 
   /** SO only: sets the user's PIN (C_InitPIN). */

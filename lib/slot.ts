@@ -14,6 +14,7 @@ export class Slot {
   /** Who is logged in on this slot's token, as far as this Module knows (login is per token). */
   loginState: Exclude<UserType, 'context'> | null = null;
   private readonly sessions = new Set<string>();
+  private mechanismCache: Promise<Set<string>> | null = null;
 
   /** @internal use Module.slots() */
   constructor(
@@ -34,6 +35,15 @@ export class Slot {
     const raw = this.module.raw;
     const types = await this.module.call(() => raw.C_GetMechanismListAsync(this.id));
     return Promise.all(types.map(async (t) => decodeMechanismInfo(t, await raw.C_GetMechanismInfoAsync(this.id, t))));
+  }
+
+  /** @internal The mechanism types the token offers (as strings), fetched once. */
+  mechanismSet(): Promise<Set<string>> {
+    if (!this.mechanismCache) {
+      this.mechanismCache = this.module.call(() => this.module.raw.C_GetMechanismListAsync(this.id)).then((l) => new Set(l.map(String)));
+      this.mechanismCache.catch(() => (this.mechanismCache = null));
+    }
+    return this.mechanismCache;
   }
 
   async mechanismInfo(type: Ulong): Promise<MechanismInfo> {

@@ -1,0 +1,117 @@
+// Typed mechanisms: `{ name: 'ECDSA', hash: 'SHA-256' }` … → the raw `{ mechanism, parameter }`.
+// A raw escape hatch `{ mechanism, parameter }` passes through untouched.
+import * as C from '../constants/generated';
+import type { Bytes, Mechanism, Ulong } from '../raw-types';
+import * as P from './params';
+
+export type HashName = 'SHA-1' | 'SHA-224' | 'SHA-256' | 'SHA-384' | 'SHA-512';
+
+const HASH: Record<HashName, { digest: number; mgf: number; node: string; ecdsa: number; rsa: number; pss: number; hmac: number }> = {
+  'SHA-1': { digest: C.CKM_SHA_1, mgf: C.CKG_MGF1_SHA1, node: 'sha1', ecdsa: C.CKM_ECDSA_SHA1, rsa: C.CKM_SHA1_RSA_PKCS, pss: C.CKM_SHA1_RSA_PKCS_PSS, hmac: C.CKM_SHA_1_HMAC },
+  'SHA-224': { digest: C.CKM_SHA224, mgf: C.CKG_MGF1_SHA224, node: 'sha224', ecdsa: C.CKM_ECDSA_SHA224, rsa: C.CKM_SHA224_RSA_PKCS, pss: C.CKM_SHA224_RSA_PKCS_PSS, hmac: C.CKM_SHA224_HMAC },
+  'SHA-256': { digest: C.CKM_SHA256, mgf: C.CKG_MGF1_SHA256, node: 'sha256', ecdsa: C.CKM_ECDSA_SHA256, rsa: C.CKM_SHA256_RSA_PKCS, pss: C.CKM_SHA256_RSA_PKCS_PSS, hmac: C.CKM_SHA256_HMAC },
+  'SHA-384': { digest: C.CKM_SHA384, mgf: C.CKG_MGF1_SHA384, node: 'sha384', ecdsa: C.CKM_ECDSA_SHA384, rsa: C.CKM_SHA384_RSA_PKCS, pss: C.CKM_SHA384_RSA_PKCS_PSS, hmac: C.CKM_SHA384_HMAC },
+  'SHA-512': { digest: C.CKM_SHA512, mgf: C.CKG_MGF1_SHA512, node: 'sha512', ecdsa: C.CKM_ECDSA_SHA512, rsa: C.CKM_SHA512_RSA_PKCS, pss: C.CKM_SHA512_RSA_PKCS_PSS, hmac: C.CKM_SHA512_HMAC },
+};
+
+const HASH_LENGTH: Record<HashName, number> = { 'SHA-1': 20, 'SHA-224': 28, 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 };
+
+export type MechanismSpec =
+  | { name: 'ECDSA'; hash?: HashName }
+  | { name: 'EdDSA' }
+  | { name: 'RSASSA-PKCS1-v1_5'; hash?: HashName }
+  | { name: 'RSA-PSS'; hash: HashName; saltLength?: number }
+  | { name: 'RSA-OAEP'; hash?: HashName; label?: Bytes }
+  | { name: 'HMAC'; hash: HashName }
+  | { name: 'AES-GCM'; iv: Bytes; additionalData?: Bytes; tagLength?: number }
+  | { name: 'AES-CBC'; iv: Bytes; padding?: boolean }
+  | { name: 'AES-CTR'; counter: Bytes; length: number }
+  | { name: 'AES-KW'; padding?: boolean }
+  | { name: HashName }
+  | Mechanism;
+
+function hashOf(name: HashName): (typeof HASH)[HashName] {
+  const h = HASH[name];
+  if (!h) throw new RangeError(`unknown hash '${name}'`);
+  return h;
+}
+
+/** How a spec runs on a module: the raw mechanism, and whether the data must be hashed in Node first. */
+export interface ResolvedMechanism {
+  mechanism: Mechanism;
+  /** Node hash name when the module gets a digest (ECDSA with a hash the module cannot combine). */
+  prehash?: string;
+}
+
+/**
+ * Resolves a spec. `supports(type)` says whether the token offers a mechanism, so ECDSA with a
+ * hash can fall back to hashing in Node and signing the digest with CKM_ECDSA (SoftHSM has no
+ * CKM_ECDSA_SHA256).
+ */
+export function resolveMechanism(spec: MechanismSpec, supports: (type: Ulong) => boolean = () => true): ResolvedMechanism {
+  if ('mechanism' in spec) return { mechanism: spec };
+  switch (spec.name) {
+    case 'ECDSA': {
+      if (!spec.hash) return { mechanism: { mechanism: C.CKM_ECDSA } };
+      const h = hashOf(spec.hash);
+      return supports(h.ecdsa) ? { mechanism: { mechanism: h.ecdsa } } : { mechanism: { mechanism: C.CKM_ECDSA }, prehash: h.node };
+    }
+    case 'EdDSA':
+      return { mechanism: { mechanism: C.CKM_EDDSA } };
+    case 'RSASSA-PKCS1-v1_5':
+      return { mechanism: { mechanism: spec.hash ? hashOf(spec.hash).rsa : C.CKM_RSA_PKCS } };
+    case 'RSA-PSS': {
+      const h = hashOf(spec.hash);
+      const saltLength = spec.saltLength ?? HASH_LENGTH[spec.hash];
+      return { mechanism: { mechanism: h.pss, parameter: P.pssParams({ hashAlg: h.digest, mgf: h.mgf, saltLength }) } };
+    }
+    case 'RSA-OAEP': {
+      const h = hashOf(spec.hash ?? 'SHA-1');
+      return { mechanism: { mechanism: C.CKM_RSA_PKCS_OAEP, parameter: P.oaepParams({ hashAlg: h.digest, mgf: h.mgf, label: spec.label ?? null }) } };
+    }
+    case 'HMAC':
+      return { mechanism: { mechanism: hashOf(spec.hash).hmac } };
+    case 'AES-GCM':
+      return {
+        mechanism: {
+          mechanism: C.CKM_AES_GCM,
+          parameter: P.gcmParams({ iv: spec.iv, additionalData: spec.additionalData ?? null, tagBits: spec.tagLength ?? 128 }),
+        },
+      };
+    case 'AES-CBC':
+      return { mechanism: { mechanism: spec.padding === false ? C.CKM_AES_CBC : C.CKM_AES_CBC_PAD, parameter: spec.iv } };
+    case 'AES-CTR':
+      return { mechanism: { mechanism: C.CKM_AES_CTR, parameter: P.aesCtrParams({ counterBits: spec.length, counterBlock: spec.counter }) } };
+    case 'AES-KW':
+      return { mechanism: { mechanism: spec.padding ? C.CKM_AES_KEY_WRAP_PAD : C.CKM_AES_KEY_WRAP } };
+    default:
+      if (spec.name in HASH) return { mechanism: { mechanism: HASH[spec.name as HashName].digest } };
+      throw new RangeError(`unknown mechanism '${(spec as { name: string }).name}'`);
+  }
+}
+
+/** DER OIDs of named curves for CKA_EC_PARAMS. */
+export const CURVES: Readonly<Record<string, Buffer>> = {
+  'P-256': Buffer.from('06082a8648ce3d030107', 'hex'),
+  'P-384': Buffer.from('06052b81040022', 'hex'),
+  'P-521': Buffer.from('06052b81040023', 'hex'),
+  secp256k1: Buffer.from('06052b8104000a', 'hex'),
+  Ed25519: Buffer.from('06032b6570', 'hex'),
+  Ed448: Buffer.from('06032b6571', 'hex'),
+};
+
+/** A curve by name or dotted OID → DER for CKA_EC_PARAMS. */
+export function curveParams(curve: string): Buffer {
+  if (CURVES[curve]) return CURVES[curve];
+  if (/^\d+(\.\d+)+$/.test(curve)) {
+    const parts = curve.split('.').map(Number);
+    const body: number[] = [parts[0] * 40 + parts[1]];
+    for (const n of parts.slice(2)) {
+      const chunk: number[] = [n & 0x7f];
+      for (let v = Math.floor(n / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift((v & 0x7f) | 0x80);
+      body.push(...chunk);
+    }
+    return Buffer.from([0x06, body.length, ...body]);
+  }
+  throw new RangeError(`unknown curve '${curve}' (a name: ${Object.keys(CURVES).join(', ')}, or a dotted OID)`);
+}
