@@ -18,3 +18,5 @@ export { Key, PrivateKey, PublicKey, SecretKey } from './objects/keys';
 export type { KeyPairSpec, SecretKeySpec } from './objects/generate';
 export { resolveMechanism, curveParams, CURVES } from './mechanisms';
 export type { MechanismSpec, HashName } from './mechanisms';
+export { SessionPool, PoolTimeoutError, PoolClosedError } from './pool';
+export type { PoolOptions } from './pool';

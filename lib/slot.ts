@@ -4,6 +4,7 @@ import type { Pin, Ulong } from './raw-types';
 import { Session, UserType } from './session';
 import { decodeMechanismInfo, decodeSlotInfo, decodeTokenInfo, MechanismInfo, SlotInfo, TokenInfo } from './token';
 import type { Module } from './module';
+import { PoolOptions, SessionPool } from './pool';
 
 export interface OpenSessionOptions {
   /** A read-write session (default false: read-only). */
@@ -55,6 +56,11 @@ export class Slot {
     const handle = await this.module.call(() => this.module.raw.C_OpenSessionAsync(this.id, flags));
     this.sessions.add(String(handle));
     return new Session(this, handle, options.write === true);
+  }
+
+  /** A pool of sessions on this slot (see PoolOptions). */
+  pool(options: PoolOptions = {}): Promise<SessionPool> {
+    return SessionPool.create(this, options);
   }
 
   /** Re-initializes the token (all its objects are destroyed). No session may be open on it. */

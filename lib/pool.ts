@@ -1,0 +1,162 @@
+// A session pool for servers: up to `size` sessions on one slot (capped by the token's own session
+// limits), opened lazily, logged in once, handed out one caller at a time with a wait timeout.
+import type { Pin } from './raw-types';
+import type { Session, UserType } from './session';
+import type { Slot } from './slot';
+
+export interface PoolOptions {
+  /** Sessions at most (default 4); capped by the token's maxSessionCount / maxRwSessionCount. */
+  size?: number;
+  /** Read-write sessions (default true). */
+  write?: boolean;
+  /** Log the token in when the first session opens. */
+  login?: Pin | { pin: Pin; user?: Exclude<UserType, 'context'> };
+  /** How long use() waits for a free session before rejecting (ms, default 30000). */
+  waitTimeout?: number;
+}
+
+export class PoolTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no session became free within ${ms} ms`);
+    this.name = 'PoolTimeoutError';
+  }
+}
+
+export class PoolClosedError extends Error {
+  constructor() {
+    super('the session pool is closed');
+    this.name = 'PoolClosedError';
+  }
+}
+
+interface Waiter {
+  resolve: (s: Session) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class SessionPool {
+  private readonly idle: Session[] = [];
+  private readonly busy = new Set<Session>();
+  private readonly waiters: Waiter[] = [];
+  private opening = 0;
+  private closed = false;
+  private drained: (() => void) | null = null;
+  private loggedIn: Promise<void> | null = null;
+
+  /** @internal use Slot.pool() */
+  constructor(
+    readonly slot: Slot,
+    /** The effective size after the token's limits. */
+    readonly size: number,
+    private readonly options: PoolOptions,
+  ) {}
+
+  /** @internal */
+  static async create(slot: Slot, options: PoolOptions): Promise<SessionPool> {
+    let size = options.size ?? 4;
+    if (!Number.isSafeInteger(size) || size < 1) throw new RangeError("pool: option 'size' must be a positive integer");
+    const info = await slot.tokenInfo();
+    for (const limit of [info.maxSessionCount, options.write === false ? 'infinite' : info.maxRwSessionCount]) {
+      if (typeof limit === 'number' && limit > 0) size = Math.min(size, limit);
+    }
+    return new SessionPool(slot, size, options);
+  }
+
+  get inUse(): number {
+    return this.busy.size;
+  }
+
+  get opened(): number {
+    return this.idle.length + this.busy.size + this.opening;
+  }
+
+  /** Runs `fn` with a session to itself and returns the session to the pool afterwards. */
+  async use<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+    const s = await this.acquire();
+    try {
+      return await fn(s);
+    } finally {
+      this.release(s);
+    }
+  }
+
+  private async acquire(): Promise<Session> {
+    if (this.closed) throw new PoolClosedError();
+    const idle = this.idle.pop();
+    if (idle) {
+      this.busy.add(idle);
+      return idle;
+    }
+    if (this.opened < this.size) {
+      this.opening++;
+      try {
+        const s = await this.slot.openSession({ write: this.options.write !== false });
+        try {
+          await this.ensureLogin(s);
+        } catch (e) {
+          await s.close();
+          throw e;
+        }
+        this.busy.add(s);
+        return s;
+      } finally {
+        this.opening--;
+      }
+    }
+    const ms = this.options.waitTimeout ?? 30000;
+    return new Promise<Session>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          reject(new PoolTimeoutError(ms));
+        }, ms),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private ensureLogin(s: Session): Promise<void> {
+    const login = this.options.login;
+    if (login === undefined) return Promise.resolve();
+    if (!this.loggedIn) {
+      const { pin, user } = typeof login === 'object' && login !== null && 'pin' in login ? login : { pin: login as Pin, user: undefined };
+      this.loggedIn = s.login(pin, { user: user ?? 'user' });
+      this.loggedIn.catch(() => (this.loggedIn = null));
+    }
+    return this.loggedIn;
+  }
+
+  private release(s: Session): void {
+    this.busy.delete(s);
+    if (!s.isOpen) return this.checkDrained();
+    const w = this.waiters.shift();
+    if (w && !this.closed) {
+      clearTimeout(w.timer);
+      this.busy.add(s);
+      w.resolve(s);
+      return;
+    }
+    this.idle.push(s);
+    this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (this.closed && this.busy.size === 0 && this.drained) this.drained();
+  }
+
+  /** Stops handing out sessions, waits for those in use to come back, then closes them all. */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(new PoolClosedError());
+      }
+    }
+    if (this.busy.size > 0) await new Promise<void>((r) => (this.drained = r));
+    await Promise.all(this.idle.splice(0).map((s) => s.close()));
+  }
+}
