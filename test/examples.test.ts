@@ -1,0 +1,11 @@
+// Every script in examples/ runs to completion (exit 0) against a throw-away SoftHSM token.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const dir = path.join(__dirname, '..', 'examples');
+
+test.each(fs.readdirSync(dir).filter((f) => f.endsWith('.js')))('examples/%s runs', (file) => {
+  const out = execFileSync(process.execPath, [path.join(dir, file)], { encoding: 'utf8' });
+  expect(out).toMatch(/verified by node:crypto: true/);
+});
