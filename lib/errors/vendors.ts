@@ -1,7 +1,7 @@
 // Vendor CKR tables: a module's codes at CKR_VENDOR_DEFINED + n get the vendor's names. A table
 // is chosen by the module's manufacturer ID (C_GetInfo) or explicitly, and more can be registered.
 import { VendorDefinedError } from './generated';
-import { Pkcs11Error, Ulong } from './pkcs11-error';
+import type { Ulong } from './pkcs11-error';
 
 export interface VendorErrorTable {
   /** Short name used to pick the table explicitly, e.g. 'rutoken'. */
@@ -70,4 +70,3 @@ export function applyVendorErrors(e: unknown, table: VendorErrorTable | undefine
   return mapped;
 }
 
-export { Pkcs11Error };
