@@ -38,7 +38,8 @@ async function main() {
       const t = mod.C_GetTokenInfo(slot);
       console.log(`slot ${slot}: token "${t.label}" serial ${t.serialNumber}, PIN ${t.minPinLen}..${t.maxPinLen}`);
     }
-    const slot = slots[0];
+    // Slot order is the module's; pick the token by label.
+    const slot = slots.find((s) => mod.C_GetTokenInfo(s).label === fx.tokens[0].label);
     const mechs = mod.C_GetMechanismList(slot);
     const names = mechs.map((m) => raw.CKM_NAMES[m] || '0x' + m.toString(16));
     console.log(`mechanisms (${mechs.length}): ${names.slice(0, 12).join(', ')} …`);

@@ -9,3 +9,10 @@ test.each(fs.readdirSync(dir).filter((f) => f.endsWith('.js')))('examples/%s run
   const out = execFileSync(process.execPath, [path.join(dir, file)], { encoding: 'utf8' });
   expect(out).toMatch(/verified by node:crypto: true/);
 });
+
+test("the README's demo (scripts/demo.js) runs against its own throw-away token", () => {
+  const out = execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'demo.js')], { encoding: 'utf8' });
+  expect(out).toMatch(/verified by node:crypto: true; async: true/);
+  expect(out).toMatch(/typed error: PinIncorrectError CKR_PIN_INCORRECT from C_Login/);
+  expect(out.trim().endsWith('demo OK')).toBe(true);
+});
