@@ -20,3 +20,4 @@ export { resolveMechanism, curveParams, CURVES } from './mechanisms';
 export type { MechanismSpec, HashName } from './mechanisms';
 export { SessionPool, PoolTimeoutError, PoolClosedError } from './pool';
 export type { PoolOptions } from './pool';
+export { SignOperation, VerifyOperation, CipherOperation, DigestOperation, OperationFinishedError } from './operations';

@@ -12,6 +12,10 @@ import { Pkcs11Object } from './objects/object';
 import { encodeTemplate, TemplateObject } from './template/attributes';
 import { PrivateKey, PublicKey, SecretKey } from './objects/keys';
 import { KeyPairSpec, planKeyPair, planSecretKey, SecretKeySpec } from './objects/generate';
+import { CipherOperation, DigestOperation, SignOperation, VerifyOperation } from './operations';
+import { MechanismSpec, resolveMechanism } from './mechanisms';
+import type { Bytes } from './raw-types';
+import type { Key } from './objects/keys';
 
 export type UserType = 'user' | 'so' | 'context';
 
@@ -183,6 +187,63 @@ export class Session {
     const raw = encodeTemplate({ ...plan.template, ...template });
     const h = await this.run('generateKey', (m, s) => m.C_GenerateKeyAsync(s, plan.mechanism, raw));
     return new SecretKey(this, h);
+  }
+
+  /**
+   * Starts a multi-part operation. The session is this operation's until final() or abort();
+   * other calls on the session wait for it.
+   */
+  async signInit(spec: MechanismSpec, key: Key): Promise<SignOperation> {
+    const { release } = await this.startOperation('signInit', spec, (raw, h, m) => raw.C_SignInitAsync(h, m, key.handle));
+    return new SignOperation(this, release);
+  }
+
+  async verifyInit(spec: MechanismSpec, key: Key): Promise<VerifyOperation> {
+    const { release } = await this.startOperation('verifyInit', spec, (raw, h, m) => raw.C_VerifyInitAsync(h, m, key.handle));
+    return new VerifyOperation(this, release);
+  }
+
+  async encryptInit(spec: MechanismSpec, key: Key): Promise<CipherOperation> {
+    const { release } = await this.startOperation('encryptInit', spec, (raw, h, m) => raw.C_EncryptInitAsync(h, m, key.handle));
+    return new CipherOperation(this, release, 'encrypt');
+  }
+
+  async decryptInit(spec: MechanismSpec, key: Key): Promise<CipherOperation> {
+    const { release } = await this.startOperation('decryptInit', spec, (raw, h, m) => raw.C_DecryptInitAsync(h, m, key.handle));
+    return new CipherOperation(this, release, 'decrypt');
+  }
+
+  async digestInit(spec: MechanismSpec): Promise<DigestOperation> {
+    const { release } = await this.startOperation('digestInit', spec, (raw, h, m) => raw.C_DigestInitAsync(h, m));
+    return new DigestOperation(this, release);
+  }
+
+  /** One-shot digest on the token ({ name: 'SHA-256' } …). */
+  async digest(spec: MechanismSpec, data: Bytes): Promise<Buffer> {
+    const m = resolveMechanism(spec).mechanism;
+    return this.run('digest', async (raw, h) => {
+      await raw.C_DigestInitAsync(h, m);
+      return raw.C_DigestAsync(h, data);
+    });
+  }
+
+  private async startOperation(
+    what: string,
+    spec: MechanismSpec,
+    init: (raw: PKCS11, h: Ulong, m: import('./raw-types').Mechanism) => Promise<void>,
+  ): Promise<{ release: () => void }> {
+    const supported = await this.slot.mechanismSet();
+    const r = resolveMechanism(spec, (t) => supported.has(String(t)));
+    if (r.prehash) throw new RangeError(`${what}: this token needs ECDSA hashed in Node; use sign()/verify() or { name: 'ECDSA' } over a digest`);
+    const release = await this.mutex.acquire();
+    try {
+      if (!this.open || this.slot.module.isClosed) throw new SessionClosedError(what);
+      await this.slot.module.call(() => init(this.slot.module.raw, this.handle, r.mechanism));
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return { release };
   }
 
   /** SO only: sets the user's PIN (C_InitPIN). */
