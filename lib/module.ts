@@ -90,6 +90,11 @@ export class Module {
     };
   }
 
+  /** The interfaces the module offers (C_GetInterfaceList); [] for a 2.x module. */
+  async interfaces(): Promise<import('./raw-types').InterfaceInfo[]> {
+    return this.raw.has('C_GetInterfaceList') ? this.call(() => this.raw.C_GetInterfaceListAsync()) : [];
+  }
+
   /** Slots, by default only those with a token present. The same Slot object is returned each time. */
   async slots(options: { tokenPresent?: boolean } = {}): Promise<Slot[]> {
     const ids = await this.call(() => this.raw.C_GetSlotListAsync(options.tokenPresent ?? true));

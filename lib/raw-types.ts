@@ -328,4 +328,6 @@ export interface PKCS11 extends SyncFunctions, AsyncFunctions {
   /** Whether the module provides a function (a missing one answers CKR_FUNCTION_NOT_SUPPORTED). */
   has(name: FunctionName): boolean;
   moduleInfo(): ModuleInfo | null;
+  /** The interfaces C_GetInterfaceList reports; [] for a 2.x module, which has no such function. */
+  interfaces(): InterfaceInfo[];
 }

@@ -12,6 +12,11 @@ export type { ModuleLoadErrorCode } from './errors/pkcs11-error';
 
 /** Loads and drives one PKCS#11 module: `new PKCS11()`, `load(path)`, `C_Initialize()` … */
 export const PKCS11: new () => RawModule = binding.PKCS11;
+
+// interfaces(): what C_GetInterfaceList reports; a 2.x module (no such function) offers none.
+(PKCS11.prototype as RawModule).interfaces = function interfaces(this: RawModule) {
+  return this.has('C_GetInterfaceList') ? this.C_GetInterfaceList() : [];
+};
 export type PKCS11 = RawModule;
 
 /** sizeof(CK_ULONG) on this platform: 8 on Linux/macOS x64, 4 on Windows. */
