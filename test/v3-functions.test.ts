@@ -49,6 +49,7 @@ import {
 } from '../lib/raw';
 import type { FunctionName, Ulong } from '../lib/raw';
 import { openSoftHSM, userSession, Env } from './helpers/softhsm';
+import { Bad, ErrKind, MISSING, T, R, TOO_DEEP, ULONG_TYPE_ERRORS, ULONG_RANGE_ERRORS, NULLISH_TYPE_ERRORS, templateBads, describeThrown } from './helpers/bad-args';
 import { openNss, NssEnv, aesKey } from './helpers/nss-env';
 import { createAesKey, createGenericSecret } from './helpers/keys';
 import { runChild, expectCleanExit, ChildResult } from './helpers/child-process';
@@ -110,10 +111,6 @@ const ALL_METHODS = Object.getOwnPropertyNames(PKCS11.prototype).filter((n) => /
 
 const NOT_PROVIDED = 'the module does not provide this function';
 
-function describeThrown(e: unknown): string {
-  if (e instanceof Error) return `${e.constructor.name}(${(e as { code?: string }).code ?? (e as Pkcs11Error).rvName}): ${e.message}`;
-  return `non-error ${String(e)}`;
-}
 
 /** Problems with the "not provided" answer of `fn` (sync throw or async rejection), or []. */
 function notProvidedProblems(fn: string, e: unknown, how: string): string[] {
@@ -313,41 +310,6 @@ function validValue(p: Param): unknown {
   }
 }
 
-type ErrKind = 'type' | 'range';
-interface Bad {
-  what: string;
-  value?: unknown;
-  missing?: boolean;
-  err: ErrKind;
-  /** The argument path in the message, relative to the parameter name. */
-  at: string;
-}
-const MISSING: Bad = { what: 'missing', missing: true, err: 'type', at: '' };
-const T = (what: string, value: unknown, at = ''): Bad => ({ what, value, err: 'type', at });
-const R = (what: string, value: unknown, at = ''): Bad => ({ what, value, err: 'range', at });
-
-const ULONG_TYPE: Bad[] = [
-  T('string', '1'),
-  T('object', {}),
-  T('array', []),
-  T('boolean', true),
-  T('symbol', Symbol('s')),
-  T('function', () => 1),
-  T('Date', new Date(0)),
-  T('Buffer', Buffer.alloc(8)),
-];
-const ULONG_RANGE: Bad[] = [
-  R('-1', -1),
-  R('NaN', NaN),
-  R('Infinity', Infinity),
-  R('-Infinity', -Infinity),
-  R('0.5', 0.5),
-  R('2**53', 2 ** 53),
-  R('2**64', 2 ** 64),
-  R('-1n', -1n),
-  R('2n**64n', 2n ** 64n),
-];
-const NULLISH: Bad[] = [T('null', null), T('undefined', undefined), MISSING];
 const BYTES_TYPE: Bad[] = [
   T('string', 'abc'),
   T('number', 123),
@@ -433,19 +395,19 @@ function structBads(): Bad[] {
 function badsFor(p: Param): Bad[] {
   switch (p.kind) {
     case 'ulong':
-      return [...ULONG_TYPE, ...NULLISH, ...ULONG_RANGE];
+      return [...ULONG_TYPE_ERRORS, ...NULLISH_TYPE_ERRORS, ...ULONG_RANGE_ERRORS];
     case 'optUlong':
-      return [...ULONG_TYPE, ...ULONG_RANGE];
+      return [...ULONG_TYPE_ERRORS, ...ULONG_RANGE_ERRORS];
     case 'bool':
       return [T('number 1', 1), T('number 0', 0), T('string', 'true'), T('object', {}), T('symbol', Symbol('b'))];
     case 'bytes':
-      return [...BYTES_TYPE, ...NULLISH];
+      return [...BYTES_TYPE, ...NULLISH_TYPE_ERRORS];
     case 'optBytes':
       return BYTES_TYPE;
     case 'pin':
       return [T('number', 1234), T('object', {}), T('number[]', [1, 2]), T('boolean', true), T('bigint', 12n), T('symbol', Symbol('p'))];
     case 'username':
-      return [T('number', 5), T('object', {}), T('number[]', [1]), T('boolean', true), T('symbol', Symbol('u')), ...NULLISH];
+      return [T('number', 5), T('object', {}), T('number[]', [1]), T('boolean', true), T('symbol', Symbol('u')), ...NULLISH_TYPE_ERRORS];
     case 'out':
       return [
         T('object', {}),
@@ -478,7 +440,7 @@ function badsFor(p: Param): Bad[] {
         T('boolean', true),
         T('symbol', Symbol('m')),
         T('function', () => 0),
-        ...NULLISH,
+        ...NULLISH_TYPE_ERRORS,
         T('missing mechanism field', {}, '.mechanism'),
         T('array', [], '.mechanism'),
         T('mechanism string', { mechanism: '0x1087' }, '.mechanism'),
@@ -524,7 +486,7 @@ function badsFor(p: Param): Bad[] {
         R('major 2**40', { major: 2 ** 40, minor: 0 }),
       ];
     case 'template':
-      return templateBads();
+      return templateBads(false);
     case 'functionName':
       return [
         T('number', 5),
@@ -536,12 +498,12 @@ function badsFor(p: Param): Bad[] {
         T('array', ['C_Sign']),
         T('symbol', Symbol('f')),
         T('function', () => 'C_Sign'),
-        ...NULLISH,
+        ...NULLISH_TYPE_ERRORS,
       ];
     case 'joinData':
       // Required (the module writes the joined result into it): nullish is refused too.
       return [
-        ...NULLISH,
+        ...NULLISH_TYPE_ERRORS,
         T('object', {}),
         T('string', 'data'),
         T('number', 16),
@@ -598,67 +560,6 @@ function junkFor(p: Param): Bad[] {
     case 'joinData':
       return [T('null', null), T('Uint16Array', new Uint16Array(2))];
   }
-}
-
-function cyclicTemplate(): unknown[] {
-  const arr: unknown[] = [];
-  arr.push({ type: CKA_WRAP_TEMPLATE, value: arr });
-  return arr;
-}
-
-function nestedTemplate(levels: number): unknown[] {
-  let t: unknown[] = [{ type: CKA_LABEL, value: 'leaf' }];
-  for (let i = 0; i < levels; i++) t = [{ type: CKA_WRAP_TEMPLATE, value: t }];
-  return t;
-}
-
-const TOO_DEEP_TEMPLATE = '[0].value[0].value[0].value[0].value[0].value';
-
-/** Bad required templates (as in test/arguments.test.ts). */
-function templateBads(): Bad[] {
-  const fn = () => 0;
-  return [
-    T('number', 5),
-    T('string', 'template'),
-    T('object', { type: CKA_LABEL, value: 'x' }),
-    T('boolean', true),
-    T('symbol', Symbol('t')),
-    T('Map', new Map()),
-    ...NULLISH,
-    T('element number', [1], '[0]'),
-    T('element string', ['x'], '[0]'),
-    T('element null', [null], '[0]'),
-    T('element undefined', [undefined], '[0]'),
-    T('element function', [fn], '[0]'),
-    T('second element number', [{ type: CKA_LABEL, value: 'x' }, 7], '[1]'),
-    T('missing type', [{ value: 'x' }], '[0].type'),
-    T('array element (no type)', [[]], '[0].type'),
-    T('type string', [{ type: '3', value: 'x' }], '[0].type'),
-    T('type null', [{ type: null, value: 'x' }], '[0].type'),
-    T('value function', [{ type: CKA_LABEL, value: fn }], '[0].value'),
-    T('value symbol', [{ type: CKA_LABEL, value: Symbol('v') }], '[0].value'),
-    T('value plain object', [{ type: CKA_LABEL, value: { a: 1 } }], '[0].value'),
-    T('value Map', [{ type: CKA_LABEL, value: new Map() }], '[0].value'),
-    T('value number[] with a string', [{ type: CKA_LABEL, value: [1, 'x'] }], '[0].value[1]'),
-    T('nested template with a function value', [{ type: CKA_WRAP_TEMPLATE, value: [{ type: CKA_LABEL, value: fn }] }], '[0].value[0].value'),
-    T('nested template missing type', [{ type: CKA_WRAP_TEMPLATE, value: [{ value: 1 }] }], '[0].value[0].type'),
-    R('type -1', [{ type: -1, value: 'x' }], '[0].type'),
-    R('type NaN', [{ type: NaN, value: 'x' }], '[0].type'),
-    R('type 1.5', [{ type: 1.5, value: 'x' }], '[0].type'),
-    R('type 2**64', [{ type: 2 ** 64, value: 'x' }], '[0].type'),
-    R('type 2n**64n', [{ type: 2n ** 64n, value: 'x' }], '[0].type'),
-    R('value -1', [{ type: CKA_LABEL, value: -1 }], '[0].value'),
-    R('value NaN', [{ type: CKA_LABEL, value: NaN }], '[0].value'),
-    R('value 2**53+2', [{ type: CKA_LABEL, value: 2 ** 53 + 2 }], '[0].value'),
-    R('value 2n**64n', [{ type: CKA_LABEL, value: 2n ** 64n }], '[0].value'),
-    R('value number[] with -1', [{ type: CKA_LABEL, value: [1, -1] }], '[0].value[1]'),
-    R('value invalid Date', [{ type: CKA_LABEL, value: new Date(NaN) }], '[0].value'),
-    R('value Date in year 10000', [{ type: CKA_LABEL, value: new Date('+010000-01-01T00:00:00Z') }], '[0].value'),
-    R('value number[] of 4097', [{ type: CKA_LABEL, value: new Array(4097).fill(1) }], '[0].value'),
-    R('4097 attributes', new Array(4097).fill({ type: CKA_LABEL, value: 'x' })),
-    R('nested 10 levels deep', nestedTemplate(10), TOO_DEEP_TEMPLATE),
-    R('cyclic (arr.push({ type, value: arr }))', cyclicTemplate(), TOO_DEEP_TEMPLATE),
-  ];
 }
 
 interface Case {

@@ -195,6 +195,17 @@ function prfDataParams(params: PrfDataParam[], layout: (f: StructField[]) => num
   });
 }
 
+// prfType, ulNumberOfDataParams, pDataParams: the start of both SP 800-108 structs.
+function kdfHead(p: { prfType: Ulong; dataParams: PrfDataParam[] }, structSize: (f: StructField[]) => number): StructField[] {
+  const data = prfDataParams(p.dataParams, structSize);
+  return [{ ulong: p.prfType }, { ulong: data.length }, { structs: data }];
+}
+
+// ulAdditionalDerivedKeys, pAdditionalDerivedKeys: the end of both.
+function derivedKeys(keys: StructField[][] = []): StructField[] {
+  return [{ ulong: keys.length }, keys.length ? { structs: keys } : { bytes: null }];
+}
+
 /** CK_DERIVED_KEY: an additional key an SP 800-108 KDF derives; `handle` receives its handle (8 bytes on LP64). */
 export function derivedKey(p: { template: Attribute[]; handle: Uint8Array }): StructField[] {
   return [{ template: p.template }, { ulong: p.template.length }, { out: p.handle }];
@@ -208,15 +219,7 @@ export function sp800108Params(
   p: { prfType: Ulong; dataParams: PrfDataParam[]; additionalKeys?: StructField[][] },
   structSize: (f: StructField[]) => number,
 ): StructField[] {
-  const data = prfDataParams(p.dataParams, structSize);
-  const keys = p.additionalKeys ?? [];
-  return [
-    { ulong: p.prfType },
-    { ulong: data.length },
-    { structs: data },
-    { ulong: keys.length },
-    keys.length ? { structs: keys } : { bytes: null },
-  ];
+  return [...kdfHead(p, structSize), ...derivedKeys(p.additionalKeys)];
 }
 
 /** CK_SP800_108_FEEDBACK_KDF_PARAMS. */
@@ -224,17 +227,7 @@ export function sp800108FeedbackParams(
   p: { prfType: Ulong; dataParams: PrfDataParam[]; iv?: Bytes | null; additionalKeys?: StructField[][] },
   structSize: (f: StructField[]) => number,
 ): StructField[] {
-  const data = prfDataParams(p.dataParams, structSize);
-  const keys = p.additionalKeys ?? [];
-  return [
-    { ulong: p.prfType },
-    { ulong: data.length },
-    { structs: data },
-    { ulong: len(p.iv) },
-    { bytes: p.iv ?? null },
-    { ulong: keys.length },
-    keys.length ? { structs: keys } : { bytes: null },
-  ];
+  return [...kdfHead(p, structSize), { ulong: len(p.iv) }, { bytes: p.iv ?? null }, ...derivedKeys(p.additionalKeys)];
 }
 
 /** CK_CHACHA20_PARAMS. */

@@ -20,16 +20,7 @@ import {
   CKO_SECRET_KEY,
 } from '../../lib/raw';
 import type { Ulong } from '../../lib/raw';
-
-interface NssDb {
-  dir: string;
-  modulePath: string;
-  libraryParameters: string;
-  password: string;
-  slot: number;
-  cryptoSlot: number;
-  cleanup(): void;
-}
+import type { NssDb } from './nss';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const nssScripts = require('../../scripts/nss.js') as { createNssDb(o?: { password?: string }): NssDb };
