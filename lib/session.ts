@@ -8,7 +8,8 @@ import type { PKCS11 } from './raw-types';
 import { AsyncMutex } from './util/mutex';
 import { asyncDispose } from './util/dispose';
 import type { Slot } from './slot';
-import { Pkcs11Object } from './objects/object';
+import type { Pkcs11Object } from './objects/object';
+import { classNumber, objectFor, objectOfHandle } from './objects/factory';
 import { encodeTemplate, TemplateObject } from './template/attributes';
 import { PrivateKey, PublicKey, SecretKey } from './objects/keys';
 import { KeyPairSpec, planKeyPair, planSecretKey, SecretKeySpec } from './objects/generate';
@@ -135,23 +136,30 @@ export class Session {
   async createObject(template: TemplateObject): Promise<Pkcs11Object> {
     const raw = encodeTemplate(template);
     const h = await this.run('createObject', (m, s) => m.C_CreateObjectAsync(s, raw));
-    return new Pkcs11Object(this, h);
+    return objectFor(this, h, template.class);
+  }
+
+  /** Wraps a handle found elsewhere (a raw call, a URI) in its class (reads CKA_CLASS once). */
+  object(handle: Ulong): Promise<Pkcs11Object> {
+    return objectOfHandle(this, handle);
   }
 
   /**
    * Objects matching `template`, fetched `batchSize` handles per C_FindObjects. The session is
    * held only during each C call, so other calls may run between batches; C_FindObjectsFinal
-   * always runs, also when the loop breaks or throws.
+   * always runs, also when the loop breaks or throws. Objects come typed by class (PrivateKey,
+   * Certificate …): from the template's `class` when it has one, else one CKA_CLASS read each.
    */
   async *find(template: TemplateObject = {}, options: { batchSize?: number } = {}): AsyncGenerator<Pkcs11Object, void, undefined> {
     const batch = options.batchSize ?? 64;
     if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError("find: option 'batchSize' must be a positive integer");
     const raw = encodeTemplate(template);
+    const cls = classNumber(template.class);
     await this.run('find', (m, s) => m.C_FindObjectsInitAsync(s, raw));
     try {
       for (;;) {
         const handles = await this.run('find', (m, s) => m.C_FindObjectsAsync(s, batch));
-        for (const h of handles) yield new Pkcs11Object(this, h);
+        for (const h of handles) yield cls !== undefined ? objectFor(this, h, cls) : await objectOfHandle(this, h);
         if (handles.length < batch) return;
       }
     } finally {
@@ -245,6 +253,10 @@ export class Session {
     }
     return { release };
   }
+
+  // --- streams, message-based AEAD and KEM (lib/streams.ts, lib/messages.ts) ---
+
+  // --- end of streams, messages and KEM ---
 
   /** SO only: sets the user's PIN (C_InitPIN). */
   initPin(pin: Pin): Promise<void> {

@@ -43,7 +43,8 @@ export class Pkcs11Object {
   async copy(changes: TemplateObject = {}): Promise<Pkcs11Object> {
     const raw = encodeTemplate(changes);
     const h = await this.session.run('copy', (m, s) => m.C_CopyObjectAsync(s, this.handle, raw));
-    return new Pkcs11Object(this.session, h);
+    // A copy has the original's class (CKA_CLASS cannot be changed), so it gets the same JS class.
+    return new (this.constructor as new (session: Session, handle: Ulong) => this)(this.session, h);
   }
 
   /** Bytes the object takes on the token, or 'unavailable' when the module does not say. */

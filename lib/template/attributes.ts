@@ -91,6 +91,26 @@ def('unwrapTemplate', C.CKA_UNWRAP_TEMPLATE, nestedMarker);
 def('deriveTemplate', C.CKA_DERIVE_TEMPLATE, nestedMarker);
 def('allowedMechanisms', C.CKA_ALLOWED_MECHANISMS, ulongArray);
 def('uniqueId', C.CKA_UNIQUE_ID, utf8);
+// Certificates, data, domain parameters, hardware features and the 3.x additions.
+def('url', C.CKA_URL, utf8);
+def('hashOfSubjectPublicKey', C.CKA_HASH_OF_SUBJECT_PUBLIC_KEY, bytes);
+def('hashOfIssuerPublicKey', C.CKA_HASH_OF_ISSUER_PUBLIC_KEY, bytes);
+def('nameHashAlgorithm', C.CKA_NAME_HASH_ALGORITHM, ulong);
+def('javaMidpSecurityDomain', C.CKA_JAVA_MIDP_SECURITY_DOMAIN, ulong);
+def('owner', C.CKA_OWNER, bytes);
+def('acIssuer', C.CKA_AC_ISSUER, bytes);
+def('attrTypes', C.CKA_ATTR_TYPES, bytes);
+def('primeBits', C.CKA_PRIME_BITS, ulong);
+def('subprimeBits', C.CKA_SUBPRIME_BITS, ulong);
+def('hwFeatureType', C.CKA_HW_FEATURE_TYPE, ulong);
+def('mechanismType', C.CKA_MECHANISM_TYPE, ulong);
+def('profileId', C.CKA_PROFILE_ID, ulong);
+def('encapsulate', C.CKA_ENCAPSULATE, bool);
+def('decapsulate', C.CKA_DECAPSULATE, bool);
+def('encapsulateTemplate', C.CKA_ENCAPSULATE_TEMPLATE, nestedMarker);
+def('decapsulateTemplate', C.CKA_DECAPSULATE_TEMPLATE, nestedMarker);
+def('parameterSet', C.CKA_PARAMETER_SET, ulong);
+def('seed', C.CKA_SEED, bytes);
 
 /** A template as a plain object: camelCase attribute names to values. */
 export type TemplateObject = { [name: string]: unknown };
