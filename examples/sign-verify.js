@@ -21,6 +21,7 @@ const { Module } = require('../dist/index.js');
     console.log(`signature verified by node:crypto: ${ok}`);
     await session.close();
     if (!ok) process.exit(1);
+    console.log('sign-verify example OK');
   } finally {
     await mod.close();
     fx.cleanup();

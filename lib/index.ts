@@ -4,13 +4,19 @@ export * from './raw';
 export { Module } from './module';
 export type { ModuleInfo, ModuleOpenOptions } from './module';
 export { Slot } from './slot';
+export { SlotWatcher } from './events';
+export type { SlotEvent, SlotEventMode, SlotEventOptions } from './events';
 export type { OpenSessionOptions } from './slot';
 export { Session, SessionClosedError } from './session';
-export type { SessionInfo as TypedSessionInfo, SessionState, UserType } from './session';
+export type { SessionInfo as TypedSessionInfo, SessionState, UserType, CallOptions } from './session';
 export type { Limit, MechanismInfo as TypedMechanismInfo, SlotInfo as TypedSlotInfo, TokenInfo as TypedTokenInfo } from './token';
 export { RUTOKEN_ERRORS, VendorPkcs11Error, registerVendorErrors, vendorErrorTable, vendorErrorTableFor, applyVendorErrors } from './errors/vendors';
 export type { VendorErrorTable } from './errors/vendors';
 export { Pkcs11Object } from './objects/object';
+export { Data } from './objects/data';
+export { Certificate } from './objects/certificate';
+export { DomainParameters } from './objects/domain-parameters';
+export type { DomainParameterValues } from './objects/domain-parameters';
 export type { AttributeValues } from './objects/object';
 export { registerAttribute, encodeTemplate, attributeType, OBJECT_CLASSES, KEY_TYPES } from './template/attributes';
 export type { TemplateObject } from './template/attributes';
@@ -21,3 +27,28 @@ export type { MechanismSpec, HashName } from './mechanisms';
 export { SessionPool, PoolTimeoutError, PoolClosedError } from './pool';
 export type { PoolOptions } from './pool';
 export { SignOperation, VerifyOperation, CipherOperation, DigestOperation, OperationFinishedError } from './operations';
+export type { ByteSource } from './operations';
+export { CipherStream, OperationWritable } from './streams';
+export type { OperationStreamOptions } from './streams';
+export { MessageEncryptOperation, MessageDecryptOperation, MessageSignOperation, MessageVerifyOperation } from './messages';
+export type { MessageCipherSpec, MessageEncryptOptions, MessageDecryptOptions, EncryptedMessage, MessageSignOptions } from './messages';
+export { planKem } from './kem';
+export type { KemSpec, KemPlan } from './kem';
+export type { KeyClassName, KeyOfClass, UnwrapTemplate, UnwrappedKey, DerivedKey } from './objects/keys';
+export type { Pbkdf2Spec, SecretKeyPlanContext } from './objects/generate';
+export { resolveWrapMechanism, resolveDeriveMechanism, pbkdf2Mechanism, rawEcPoint } from './mechanisms/kdf';
+export type {
+  WrapSpec,
+  DeriveSpec,
+  PrivateKeyDeriveSpec,
+  SecretKeyDeriveSpec,
+  EcdhSpec,
+  EcdhKdf,
+  HkdfSpec,
+  KdfHash,
+  AesEcbEncryptDataSpec,
+  AesCbcEncryptDataSpec,
+  Des3EcbEncryptDataSpec,
+  Sp800108Spec,
+  Sp800108Prf,
+} from './mechanisms/kdf';

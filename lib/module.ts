@@ -5,6 +5,7 @@ import { Slot } from './slot';
 import { tracked } from './util/stack';
 import { applyVendorErrors, vendorErrorTable, vendorErrorTableFor, VendorErrorTable } from './errors/vendors';
 import { asyncDispose } from './util/dispose';
+import { SlotEventOptions, SlotWatcher } from './events';
 
 export interface ModuleOpenOptions {
   /** C_Initialize options: flags (CKF_OS_LOCKING_OK by default), NSS-style libraryParameters. */
@@ -32,6 +33,7 @@ export interface ModuleInfo {
 export class Module {
   private readonly slotCache = new Map<string, Slot>();
   private closing: Promise<void> | null = null;
+  private readonly watchers = new Set<SlotWatcher>();
 
   private constructor(
     readonly raw: PKCS11,
@@ -119,14 +121,34 @@ export class Module {
   }
 
   /**
+   * Watches for tokens inserted and removed: an EventEmitter ('event', 'tokenInserted',
+   * 'tokenRemoved', 'error') and an async iterator, until stop() or close(). See SlotEventOptions
+   * for blocking vs polling.
+   */
+  watchSlots(options: SlotEventOptions = {}): SlotWatcher {
+    if (this.isClosed) throw new Error('watchSlots: the module is closed');
+    const w = new SlotWatcher(this, options);
+    this.watchers.add(w);
+    w.once('stop', () => this.watchers.delete(w));
+    // A failed first snapshot is reported by ready() and the iterator; don't leave it unhandled.
+    w.ready().catch(() => undefined);
+    return w;
+  }
+
+  /**
    * Finalizes and unloads. Waits for work in flight (C_Finalize waits for async calls queued
    * before it); sessions still open are closed by the module. Safe to call twice.
    */
   close(): Promise<void> {
     if (!this.closing) {
       this.closing = (async () => {
+        // Watchers stop first; a blocking C_WaitForSlotEvent returns when C_Finalize runs.
+        const watchers = [...this.watchers];
+        for (const w of watchers) w.stop();
         try {
           await this.call(() => this.raw.C_FinalizeAsync());
+          // Let the woken waits report back before unloading (bounded: a module may not wake them).
+          await Promise.all(watchers.map((w) => w.settled(2000)));
         } finally {
           this.raw.close();
           for (const s of this.slotCache.values()) s.loginState = null;

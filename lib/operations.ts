@@ -1,7 +1,10 @@
 // Multi-part operations: Init takes the session to itself until final() or abort(), so no other
-// call can interleave with the operation's parts.
+// call can interleave with the operation's parts. The parts of one operation run one at a time
+// too (abort() waits for a part in flight instead of racing it on the same session).
 import type { Bytes, PKCS11, Ulong } from './raw-types';
 import type { Session } from './session';
+import * as C from './constants/generated';
+import { abortReason, AsyncMutex } from './util/mutex';
 
 export class OperationFinishedError extends Error {
   constructor(what: string) {
@@ -10,8 +13,71 @@ export class OperationFinishedError extends Error {
   }
 }
 
-abstract class Operation {
+/** Data given in chunks: an array, a generator, a Node Readable, any (async) iterable of bytes. */
+export type ByteSource = Iterable<Bytes> | AsyncIterable<Bytes>;
+
+/** Whether `v` is input bytes (a Buffer, TypedArray, DataView or ArrayBuffer). */
+export function isBytes(v: unknown): v is Bytes {
+  return ArrayBuffer.isView(v) || v instanceof ArrayBuffer;
+}
+
+/** @internal Throws a TypeError naming `fn`'s argument `name` unless `v` is bytes. */
+export function checkBytes(v: unknown, fn: string, name: string): asserts v is Bytes {
+  if (!isBytes(v)) throw new TypeError(`${fn}: argument '${name}' must be a Buffer, TypedArray, DataView or ArrayBuffer, got ${describeValue(v)}`);
+}
+
+/** @internal A short description of a wrong value for error messages (never its content). */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'no prototype'})`;
+  return typeof v;
+}
+
+/**
+ * @internal The chunks of `source`, checked, empty ones skipped. A single bytes value is one
+ * chunk; a string is refused (its encoding would be a guess).
+ */
+export async function* chunksOf(source: ByteSource | Bytes, fn: string): AsyncGenerator<Bytes, void, undefined> {
+  if (isBytes(source)) {
+    if (source.byteLength) yield source;
+    return;
+  }
+  const iterable = source as Partial<Iterable<unknown> & AsyncIterable<unknown>> | null | undefined;
+  if (typeof source === 'string' || iterable == null || (typeof iterable[Symbol.asyncIterator] !== 'function' && typeof iterable[Symbol.iterator] !== 'function')) {
+    throw new TypeError(`${fn}: argument 'source' must be bytes or an (async) iterable of bytes chunks, got ${describeValue(source)}`);
+  }
+  let i = 0;
+  for await (const chunk of source as AsyncIterable<unknown>) {
+    if (!isBytes(chunk)) throw new TypeError(`${fn}: chunk ${i} of argument 'source' must be a Buffer, TypedArray, DataView or ArrayBuffer, got ${describeValue(chunk)}`);
+    i++;
+    if (chunk.byteLength) yield chunk;
+  }
+}
+
+/** @internal The chunks of `source` with a flag on the last one (an empty source gives one empty last chunk). */
+export async function* withLast(chunks: AsyncIterable<Bytes>): AsyncGenerator<[Bytes, boolean], void, undefined> {
+  let held: Bytes | undefined;
+  for await (const c of chunks) {
+    if (held !== undefined) yield [held, false];
+    held = c;
+  }
+  yield [held ?? Buffer.alloc(0), true];
+}
+
+/**
+ * What a failed call does to the operation: 'abort' ends it (the module's final call, then the
+ * session is released) — a failed part of a multi-part operation ends it in PKCS#11, and calling
+ * the final function again also cleans up when the call never reached the module (a TypeError)
+ * or the module did not end it; 'keep' leaves it going (a failed message of a message-based
+ * operation does not end the operation).
+ */
+export type OnError = 'abort' | 'keep';
+
+/** @internal The base of every operation handle (multi-part and message-based). */
+export abstract class Operation {
   private finished = false;
+  private readonly parts = new AsyncMutex();
 
   /** @internal */
   constructor(
@@ -23,77 +89,207 @@ abstract class Operation {
     return this.finished;
   }
 
-  protected step<T>(what: string, fn: (raw: PKCS11, h: Ulong) => Promise<T>, last = false): Promise<T> {
-    if (this.finished) return Promise.reject(new OperationFinishedError(what));
+  /**
+   * Takes the operation to itself (after earlier parts) and calls the raw layer through
+   * `direct()` until the returned function is called. Rejects once the operation is finished.
+   */
+  protected async lock(what: string): Promise<() => void> {
+    const unlock = await this.parts.acquire();
+    if (this.finished) {
+      unlock();
+      throw this.abortedBy ? abortReason(this.abortedBy) : new OperationFinishedError(what);
+    }
+    return unlock;
+  }
+
+  /** One raw call with the caller's stack and vendor error names; only while holding lock(). */
+  protected direct<T>(fn: (raw: PKCS11, h: Ulong) => Promise<T>): Promise<T> {
     const m = this.session.slot.module;
-    const p = m.call(() => fn(m.raw, this.session.handle));
-    // A failed part ends the operation in PKCS#11 (except buffer-size answers, which we never give
-    // the module here), so the session is released on any error as well as at the last step.
-    return p.then(
-      (v) => {
-        if (last) this.finish();
-        return v;
-      },
-      (e: unknown) => {
-        this.finish();
-        throw e;
-      },
-    );
+    return m.call(() => fn(m.raw, this.session.handle));
+  }
+
+  /** One part: lock, call, and on failure apply `onError`; `last` ends the operation in any case. */
+  protected async step<T>(what: string, fn: (raw: PKCS11, h: Ulong) => Promise<T>, options: { last?: boolean; onError?: OnError } = {}): Promise<T> {
+    const unlock = await this.lock(what);
+    try {
+      const v = await this.direct(fn);
+      if (options.last) this.finish();
+      return v;
+    } catch (e) {
+      if (options.last || (options.onError ?? 'abort') === 'abort') await this.endQuietly();
+      throw e;
+    } finally {
+      unlock();
+    }
   }
 
   /** Ends the operation without a result (the module's final call, output discarded). */
   async abort(): Promise<void> {
-    if (this.finished) return;
+    const unlock = await this.parts.acquire();
     try {
-      await this.step('abort', (raw, h) => this.finalForAbort(raw, h), true);
+      if (!this.finished) await this.endQuietly();
+    } finally {
+      unlock();
+    }
+  }
+
+  /** @internal The module's final call, whatever it answers, then the session is released. */
+  protected async endQuietly(): Promise<void> {
+    const flag = this.cancelFlag();
+    try {
+      await this.direct(async (raw, h) => {
+        // 3.x: C_SessionCancel ends exactly this operation. 2.x (or a module refusing it): the
+        // final call, which ends the operation whatever it answers.
+        if (flag !== undefined && raw.has('C_SessionCancel')) {
+          try {
+            await raw.C_SessionCancelAsync(h, flag);
+            return;
+          } catch {
+            /* fall back to the final call */
+          }
+        }
+        await this.finalForAbort(raw, h);
+      });
     } catch {
-      // Whatever the module answers, the operation is over and the session is released.
+      // Ended either way: the module already ended it, or the session/module is gone.
+    } finally {
+      this.finish();
+    }
+  }
+
+  /**
+   * A message in parts (PKCS#11 3.0 Begin, Next … Next(last)) over `source`, yielding what each
+   * Next returns. The operation is this message's until the last part; stopping before it (an
+   * error, a break) ends the whole operation, since PKCS#11 cannot drop a single message. A
+   * failed Begin leaves the operation as it was.
+   */
+  protected async *sequence<T>(
+    fn: string,
+    source: ByteSource,
+    begin: (raw: PKCS11, h: Ulong) => Promise<void>,
+    next: (raw: PKCS11, h: Ulong, part: Bytes, last: boolean) => Promise<T>,
+  ): AsyncGenerator<T, void, undefined> {
+    const unlock = await this.lock(fn);
+    let begun = false;
+    let done = false;
+    try {
+      // Begin before reading the source: a module without these functions answers at once.
+      await this.direct(begin);
+      begun = true;
+      for await (const [part, last] of withLast(chunksOf(source, fn))) {
+        const out = await this.direct((raw, h) => next(raw, h, part, last));
+        done = last;
+        yield out;
+      }
+    } finally {
+      if (begun && !done) await this.endQuietly();
+      unlock();
     }
   }
 
   protected abstract finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown>;
 
+  /** The CKF_ flag C_SessionCancel takes for this operation (none: end it with the final call). */
+  protected cancelFlag(): number | undefined {
+    return undefined;
+  }
+
+  /**
+   * @internal Aborts the operation when `signal` fires while it is active; later parts then
+   * reject with the signal's reason.
+   */
+  attachSignal(signal: AbortSignal | undefined): this {
+    if (!signal || this.finished) return this;
+    const onAbort = () => {
+      this.abortedBy = signal;
+      void this.abort();
+    };
+    if (signal.aborted) {
+      onAbort();
+      return this;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.detach = () => signal.removeEventListener('abort', onAbort);
+    return this;
+  }
+
+  private abortedBy: AbortSignal | null = null;
+  private detach: (() => void) | null = null;
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.detach?.();
     this.release();
   }
 }
 
-export class SignOperation extends Operation {
+/** Sign, verify and digest: parts in, one result out. */
+abstract class UpdateOperation extends Operation {
+  abstract update(data: Bytes): Promise<void>;
+
+  /**
+   * Feeds every chunk of `source` (an array, generator, Node Readable …) to update(). Call
+   * final() afterwards. When the source throws, the operation is aborted and the error rethrown.
+   */
+  async updateAll(source: ByteSource): Promise<void> {
+    try {
+      for await (const chunk of chunksOf(source, 'updateAll')) await this.update(chunk);
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+  }
+}
+
+export class SignOperation extends UpdateOperation {
   update(data: Bytes): Promise<void> {
     return this.step('update', (raw, h) => raw.C_SignUpdateAsync(h, data));
   }
   final(): Promise<Buffer> {
-    return this.step('final', (raw, h) => raw.C_SignFinalAsync(h), true);
+    return this.step('final', (raw, h) => raw.C_SignFinalAsync(h), { last: true });
   }
   protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
     return raw.C_SignFinalAsync(h);
   }
+  protected override cancelFlag(): number {
+    return C.CKF_SIGN;
+  }
 }
 
-export class VerifyOperation extends Operation {
+export class VerifyOperation extends UpdateOperation {
   update(data: Bytes): Promise<void> {
     return this.step('update', (raw, h) => raw.C_VerifyUpdateAsync(h, data));
   }
-  /** true, or false for an invalid signature. */
-  final(signature: Bytes): Promise<boolean> {
-    return this.step('final', (raw, h) => raw.C_VerifyFinalAsync(h, signature), true);
+  /** true, or false for an invalid signature (also one of the wrong length). */
+  async final(signature: Bytes): Promise<boolean> {
+    try {
+      return await this.step('final', (raw, h) => raw.C_VerifyFinalAsync(h, signature), { last: true });
+    } catch (e) {
+      if ((e as { rvName?: string }).rvName === 'CKR_SIGNATURE_LEN_RANGE') return false;
+      throw e;
+    }
   }
   protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
     return raw.C_VerifyFinalAsync(h, Buffer.alloc(1));
   }
+  protected override cancelFlag(): number {
+    return C.CKF_VERIFY;
+  }
 }
 
-export class DigestOperation extends Operation {
+export class DigestOperation extends UpdateOperation {
   update(data: Bytes): Promise<void> {
     return this.step('update', (raw, h) => raw.C_DigestUpdateAsync(h, data));
   }
   final(): Promise<Buffer> {
-    return this.step('final', (raw, h) => raw.C_DigestFinalAsync(h), true);
+    return this.step('final', (raw, h) => raw.C_DigestFinalAsync(h), { last: true });
   }
   protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
     return raw.C_DigestFinalAsync(h);
+  }
+  protected override cancelFlag(): number {
+    return C.CKF_DIGEST;
   }
 }
 
@@ -110,9 +306,34 @@ export class CipherOperation extends Operation {
     return this.step('update', (raw, h) => (this.direction === 'encrypt' ? raw.C_EncryptUpdateAsync(h, data) : raw.C_DecryptUpdateAsync(h, data)));
   }
   final(): Promise<Buffer> {
-    return this.step('final', (raw, h) => (this.direction === 'encrypt' ? raw.C_EncryptFinalAsync(h) : raw.C_DecryptFinalAsync(h)), true);
+    return this.step('final', (raw, h) => (this.direction === 'encrypt' ? raw.C_EncryptFinalAsync(h) : raw.C_DecryptFinalAsync(h)), { last: true });
   }
+
+  /**
+   * Runs the whole operation over `source`: yields each non-empty update() output, then the
+   * final block. Breaking out of the loop, or an error from the source or the module, aborts the
+   * operation (the session is released). Nothing is read until iteration starts, and the
+   * session stays held until it ends: iterate it to the end or break out of it.
+   */
+  async *process(source: ByteSource): AsyncGenerator<Buffer, void, undefined> {
+    let ended = false;
+    try {
+      for await (const chunk of chunksOf(source, 'process')) {
+        const out = await this.update(chunk);
+        if (out.length) yield out;
+      }
+      const last = await this.final();
+      ended = true;
+      if (last.length) yield last;
+    } finally {
+      if (!ended) await this.abort();
+    }
+  }
+
   protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
     return this.direction === 'encrypt' ? raw.C_EncryptFinalAsync(h) : raw.C_DecryptFinalAsync(h);
+  }
+  protected override cancelFlag(): number {
+    return this.direction === 'encrypt' ? C.CKF_ENCRYPT : C.CKF_DECRYPT;
   }
 }

@@ -3,6 +3,17 @@
 import type { Pin } from './raw-types';
 import type { Session, UserType } from './session';
 import type { Slot } from './slot';
+import { DeviceRemovedError, SessionClosedError, SessionHandleInvalidError, TokenNotPresentError } from './errors/generated';
+
+/** Errors after which a session cannot be used again. */
+function sessionIsGone(e: unknown): boolean {
+  return (
+    e instanceof DeviceRemovedError ||
+    e instanceof TokenNotPresentError ||
+    e instanceof SessionHandleInvalidError ||
+    e instanceof SessionClosedError
+  );
+}
 
 export interface PoolOptions {
   /** Sessions at most (default 4); capped by the token's maxSessionCount / maxRwSessionCount. */
@@ -74,10 +85,38 @@ export class SessionPool {
   /** Runs `fn` with a session to itself and returns the session to the pool afterwards. */
   async use<T>(fn: (session: Session) => Promise<T>): Promise<T> {
     const s = await this.acquire();
+    let gone = false;
     try {
       return await fn(s);
+    } catch (e) {
+      // The token was pulled or the session died under us: the error goes to the caller, and the
+      // pool drops this session and the idle ones (they share the token's fate) and logs in
+      // afresh, so the next use() works once the token is back.
+      gone = sessionIsGone(e);
+      if (gone) this.discardAll(s);
+      throw e;
     } finally {
-      this.release(s);
+      if (!gone) this.release(s);
+      else this.checkDrained();
+    }
+  }
+
+  private discardAll(failed: Session): void {
+    this.loggedIn = null;
+    this.slot.loginState = null;
+    for (const s of [failed, ...this.idle.splice(0)]) {
+      this.busy.delete(s);
+      s.close().catch(() => undefined);
+    }
+    // Waiters can now get a freshly opened session.
+    this.serveWaiters();
+  }
+
+  private serveWaiters(): void {
+    while (this.waiters.length > 0 && this.opened < this.size && !this.closed) {
+      const w = this.waiters.shift()!;
+      clearTimeout(w.timer);
+      this.openOne().then(w.resolve, w.reject);
     }
   }
 
@@ -88,22 +127,7 @@ export class SessionPool {
       this.busy.add(idle);
       return idle;
     }
-    if (this.opened < this.size) {
-      this.opening++;
-      try {
-        const s = await this.slot.openSession({ write: this.options.write !== false });
-        try {
-          await this.ensureLogin(s);
-        } catch (e) {
-          await s.close();
-          throw e;
-        }
-        this.busy.add(s);
-        return s;
-      } finally {
-        this.opening--;
-      }
-    }
+    if (this.opened < this.size) return this.openOne();
     const ms = this.options.waitTimeout ?? 30000;
     return new Promise<Session>((resolve, reject) => {
       const waiter: Waiter = {
@@ -116,6 +140,23 @@ export class SessionPool {
       };
       this.waiters.push(waiter);
     });
+  }
+
+  private async openOne(): Promise<Session> {
+    this.opening++;
+    try {
+      const s = await this.slot.openSession({ write: this.options.write !== false });
+      try {
+        await this.ensureLogin(s);
+      } catch (e) {
+        await s.close().catch(() => undefined);
+        throw e;
+      }
+      this.busy.add(s);
+      return s;
+    } finally {
+      this.opening--;
+    }
   }
 
   private ensureLogin(s: Session): Promise<void> {
@@ -131,7 +172,10 @@ export class SessionPool {
 
   private release(s: Session): void {
     this.busy.delete(s);
-    if (!s.isOpen) return this.checkDrained();
+    if (!s.isOpen) {
+      this.serveWaiters();
+      return this.checkDrained();
+    }
     const w = this.waiters.shift();
     if (w && !this.closed) {
       clearTimeout(w.timer);

@@ -5,11 +5,12 @@ import * as C from './constants/generated';
 import { UserAlreadyLoggedInError, UserNotLoggedInError } from './errors/generated';
 import type { Pin, SessionInfo as RawSessionInfo, Ulong } from './raw-types';
 import type { PKCS11 } from './raw-types';
-import { AsyncMutex } from './util/mutex';
+import { abortReason, AsyncMutex } from './util/mutex';
 import { asyncDispose } from './util/dispose';
 import type { Slot } from './slot';
 import type { Pkcs11Object } from './objects/object';
 import { classNumber, objectFor, objectOfHandle } from './objects/factory';
+import { DomainParameters } from './objects/domain-parameters';
 import { encodeTemplate, TemplateObject } from './template/attributes';
 import { PrivateKey, PublicKey, SecretKey } from './objects/keys';
 import { KeyPairSpec, planKeyPair, planSecretKey, SecretKeySpec } from './objects/generate';
@@ -17,12 +18,16 @@ import { CipherOperation, DigestOperation, SignOperation, VerifyOperation } from
 import { MechanismSpec, resolveMechanism } from './mechanisms';
 import type { Bytes } from './raw-types';
 import type { Key } from './objects/keys';
+import * as streams from './streams';
+import * as messages from './messages';
+import * as kem from './kem';
 
 export type UserType = 'user' | 'so' | 'context';
 
 const USER_TYPES: Record<UserType, number> = { user: C.CKU_USER, so: C.CKU_SO, context: C.CKU_CONTEXT_SPECIFIC };
 
 export type SessionState = 'roPublic' | 'roUser' | 'rwPublic' | 'rwUser' | 'rwSO';
+
 
 const STATES: Record<number, SessionState> = {
   [C.CKS_RO_PUBLIC_SESSION]: 'roPublic',
@@ -37,6 +42,15 @@ export interface SessionInfo {
   state: SessionState | Ulong;
   readWrite: boolean;
   deviceError: Ulong;
+}
+
+/** Options every slow typed call takes. */
+export interface CallOptions {
+  /**
+   * Gives up on the call: before it starts it never runs; once the module is working the promise
+   * rejects at once (the module's call still ends on its own; its result is dropped).
+   */
+  signal?: AbortSignal;
 }
 
 export class SessionClosedError extends Error {
@@ -77,10 +91,52 @@ export class Session {
   }
 
   /** Runs `fn` with this session to itself: calls on one session never interleave. */
-  run<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>): Promise<T> {
+  run<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal) return this.runAbortable(what, fn, signal);
     return this.mutex.run(() => {
       if (!this.open || this.slot.module.isClosed) throw new SessionClosedError(what);
       return this.slot.module.call(() => fn(this.slot.module.raw, this.handle));
+    });
+  }
+
+  /**
+   * run() with an AbortSignal. Aborted while waiting for the session: the call never starts.
+   * Aborted while the module works: the promise rejects at once with the signal's reason; a C
+   * call cannot be interrupted, so the session stays busy until the module returns, and the
+   * result is dropped.
+   */
+  private async runAbortable<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>, signal: AbortSignal): Promise<T> {
+    const release = await this.mutex.acquire(signal);
+    let work: Promise<T>;
+    try {
+      if (signal.aborted) throw abortReason(signal);
+      if (!this.open || this.slot.module.isClosed) throw new SessionClosedError(what);
+      work = this.slot.module.call(() => fn(this.slot.module.raw, this.handle));
+    } catch (e) {
+      release();
+      throw e;
+    }
+    const done = work.finally(release);
+    if (signal.aborted) {
+      done.catch(() => undefined);
+      throw abortReason(signal);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        done.catch(() => undefined);
+        reject(abortReason(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      done.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
     });
   }
 
@@ -89,10 +145,19 @@ export class Session {
    * key's next operation). Login is per token: when another session already logged the same user
    * in, this is a no-op. `pin` null or omitted uses the protected authentication path.
    */
-  async login(pin?: Pin, options: { user?: UserType } = {}): Promise<void> {
+  async login(pin?: Pin | null, options: { user?: UserType; signal?: AbortSignal } = {}): Promise<void> {
     const user = options.user ?? 'user';
+    if (!Object.prototype.hasOwnProperty.call(USER_TYPES, user)) throw new TypeError("login: option 'user' must be 'user', 'so' or 'context'");
     const tokenState = this.slot.loginState;
     if (user !== 'context' && tokenState === user) return;
+    if (pin === undefined || pin === null) {
+      // Without a PIN the module must collect it itself (PIN pad, biometrics); on any other token
+      // a NULL PIN is a caller's mistake the module would answer with a vague CKR_ARGUMENTS_BAD.
+      const info = await this.slot.tokenInfo();
+      if (!info.flags.protectedAuthenticationPath) {
+        throw new TypeError("login: argument 'pin' is required (the token has no protected authentication path)");
+      }
+    }
     await this.run('login', async (raw, h) => {
       try {
         await raw.C_LoginAsync(h, USER_TYPES[user], pin ?? null);
@@ -100,7 +165,7 @@ export class Session {
         // Logged in outside this library (another process' session, or a raw call): same result.
         if (!(e instanceof UserAlreadyLoggedInError)) throw e;
       }
-    });
+    }, options.signal);
     if (user !== 'context') this.slot.loginState = user;
   }
 
@@ -127,9 +192,9 @@ export class Session {
   }
 
   /** `length` random bytes from the token's generator. */
-  random(length: number): Promise<Buffer> {
+  random(length: number, options: CallOptions = {}): Promise<Buffer> {
     if (!Number.isSafeInteger(length) || length < 0) throw new RangeError("random: argument 'length' must be a non-negative integer");
-    return this.run('random', (raw, h) => raw.C_GenerateRandomAsync(h, length));
+    return this.run('random', (raw, h) => raw.C_GenerateRandomAsync(h, length), options.signal);
   }
 
   /** Creates an object from a template object ({ class: 'data', label, value, token … }). */
@@ -181,70 +246,98 @@ export class Session {
   async generateKeyPair(
     spec: KeyPairSpec,
     templates: { publicKey?: TemplateObject; privateKey?: TemplateObject } = {},
+    options: CallOptions = {},
   ): Promise<{ publicKey: PublicKey; privateKey: PrivateKey }> {
     const plan = planKeyPair(spec);
     const pub = encodeTemplate({ ...plan.publicKey, ...templates.publicKey }, 'publicKey');
     const priv = encodeTemplate({ ...plan.privateKey, ...templates.privateKey }, 'privateKey');
-    const kp = await this.run('generateKeyPair', (m, s) => m.C_GenerateKeyPairAsync(s, plan.mechanism, pub, priv));
+    const kp = await this.run('generateKeyPair', (m, s) => m.C_GenerateKeyPairAsync(s, plan.mechanism, pub, priv), options.signal);
     return { publicKey: new PublicKey(this, kp.publicKey), privateKey: new PrivateKey(this, kp.privateKey) };
   }
 
   /** Generates a secret key (AES, generic secret for HMAC, DES3); `template` overrides the defaults. */
-  async generateKey(spec: SecretKeySpec, template: TemplateObject = {}): Promise<SecretKey> {
-    const plan = planSecretKey(spec);
+  async generateKey(spec: SecretKeySpec, template: TemplateObject = {}, options: CallOptions = {}): Promise<SecretKey> {
+    // NSS reads PBKDF2 parameters in the pre-2.40 layout (and crashes on the current one): pick it
+    // by manufacturer unless the caller said which.
+    const legacyUnset = spec !== null && typeof spec === 'object' && spec.name === 'PBKDF2' && spec.legacyParams === undefined;
+    const plan = planSecretKey(spec, legacyUnset ? { manufacturerID: (await this.slot.module.info()).manufacturerID } : {});
     const raw = encodeTemplate({ ...plan.template, ...template });
-    const h = await this.run('generateKey', (m, s) => m.C_GenerateKeyAsync(s, plan.mechanism, raw));
+    const h = await this.run('generateKey', (m, s) => m.C_GenerateKeyAsync(s, plan.mechanism, raw), options.signal);
     return new SecretKey(this, h);
+  }
+
+  /**
+   * Generates DSA or PKCS#3 DH domain parameters (p, q, g) as a token object; key pairs can then
+   * be generated from `params.publicKeyTemplate()`.
+   */
+  async generateDomainParameters(
+    spec: { name: 'DSA' | 'DH'; primeBits: number },
+    template: TemplateObject = {},
+    options: CallOptions = {},
+  ): Promise<DomainParameters> {
+    if (spec === null || typeof spec !== 'object') throw new TypeError("generateDomainParameters: argument 'spec' must be an object");
+    const mech = spec.name === 'DSA' ? C.CKM_DSA_PARAMETER_GEN : spec.name === 'DH' ? C.CKM_DH_PKCS_PARAMETER_GEN : undefined;
+    if (mech === undefined) throw new RangeError("generateDomainParameters: spec.name must be 'DSA' or 'DH'");
+    if (!Number.isSafeInteger(spec.primeBits) || spec.primeBits <= 0) throw new RangeError("generateDomainParameters: spec.primeBits must be a positive integer");
+    const raw = encodeTemplate({ class: 'domainParameters', keyType: spec.name === 'DSA' ? 'dsa' : 'dh', token: false, primeBits: spec.primeBits, ...template });
+    const h = await this.run('generateDomainParameters', (m, s) => m.C_GenerateKeyAsync(s, { mechanism: mech }, raw), options.signal);
+    return new DomainParameters(this, h);
   }
 
   /**
    * Starts a multi-part operation. The session is this operation's until final() or abort();
    * other calls on the session wait for it.
    */
-  async signInit(spec: MechanismSpec, key: Key): Promise<SignOperation> {
-    const { release } = await this.startOperation('signInit', spec, (raw, h, m) => raw.C_SignInitAsync(h, m, key.handle));
-    return new SignOperation(this, release);
+  async signInit(spec: MechanismSpec, key: Key, options: CallOptions = {}): Promise<SignOperation> {
+    const { release } = await this.startOperation('signInit', spec, (raw, h, m) => raw.C_SignInitAsync(h, m, key.handle), options.signal);
+    return new SignOperation(this, release).attachSignal(options.signal);
   }
 
-  async verifyInit(spec: MechanismSpec, key: Key): Promise<VerifyOperation> {
-    const { release } = await this.startOperation('verifyInit', spec, (raw, h, m) => raw.C_VerifyInitAsync(h, m, key.handle));
-    return new VerifyOperation(this, release);
+  async verifyInit(spec: MechanismSpec, key: Key, options: CallOptions = {}): Promise<VerifyOperation> {
+    const { release } = await this.startOperation('verifyInit', spec, (raw, h, m) => raw.C_VerifyInitAsync(h, m, key.handle), options.signal);
+    return new VerifyOperation(this, release).attachSignal(options.signal);
   }
 
-  async encryptInit(spec: MechanismSpec, key: Key): Promise<CipherOperation> {
-    const { release } = await this.startOperation('encryptInit', spec, (raw, h, m) => raw.C_EncryptInitAsync(h, m, key.handle));
-    return new CipherOperation(this, release, 'encrypt');
+  async encryptInit(spec: MechanismSpec, key: Key, options: CallOptions = {}): Promise<CipherOperation> {
+    const { release } = await this.startOperation('encryptInit', spec, (raw, h, m) => raw.C_EncryptInitAsync(h, m, key.handle), options.signal);
+    return new CipherOperation(this, release, 'encrypt').attachSignal(options.signal);
   }
 
-  async decryptInit(spec: MechanismSpec, key: Key): Promise<CipherOperation> {
-    const { release } = await this.startOperation('decryptInit', spec, (raw, h, m) => raw.C_DecryptInitAsync(h, m, key.handle));
-    return new CipherOperation(this, release, 'decrypt');
+  async decryptInit(spec: MechanismSpec, key: Key, options: CallOptions = {}): Promise<CipherOperation> {
+    const { release } = await this.startOperation('decryptInit', spec, (raw, h, m) => raw.C_DecryptInitAsync(h, m, key.handle), options.signal);
+    return new CipherOperation(this, release, 'decrypt').attachSignal(options.signal);
   }
 
-  async digestInit(spec: MechanismSpec): Promise<DigestOperation> {
-    const { release } = await this.startOperation('digestInit', spec, (raw, h, m) => raw.C_DigestInitAsync(h, m));
-    return new DigestOperation(this, release);
+  async digestInit(spec: MechanismSpec, options: CallOptions = {}): Promise<DigestOperation> {
+    const { release } = await this.startOperation('digestInit', spec, (raw, h, m) => raw.C_DigestInitAsync(h, m), options.signal);
+    return new DigestOperation(this, release).attachSignal(options.signal);
   }
 
   /** One-shot digest on the token ({ name: 'SHA-256' } …). */
-  async digest(spec: MechanismSpec, data: Bytes): Promise<Buffer> {
+  async digest(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
     const m = resolveMechanism(spec).mechanism;
-    return this.run('digest', async (raw, h) => {
-      await raw.C_DigestInitAsync(h, m);
-      return raw.C_DigestAsync(h, data);
-    });
+    return this.run(
+      'digest',
+      async (raw, h) => {
+        await raw.C_DigestInitAsync(h, m);
+        return raw.C_DigestAsync(h, data);
+      },
+      options.signal,
+    );
   }
 
   private async startOperation(
     what: string,
     spec: MechanismSpec,
     init: (raw: PKCS11, h: Ulong, m: import('./raw-types').Mechanism) => Promise<void>,
+    signal?: AbortSignal,
   ): Promise<{ release: () => void }> {
     const supported = await this.slot.mechanismSet();
     const r = resolveMechanism(spec, (t) => supported.has(String(t)));
     if (r.prehash) throw new RangeError(`${what}: this token needs ECDSA hashed in Node; use sign()/verify() or { name: 'ECDSA' } over a digest`);
-    const release = await this.mutex.acquire();
+    const release = await this.mutex.acquire(signal);
     try {
+      if (signal?.aborted) throw abortReason(signal);
       if (!this.open || this.slot.module.isClosed) throw new SessionClosedError(what);
       await this.slot.module.call(() => init(this.slot.module.raw, this.handle, r.mechanism));
     } catch (e) {
@@ -255,6 +348,63 @@ export class Session {
   }
 
   // --- streams, message-based AEAD and KEM (lib/streams.ts, lib/messages.ts) ---
+
+  /** A Transform encrypting what is written to it (the session is the stream's until it ends or is destroyed). */
+  encryptStream(spec: MechanismSpec, key: Key, options?: streams.OperationStreamOptions): streams.CipherStream {
+    return streams.encryptStream(this, spec, key, options);
+  }
+
+  /** A Transform decrypting what is written to it. */
+  decryptStream(spec: MechanismSpec, key: Key, options?: streams.OperationStreamOptions): streams.CipherStream {
+    return streams.decryptStream(this, spec, key, options);
+  }
+
+  /** A Writable digesting what is written to it; `result` is the digest. */
+  digestStream(spec: MechanismSpec, options?: streams.OperationStreamOptions): streams.OperationWritable<Buffer> {
+    return streams.digestStream(this, spec, options);
+  }
+
+  /** A Writable signing what is written to it; `result` is the signature. */
+  signStream(spec: MechanismSpec, key: Key, options?: streams.OperationStreamOptions): streams.OperationWritable<Buffer> {
+    return streams.signStream(this, spec, key, options);
+  }
+
+  /** A Writable verifying `signature` over what is written to it; `result` is the verdict. */
+  verifyStream(spec: MechanismSpec, key: Key, signature: Bytes, options?: streams.OperationStreamOptions): streams.OperationWritable<boolean> {
+    return streams.verifyStream(this, spec, key, signature, options);
+  }
+
+  /** PKCS#11 3.0 message encryption (AES-GCM, ChaCha20-Poly1305): holds the session until final()/abort(). */
+  messageEncryptInit(spec: messages.MessageCipherSpec, key: Key): Promise<messages.MessageEncryptOperation> {
+    return messages.messageEncryptInit(this, spec, key);
+  }
+
+  messageDecryptInit(spec: messages.MessageCipherSpec, key: Key): Promise<messages.MessageDecryptOperation> {
+    return messages.messageDecryptInit(this, spec, key);
+  }
+
+  messageSignInit(spec: MechanismSpec, key: Key): Promise<messages.MessageSignOperation> {
+    return messages.messageSignInit(this, spec, key);
+  }
+
+  messageVerifyInit(spec: MechanismSpec, key: Key): Promise<messages.MessageVerifyOperation> {
+    return messages.messageVerifyInit(this, spec, key);
+  }
+
+  /** PKCS#11 3.2 C_EncapsulateKey: a new secret key (session object by default) and its ciphertext. */
+  encapsulate(spec: kem.KemSpec, publicKey: PublicKey, template?: TemplateObject): Promise<{ ciphertext: Buffer; key: SecretKey }> {
+    return kem.encapsulate(this, spec, publicKey, template);
+  }
+
+  /** PKCS#11 3.2 C_DecapsulateKey: the secret key `ciphertext` carries. */
+  decapsulate(spec: kem.KemSpec, privateKey: PrivateKey, ciphertext: Bytes, template?: TemplateObject): Promise<SecretKey> {
+    return kem.decapsulate(this, spec, privateKey, ciphertext, template);
+  }
+
+  /** @internal Runs `init` and holds the session until the returned release (lib/messages.ts). */
+  async holdSession(what: string, spec: MechanismSpec, init: (raw: PKCS11, h: Ulong, m: import('./raw-types').Mechanism) => Promise<void>): Promise<() => void> {
+    return (await this.startOperation(what, spec, init)).release;
+  }
 
   // --- end of streams, messages and KEM ---
 

@@ -16,7 +16,7 @@ export class Certificate extends Pkcs11Object {
     if (a.certificateType !== undefined && a.certificateType !== 'x509') {
       throw new TypeError(`certificate type '${String(a.certificateType)}' is not X.509`);
     }
-    if (!(a.value instanceof Buffer)) throw new TypeError(`certificate value is not readable (${a.unreadable.value ?? 'empty'})`);
+    if (!(a.value instanceof Buffer) || a.value.length === 0) throw new TypeError(`certificate value is not readable (${a.unreadable.value ?? 'empty'})`);
     return new X509Certificate(a.value);
   }
 }

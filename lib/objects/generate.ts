@@ -1,6 +1,7 @@
 // Key generation specs → mechanisms and default templates.
 import * as C from '../constants/generated';
 import { curveParams } from '../mechanisms';
+import { pbkdf2Mechanism, Pbkdf2Spec } from '../mechanisms/kdf';
 import type { Mechanism } from '../raw-types';
 import type { TemplateObject } from '../template/attributes';
 
@@ -10,7 +11,18 @@ export type KeyPairSpec =
   | { name: 'Ed25519' }
   | { name: 'Ed448' };
 
-export type SecretKeySpec = { name: 'AES'; length: 128 | 192 | 256 } | { name: 'generic'; length: number } | { name: 'DES3' };
+export type SecretKeySpec = { name: 'AES'; length: 128 | 192 | 256 } | { name: 'generic'; length: number } | { name: 'DES3' } | Pbkdf2Spec;
+
+export type { Pbkdf2Spec };
+
+/** What planSecretKey may know about the module (Session.generateKey can pass it). */
+export interface SecretKeyPlanContext {
+  /** The module's manufacturer ID (C_GetInfo): 'Mozilla Foundation' picks the legacy PBKDF2 params. */
+  manufacturerID?: string;
+}
+
+// Modules known to read the 2.x CK_PKCS5_PBKD2_PARAMS (and to crash on PARAMS2).
+const LEGACY_PBKDF2_MANUFACTURERS = new Set(['Mozilla Foundation']);
 
 export interface KeyPairPlan {
   mechanism: Mechanism;
@@ -48,9 +60,21 @@ export function planKeyPair(spec: KeyPairSpec): KeyPairPlan {
   }
 }
 
-export function planSecretKey(spec: SecretKeySpec): { mechanism: Mechanism; template: TemplateObject } {
+/**
+ * Mechanism and default template of a secret key spec; the caller's template goes over it.
+ * `context` lets PBKDF2 pick its parameter layout by module when the spec does not say.
+ */
+export function planSecretKey(spec: SecretKeySpec, context: SecretKeyPlanContext = {}): { mechanism: Mechanism; template: TemplateObject } {
+  if (spec === null || typeof spec !== 'object') throw new TypeError("generateKey: argument 'spec' must be a key spec object ({ name: 'AES', length: 256 } …)");
   const base: TemplateObject = { token: false, sensitive: true };
   switch (spec.name) {
+    case 'PBKDF2': {
+      const legacyParams = spec.legacyParams ?? LEGACY_PBKDF2_MANUFACTURERS.has(context.manufacturerID?.trim() ?? '');
+      const mechanism = pbkdf2Mechanism({ ...spec, legacyParams });
+      if (!Number.isSafeInteger(spec.length) || spec.length < 1) throw new RangeError("generateKey: 'spec.length' must be the key's length in bytes (a positive integer)");
+      // A generic secret for HMAC or further derivation; { keyType: 'aes', encrypt: true, decrypt: true } in the template makes an AES key.
+      return { mechanism, template: { ...base, class: 'secretKey', keyType: 'genericSecret', valueLen: spec.length, sign: true, verify: true, derive: true } };
+    }
     case 'AES':
       if (![128, 192, 256].includes(spec.length)) throw new RangeError('AES length must be 128, 192 or 256');
       return { mechanism: { mechanism: C.CKM_AES_KEY_GEN }, template: { ...base, valueLen: spec.length / 8, encrypt: true, decrypt: true } };

@@ -1,8 +1,13 @@
 // Keys with their operations. Each operation holds the session from Init to the final call, so
-// nothing can interleave on the session between them.
+// nothing can interleave on the session between them. Key management (wrap, unwrap, derive)
+// hands back the new key typed by its class.
 import * as crypto from 'node:crypto';
+import * as C from '../constants/generated';
 import { resolveMechanism, MechanismSpec } from '../mechanisms';
-import type { Bytes } from '../raw-types';
+import { isBytes, PrivateKeyDeriveSpec, resolveDeriveMechanism, resolveWrapMechanism, SecretKeyDeriveSpec, WrapSpec } from '../mechanisms/kdf';
+import type { Bytes, Ulong } from '../raw-types';
+import { encodeTemplate, KEY_TYPES, OBJECT_CLASSES, TemplateObject } from '../template/attributes';
+import type { CallOptions, Session } from '../session';
 import { Pkcs11Object } from './object';
 
 async function resolved(key: Pkcs11Object, spec: MechanismSpec) {
@@ -18,16 +23,16 @@ function prehashed(data: Bytes, hash: string | undefined): Bytes {
 
 export class Key extends Pkcs11Object {}
 
-async function sign(key: Key, spec: MechanismSpec, data: Bytes): Promise<Buffer> {
+async function sign(key: Key, spec: MechanismSpec, data: Bytes, signal?: AbortSignal): Promise<Buffer> {
   const r = await resolved(key, spec);
   const input = prehashed(data, r.prehash);
   return key.session.run('sign', async (raw, h) => {
     await raw.C_SignInitAsync(h, r.mechanism, key.handle);
     return raw.C_SignAsync(h, input);
-  });
+  }, signal);
 }
 
-async function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes): Promise<boolean> {
+async function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes, signal?: AbortSignal): Promise<boolean> {
   const r = await resolved(key, spec);
   const input = prehashed(data, r.prehash);
   return key.session.run('verify', async (raw, h) => {
@@ -39,57 +44,207 @@ async function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Byt
       if ((e as { rvName?: string }).rvName === 'CKR_SIGNATURE_LEN_RANGE') return false;
       throw e;
     }
-  });
+  }, signal);
 }
 
-async function encrypt(key: Key, spec: MechanismSpec, data: Bytes): Promise<Buffer> {
+async function encrypt(key: Key, spec: MechanismSpec, data: Bytes, signal?: AbortSignal): Promise<Buffer> {
   const r = await resolved(key, spec);
   return key.session.run('encrypt', async (raw, h) => {
     await raw.C_EncryptInitAsync(h, r.mechanism, key.handle);
     return raw.C_EncryptAsync(h, data);
-  });
+  }, signal);
 }
 
-async function decrypt(key: Key, spec: MechanismSpec, data: Bytes): Promise<Buffer> {
+async function decrypt(key: Key, spec: MechanismSpec, data: Bytes, signal?: AbortSignal): Promise<Buffer> {
   const r = await resolved(key, spec);
   return key.session.run('decrypt', async (raw, h) => {
     await raw.C_DecryptInitAsync(h, r.mechanism, key.handle);
     return raw.C_DecryptAsync(h, data);
-  });
+  }, signal);
+}
+
+// --- key management: wrap, unwrap, derive ---
+
+/** The key classes unwrap and derive make. */
+export type KeyClassName = 'secretKey' | 'privateKey' | 'publicKey';
+
+/** The JS class for a CKA_CLASS name (Key for numbers and vendor classes). */
+export type KeyOfClass<K> = K extends 'secretKey' ? SecretKey : K extends 'privateKey' ? PrivateKey : K extends 'publicKey' ? PublicKey : Key;
+
+/** A template for unwrap: it must say the new key's class and key type. */
+export type UnwrapTemplate = TemplateObject & { class: KeyClassName | Ulong; keyType: string | Ulong };
+
+/** What unwrap returns for a template: typed by its `class` (Key for a wide TemplateObject). */
+export type UnwrappedKey<T> = string extends keyof T ? Key : T extends { readonly class: infer K } ? KeyOfClass<K> : Key;
+
+/** What derive returns for a template: a SecretKey unless `class` says otherwise (Key for a wide TemplateObject). */
+export type DerivedKey<T> = string extends keyof T ? Key : T extends { readonly class: infer K } ? KeyOfClass<K> : SecretKey;
+
+const ENCRYPT = { encrypt: true, decrypt: true };
+// Usage flags a new key gets unless the caller's template sets them (undefined drops one).
+const USAGE: Record<number, Record<string, TemplateObject>> = {
+  [C.CKO_SECRET_KEY]: {
+    aes: ENCRYPT,
+    des3: ENCRYPT,
+    des2: ENCRYPT,
+    chacha20: ENCRYPT,
+    camellia: ENCRYPT,
+    aria: ENCRYPT,
+    genericSecret: { sign: true, verify: true, derive: true },
+  },
+  [C.CKO_PRIVATE_KEY]: { rsa: { sign: true, decrypt: true }, ec: { sign: true }, ecEdwards: { sign: true }, ecMontgomery: { derive: true }, dsa: { sign: true } },
+  [C.CKO_PUBLIC_KEY]: { rsa: { verify: true, encrypt: true }, ec: { verify: true }, ecEdwards: { verify: true }, dsa: { verify: true } },
+};
+
+// CKK value → its first camelCase name (the one reads decode to: 'ec', not 'ecdsa').
+const KEY_TYPE_NAMES = new Map<number, string>();
+for (const [k, v] of Object.entries(KEY_TYPES)) if (!KEY_TYPE_NAMES.has(v)) KEY_TYPE_NAMES.set(v, k);
+
+function classOf(cls: unknown): number | undefined {
+  if (typeof cls === 'string') return OBJECT_CLASSES[cls];
+  if (typeof cls === 'number') return cls;
+  if (typeof cls === 'bigint' && cls <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(cls);
+  return undefined;
+}
+
+/** Defaults merged under the caller's template: session object, private keys private, secrets and private keys sensitive, usage by key type. */
+function defaultsFor(cls: number, keyType: unknown): TemplateObject {
+  const n = typeof keyType === 'string' ? KEY_TYPES[keyType] : keyType;
+  const kt = typeof n === 'number' ? KEY_TYPE_NAMES.get(n) : undefined;
+  const usage = (kt !== undefined && USAGE[cls]?.[kt]) || {};
+  if (cls === C.CKO_PRIVATE_KEY) return { token: false, private: true, sensitive: true, ...usage };
+  if (cls === C.CKO_SECRET_KEY) return { token: false, sensitive: true, ...usage };
+  return { token: false, ...usage };
+}
+
+// The class map of ./factory for the key classes; importing factory here would make a cycle
+// (factory builds its table from these classes when it loads).
+function keyFor(session: Session, handle: Ulong, cls: number): Key {
+  if (cls === C.CKO_SECRET_KEY) return new SecretKey(session, handle);
+  if (cls === C.CKO_PRIVATE_KEY) return new PrivateKey(session, handle);
+  if (cls === C.CKO_PUBLIC_KEY) return new PublicKey(session, handle);
+  return new Key(session, handle);
+}
+
+function templateObject(what: string, t: unknown): TemplateObject {
+  if (t === null || typeof t !== 'object' || Array.isArray(t)) throw new TypeError(`${what}: argument 'template' must be an object of attribute values`);
+  return t as TemplateObject;
+}
+
+function keyClass(what: string, cls: unknown): number {
+  const n = classOf(cls);
+  const isKey = n === C.CKO_SECRET_KEY || n === C.CKO_PRIVATE_KEY || n === C.CKO_PUBLIC_KEY || (n !== undefined && n >= C.CKO_VENDOR_DEFINED);
+  if (n === undefined || !isKey) throw new RangeError(`${what}: 'template.class' must be 'secretKey', 'privateKey', 'publicKey' or a vendor class (got ${String(cls)})`);
+  return n;
+}
+
+function otherKey(what: string, self: Key, key: unknown): Pkcs11Object {
+  if (!(key instanceof Pkcs11Object)) throw new TypeError(`${what}: argument 'key' must be a key object (SecretKey, PrivateKey …)`);
+  if (key.session.slot.module !== self.session.slot.module) throw new RangeError(`${what}: argument 'key' belongs to another module`);
+  return key;
+}
+
+async function wrap(wrapping: Key, spec: WrapSpec, key: Key, signal?: AbortSignal): Promise<Buffer> {
+  const m = resolveWrapMechanism(spec, 'wrap');
+  const k = otherKey('wrap', wrapping, key);
+  return wrapping.session.run('wrap', (raw, h) => raw.C_WrapKeyAsync(h, m, wrapping.handle, k.handle), signal);
+}
+
+async function unwrap(unwrapping: Key, spec: WrapSpec, wrapped: Bytes, template: UnwrapTemplate, signal?: AbortSignal): Promise<Key> {
+  const m = resolveWrapMechanism(spec, 'unwrap');
+  if (!isBytes(wrapped)) throw new TypeError("unwrap: argument 'wrapped' must be bytes (a Buffer, TypedArray or ArrayBuffer)");
+  const t = templateObject('unwrap', template);
+  if (t.class === undefined) throw new TypeError("unwrap: argument 'template' must say the new key's class (class: 'secretKey' | 'privateKey' | 'publicKey')");
+  if (t.keyType === undefined) throw new TypeError("unwrap: argument 'template' must say the new key's type (keyType: 'aes', 'ec', 'rsa' …)");
+  const cls = keyClass('unwrap', t.class);
+  const raw = encodeTemplate({ ...defaultsFor(cls, t.keyType), ...t });
+  const h = await unwrapping.session.run('unwrap', (mod, s) => mod.C_UnwrapKeyAsync(s, m, unwrapping.handle, wrapped, raw), signal);
+  return keyFor(unwrapping.session, h, cls);
+}
+
+async function derive(
+  base: Key,
+  kind: 'privateKey' | 'secretKey',
+  spec: PrivateKeyDeriveSpec | SecretKeyDeriveSpec,
+  template: TemplateObject,
+  signal?: AbortSignal,
+): Promise<Key> {
+  const t = templateObject('derive', template);
+  const cls = keyClass('derive', t.class ?? 'secretKey');
+  const keyType = t.keyType ?? (cls === C.CKO_SECRET_KEY ? 'genericSecret' : undefined);
+  const raw = encodeTemplate({ class: 'secretKey', keyType, ...defaultsFor(cls, keyType), ...t });
+  // Before taking the session: an ECDH peer given as a PublicKey is read through its own session.
+  const m = await resolveDeriveMechanism(spec, kind, 'derive');
+  const h = await base.session.run('derive', (mod, s) => mod.C_DeriveKeyAsync(s, m, base.handle, raw), signal);
+  return keyFor(base.session, h, cls);
 }
 
 export class PrivateKey extends Key {
   /** Signs `data`; ECDSA signatures are raw r||s (node: dsaEncoding 'ieee-p1363'). */
-  sign(spec: MechanismSpec, data: Bytes): Promise<Buffer> {
-    return sign(this, spec, data);
+  sign(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
+    return sign(this, spec, data, options.signal);
   }
-  decrypt(spec: MechanismSpec, data: Bytes): Promise<Buffer> {
-    return decrypt(this, spec, data);
+  decrypt(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
+    return decrypt(this, spec, data, options.signal);
+  }
+  /**
+   * Unwraps (decrypts) a key wrapped for this private key, e.g. RSA-OAEP. The template must give
+   * `class` and `keyType`; defaults (session object, sensitive, usage by key type) go under it.
+   */
+  unwrap<const T extends UnwrapTemplate>(spec: WrapSpec, wrapped: Bytes, template: T, options: CallOptions = {}): Promise<UnwrappedKey<T>> {
+    return unwrap(this, spec, wrapped, template, options.signal) as Promise<UnwrappedKey<T>>;
+  }
+  /**
+   * Derives a key with ECDH ({ name: 'ECDH', publicKey, kdf }). Default template: a session
+   * generic secret (sensitive; sign, verify, derive); the caller's template wins, and CKA_VALUE_LEN
+   * (`valueLen`) is usually needed.
+   */
+  derive<const T extends TemplateObject = Record<never, never>>(spec: PrivateKeyDeriveSpec, template?: T, options: CallOptions = {}): Promise<DerivedKey<T>> {
+    return derive(this, 'privateKey', spec, template ?? {}, options.signal) as Promise<DerivedKey<T>>;
   }
 }
 
 export class PublicKey extends Key {
   /** true or false; an invalid signature is false, not an error. */
-  verify(spec: MechanismSpec, data: Bytes, signature: Bytes): Promise<boolean> {
-    return verify(this, spec, data, signature);
+  verify(spec: MechanismSpec, data: Bytes, signature: Bytes, options: CallOptions = {}): Promise<boolean> {
+    return verify(this, spec, data, signature, options.signal);
   }
-  encrypt(spec: MechanismSpec, data: Bytes): Promise<Buffer> {
-    return encrypt(this, spec, data);
+  encrypt(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
+    return encrypt(this, spec, data, options.signal);
+  }
+  /** Wraps (encrypts) `key` with this public key, e.g. RSA-OAEP; `key` must be extractable. */
+  wrap(spec: WrapSpec, key: Key, options: CallOptions = {}): Promise<Buffer> {
+    return wrap(this, spec, key, options.signal);
   }
 }
 
 export class SecretKey extends Key {
-  encrypt(spec: MechanismSpec, data: Bytes): Promise<Buffer> {
-    return encrypt(this, spec, data);
+  encrypt(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
+    return encrypt(this, spec, data, options.signal);
   }
-  decrypt(spec: MechanismSpec, data: Bytes): Promise<Buffer> {
-    return decrypt(this, spec, data);
+  decrypt(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
+    return decrypt(this, spec, data, options.signal);
   }
   /** A MAC (HMAC …). */
-  sign(spec: MechanismSpec, data: Bytes): Promise<Buffer> {
-    return sign(this, spec, data);
+  sign(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
+    return sign(this, spec, data, options.signal);
   }
-  verify(spec: MechanismSpec, data: Bytes, mac: Bytes): Promise<boolean> {
-    return verify(this, spec, data, mac);
+  verify(spec: MechanismSpec, data: Bytes, mac: Bytes, options: CallOptions = {}): Promise<boolean> {
+    return verify(this, spec, data, mac, options.signal);
+  }
+  /** Wraps (encrypts) `key` with this key (AES-KW, AES-KW with padding, AES-CBC …); `key` must be extractable. */
+  wrap(spec: WrapSpec, key: Key, options: CallOptions = {}): Promise<Buffer> {
+    return wrap(this, spec, key, options.signal);
+  }
+  /** Unwraps a key wrapped with this key; the template must give `class` and `keyType` (see PrivateKey.unwrap). */
+  unwrap<const T extends UnwrapTemplate>(spec: WrapSpec, wrapped: Bytes, template: T, options: CallOptions = {}): Promise<UnwrappedKey<T>> {
+    return unwrap(this, spec, wrapped, template, options.signal) as Promise<UnwrappedKey<T>>;
+  }
+  /**
+   * Derives a key (HKDF, AES-ECB/CBC-ENCRYPT-DATA, SP800-108 …). Default template: a session
+   * generic secret (sensitive; sign, verify, derive); the caller's template wins.
+   */
+  derive<const T extends TemplateObject = Record<never, never>>(spec: SecretKeyDeriveSpec, template?: T, options: CallOptions = {}): Promise<DerivedKey<T>> {
+    return derive(this, 'secretKey', spec, template ?? {}, options.signal) as Promise<DerivedKey<T>>;
   }
 }

@@ -1,22 +1,69 @@
 // A FIFO async mutex: a session runs one PKCS#11 call (or one multi-part operation) at a time.
+// A waiter can give up through an AbortSignal; it then leaves the queue without ever holding it.
+
+interface Waiter {
+  grant: (release: () => void) => void;
+  reject: (e: unknown) => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+/** The reason an AbortSignal carries (an AbortError DOMException unless the caller gave one). */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
 export class AsyncMutex {
-  private tail: Promise<void> = Promise.resolve();
+  private held = false;
+  private readonly queue: Waiter[] = [];
 
   /** Resolves with a release function once every earlier holder has released. */
-  acquire(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => (release = resolve));
-    const ready = this.tail.then(() => release);
-    this.tail = this.tail.then(() => next);
-    return ready;
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (!this.held) {
+      this.held = true;
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((grant, reject) => {
+      const w: Waiter = { grant, reject, signal };
+      if (signal) {
+        w.onAbort = () => {
+          const i = this.queue.indexOf(w);
+          if (i >= 0) this.queue.splice(i, 1);
+          reject(abortReason(signal));
+        };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.queue.push(w);
+    });
   }
 
-  async run<T>(fn: () => Promise<T> | T): Promise<T> {
-    const release = await this.acquire();
+  async run<T>(fn: () => Promise<T> | T, signal?: AbortSignal): Promise<T> {
+    const release = await this.acquire(signal);
     try {
       return await fn();
     } finally {
       release();
     }
+  }
+
+  /** True while someone holds the mutex. */
+  get locked(): boolean {
+    return this.held;
+  }
+
+  private releaser(): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = this.queue.shift();
+      if (!next) {
+        this.held = false;
+        return;
+      }
+      if (next.signal && next.onAbort) next.signal.removeEventListener('abort', next.onAbort);
+      next.grant(this.releaser());
+    };
   }
 }
