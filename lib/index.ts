@@ -7,7 +7,7 @@ export { Slot } from './slot';
 export { SlotWatcher } from './events';
 export type { SlotEvent, SlotEventMode, SlotEventOptions } from './events';
 export type { OpenSessionOptions } from './slot';
-export { Session, SessionClosedError } from './session';
+export { Session, SessionNotOpenError } from './session';
 export type { SessionInfo as TypedSessionInfo, SessionState, UserType, CallOptions } from './session';
 export type { Limit, MechanismInfo as TypedMechanismInfo, SlotInfo as TypedSlotInfo, TokenInfo as TypedTokenInfo } from './token';
 export { RUTOKEN_ERRORS, VendorPkcs11Error, registerVendorErrors, vendorErrorTable, vendorErrorTableFor, applyVendorErrors } from './errors/vendors';

@@ -53,10 +53,15 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export class SessionClosedError extends Error {
+/**
+ * A call on a Session object that was closed (or whose Module was). Not a Pkcs11Error: the module
+ * was never called. (CKR_SESSION_CLOSED from a module is the generated SessionClosedError.)
+ */
+export class SessionNotOpenError extends Error {
+  readonly code = 'ERR_P11_SESSION_NOT_OPEN';
   constructor(what: string) {
     super(`${what}: the session is closed`);
-    this.name = 'SessionClosedError';
+    this.name = 'SessionNotOpenError';
   }
 }
 
@@ -94,7 +99,7 @@ export class Session {
   run<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal) return this.runAbortable(what, fn, signal);
     return this.mutex.run(() => {
-      if (!this.open || this.slot.module.isClosed) throw new SessionClosedError(what);
+      if (!this.open || this.slot.module.isClosed) throw new SessionNotOpenError(what);
       return this.slot.module.call(() => fn(this.slot.module.raw, this.handle));
     });
   }
@@ -110,7 +115,7 @@ export class Session {
     let work: Promise<T>;
     try {
       if (signal.aborted) throw abortReason(signal);
-      if (!this.open || this.slot.module.isClosed) throw new SessionClosedError(what);
+      if (!this.open || this.slot.module.isClosed) throw new SessionNotOpenError(what);
       work = this.slot.module.call(() => fn(this.slot.module.raw, this.handle));
     } catch (e) {
       release();
@@ -338,7 +343,7 @@ export class Session {
     const release = await this.mutex.acquire(signal);
     try {
       if (signal?.aborted) throw abortReason(signal);
-      if (!this.open || this.slot.module.isClosed) throw new SessionClosedError(what);
+      if (!this.open || this.slot.module.isClosed) throw new SessionNotOpenError(what);
       await this.slot.module.call(() => init(this.slot.module.raw, this.handle, r.mechanism));
     } catch (e) {
       release();

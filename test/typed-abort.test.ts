@@ -27,6 +27,13 @@ describe('AbortSignal, login arguments, slot watcher fallbacks', () => {
     await expect(s.random(8, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     expect(await s.findAll({ label })).toHaveLength(0);
     expect(await s.random(8)).toHaveLength(8);
+    // Key operations take the same option.
+    const { privateKey, publicKey } = await s.generateKeyPair({ name: 'EC', curve: 'P-256' });
+    const digest = Buffer.alloc(32, 1);
+    await expect(privateKey.sign({ name: 'ECDSA' }, digest, { signal: AbortSignal.abort() })).rejects.toEqual(abortError);
+    const sig = await privateKey.sign({ name: 'ECDSA' }, digest, { signal: new AbortController().signal });
+    expect(await publicKey.verify({ name: 'ECDSA' }, digest, sig, { signal: new AbortController().signal })).toBe(true);
+    await expect(publicKey.verify({ name: 'ECDSA' }, digest, sig, { signal: AbortSignal.abort() })).rejects.toEqual(abortError);
   });
 
   test('aborted while waiting for the session: leaves the queue, never runs; the holder is unaffected', async () => {
@@ -60,6 +67,37 @@ describe('AbortSignal, login arguments, slot watcher fallbacks', () => {
     const keys = await s.findAll({ label });
     expect(keys.map((k) => k.constructor.name).sort()).toEqual(['PrivateKey', 'PublicKey']);
     for (const k of keys) await k.destroy();
+  });
+
+  test('a signal on a multi-part operation: aborting ends it in the module (2.x: the final call) and frees the session', async () => {
+    const key = await s.generateKey({ name: 'generic', length: 32 });
+    const ac = new AbortController();
+    const op = await s.signInit({ name: 'HMAC', hash: 'SHA-256' }, key, { signal: ac.signal });
+    await op.update(Buffer.from('part one'));
+    const waiting = s.random(4);
+    ac.abort();
+    await expect(op.update(Buffer.from('part two'))).rejects.toEqual(abortError);
+    await expect(op.final()).rejects.toEqual(abortError);
+    expect(op.isFinished).toBe(true);
+    expect(await waiting).toHaveLength(4);
+    // The module's operation ended too: a new one starts on the same session (else CKR_OPERATION_ACTIVE).
+    const again = await s.signInit({ name: 'HMAC', hash: 'SHA-256' }, key);
+    await again.update(Buffer.from('x'));
+    expect(await again.final()).toHaveLength(32);
+    // A signal that fires after final() does nothing.
+    const late = new AbortController();
+    const done = await s.digestInit({ name: 'SHA-256' }, { signal: late.signal });
+    await done.update(Buffer.from('abc'));
+    expect(await done.final()).toHaveLength(32);
+    late.abort();
+    expect(await s.random(2)).toHaveLength(2);
+    await key.destroy();
+  });
+
+  test('an already-aborted signal on an Init never starts the operation', async () => {
+    await expect(s.digestInit({ name: 'SHA-256' }, { signal: AbortSignal.abort() })).rejects.toEqual(abortError);
+    const d = await s.digestInit({ name: 'SHA-256' });
+    expect(await d.final()).toHaveLength(32);
   });
 
   test('login without a PIN needs a protected authentication path; bad user types are TypeErrors', async () => {

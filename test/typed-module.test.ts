@@ -2,7 +2,7 @@
 // state, per-session mutex, close/dispose) and the per-CKR error classes with the caller's stack.
 import * as crypto from 'node:crypto';
 import { fixture } from './helpers/softhsm';
-import { Module, Session, SessionClosedError, PinIncorrectError, PinError, Pkcs11Error, CKM_ECDSA, CKM_AES_KEY_GEN } from '../lib/index';
+import { Module, Session, SessionNotOpenError, PinIncorrectError, PinError, Pkcs11Error, CKM_ECDSA, CKM_AES_KEY_GEN } from '../lib/index';
 
 describe('Module / Slot / Session on SoftHSM', () => {
   let mod: Module;
@@ -115,7 +115,7 @@ describe('Module / Slot / Session on SoftHSM', () => {
     await s.close();
   });
 
-  test('close waits for the call in progress; calls after close reject with SessionClosedError; close twice is fine', async () => {
+  test('close waits for the call in progress; calls after close reject with SessionNotOpenError; close twice is fine', async () => {
     const slot = (await mod.findSlot('p11bridge-a'))!;
     const s = await slot.openSession();
     const pending = s.random(1 << 20);
@@ -123,7 +123,7 @@ describe('Module / Slot / Session on SoftHSM', () => {
     expect((await pending).length).toBe(1 << 20);
     await closing;
     expect(s.isOpen).toBe(false);
-    await expect(s.random(1)).rejects.toBeInstanceOf(SessionClosedError);
+    await expect(s.random(1)).rejects.toBeInstanceOf(SessionNotOpenError);
     await s.close();
   });
 
@@ -181,13 +181,13 @@ describe('Module lifecycle', () => {
     await expect(Module.open('/nonexistent/libnothing.so')).rejects.toMatchObject({ code: 'MODULE_NOT_FOUND' });
   });
 
-  test('close finalizes: sessions of a closed module reject with SessionClosedError', async () => {
+  test('close finalizes: sessions of a closed module reject with SessionNotOpenError', async () => {
     const f = fixture();
     const m = await Module.open(f.modulePath);
     const slot = (await m.findSlot('p11bridge-a'))!;
     const s = await slot.openSession();
     await m.close();
-    await expect(s.random(4)).rejects.toBeInstanceOf(SessionClosedError);
+    await expect(s.random(4)).rejects.toBeInstanceOf(SessionNotOpenError);
   });
 });
 
