@@ -1,7 +1,7 @@
 // p11bridge: the typed layer (Module → Slot → Session) over `p11bridge/raw`, which is
 // re-exported here too (constants, error classes, PKCS11).
 export * from './raw';
-export { Module } from './module';
+export { Module, ModuleClosedError } from './module';
 export type { ModuleInfo, ModuleOpenOptions } from './module';
 export { Slot } from './slot';
 export { SlotWatcher } from './events';

@@ -224,7 +224,7 @@ export class MessageEncryptOperation extends MessageCipherOperation {
     return { ciphertext: ciphertext(), result };
   }
 
-  protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
+  protected override finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
     return raw.C_MessageEncryptFinalAsync(h);
   }
 }
@@ -257,7 +257,7 @@ export class MessageDecryptOperation extends MessageCipherOperation {
     );
   }
 
-  protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
+  protected override finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
     return raw.C_MessageDecryptFinalAsync(h);
   }
 }
@@ -304,7 +304,7 @@ export class MessageSignOperation extends Operation {
     return this.step('final', (raw, h) => raw.C_MessageSignFinalAsync(h), { last: true });
   }
 
-  protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
+  protected override finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
     return raw.C_MessageSignFinalAsync(h);
   }
 }
@@ -338,7 +338,7 @@ export class MessageVerifyOperation extends Operation {
     return this.step('final', (raw, h) => raw.C_MessageVerifyFinalAsync(h), { last: true });
   }
 
-  protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
+  protected override finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
     return raw.C_MessageVerifyFinalAsync(h);
   }
 }

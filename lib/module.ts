@@ -2,7 +2,7 @@
 import { PKCS11 } from './raw';
 import type { InitializeOptions, LoadOptions, Ulong, Version } from './raw-types';
 import { Slot } from './slot';
-import { tracked } from './util/stack';
+import { tracked, withCallerStack } from './util/stack';
 import { applyVendorErrors, vendorErrorTable, vendorErrorTableFor, VendorErrorTable } from './errors/vendors';
 import { asyncDispose } from './util/dispose';
 import { SlotEventOptions, SlotWatcher } from './events';
@@ -30,6 +30,15 @@ export interface ModuleInfo {
   path: string;
 }
 
+/** A call on a Module (or its slots) after close(). Not a Pkcs11Error: the module was not called. */
+export class ModuleClosedError extends Error {
+  readonly code = 'ERR_P11_MODULE_CLOSED';
+  constructor() {
+    super('the module is closed');
+    this.name = 'ModuleClosedError';
+  }
+}
+
 export class Module {
   private readonly slotCache = new Map<string, Slot>();
   private closing: Promise<void> | null = null;
@@ -46,14 +55,32 @@ export class Module {
    * @internal Runs an async raw call: its rejection gets the caller's stack and, for vendor codes,
    * the vendor's name.
    */
-  call<T>(fn: () => Promise<T>): Promise<T> {
+  call<T>(fn: () => Promise<T>, caller?: { stack?: string }): Promise<T> {
+    if (this.finalizing) return Promise.reject(new ModuleClosedError());
     const table = this.vendorErrors;
-    return tracked(() =>
+    const run = () =>
       fn().catch((e: unknown) => {
         throw applyVendorErrors(e, table);
-      }),
-    );
+      });
+    return caller ? withCallerStack(run(), caller) : tracked(run);
   }
+
+  /**
+   * @internal Calls issued before close() was called: close() lets them finish before
+   * C_Finalize, even those still waiting for their session.
+   */
+  admit<T>(p: Promise<T>): Promise<T> {
+    this.admitted.add(p);
+    const done = () => this.admitted.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** @internal Multi-part operations still holding a session; close() aborts them. */
+  readonly operations = new Set<{ abort(): Promise<void>; belongsTo(session: object): boolean }>();
+  private readonly admitted = new Set<Promise<unknown>>();
+  /** @internal True once close() has let earlier calls finish and is finalizing. */
+  finalizing = false;
 
   /** Loads the module and initializes it (off the event loop: some modules take seconds). */
   static async open(path: string, options: ModuleOpenOptions = {}): Promise<Module> {
@@ -126,7 +153,7 @@ export class Module {
    * for blocking vs polling.
    */
   watchSlots(options: SlotEventOptions = {}): SlotWatcher {
-    if (this.isClosed) throw new Error('watchSlots: the module is closed');
+    if (this.isClosed) throw new ModuleClosedError();
     const w = new SlotWatcher(this, options);
     this.watchers.add(w);
     w.once('stop', () => this.watchers.delete(w));
@@ -146,10 +173,19 @@ export class Module {
         const watchers = [...this.watchers];
         for (const w of watchers) w.stop();
         try {
-          await this.call(() => this.raw.C_FinalizeAsync());
+          // Calls made before close() finish first; operations left open are ended so the calls
+          // queued behind them on their session can run.
+          while (this.admitted.size > 0 || this.operations.size > 0) {
+            await Promise.all([...this.operations].map((op) => op.abort()));
+            await Promise.allSettled([...this.admitted]);
+          }
+          const finalized = this.call(() => this.raw.C_FinalizeAsync());
+          this.finalizing = true;
+          await finalized;
           // Let the woken waits report back before unloading (bounded: a module may not wake them).
           await Promise.all(watchers.map((w) => w.settled(2000)));
         } finally {
+          this.finalizing = true;
           this.raw.close();
           for (const s of this.slotCache.values()) s.loginState = null;
         }

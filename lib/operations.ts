@@ -3,8 +3,8 @@
 // too (abort() waits for a part in flight instead of racing it on the same session).
 import type { Bytes, PKCS11, Ulong } from './raw-types';
 import type { Session } from './session';
-import * as C from './constants/generated';
 import { abortReason, AsyncMutex } from './util/mutex';
+import { endOperation, OperationKind } from './operation-end';
 
 export class OperationFinishedError extends Error {
   constructor(what: string) {
@@ -83,7 +83,15 @@ export abstract class Operation {
   constructor(
     protected readonly session: Session,
     private readonly release: () => void,
-  ) {}
+  ) {
+    // Module.close() ends operations left open, so calls queued behind them can finish.
+    session.slot.module.operations.add(this);
+  }
+
+  /** @internal */
+  belongsTo(session: object): boolean {
+    return this.session === session;
+  }
 
   get isFinished(): boolean {
     return this.finished;
@@ -135,21 +143,9 @@ export abstract class Operation {
 
   /** @internal The module's final call, whatever it answers, then the session is released. */
   protected async endQuietly(): Promise<void> {
-    const flag = this.cancelFlag();
+    const kind = this.kind();
     try {
-      await this.direct(async (raw, h) => {
-        // 3.x: C_SessionCancel ends exactly this operation. 2.x (or a module refusing it): the
-        // final call, which ends the operation whatever it answers.
-        if (flag !== undefined && raw.has('C_SessionCancel')) {
-          try {
-            await raw.C_SessionCancelAsync(h, flag);
-            return;
-          } catch {
-            /* fall back to the final call */
-          }
-        }
-        await this.finalForAbort(raw, h);
-      });
+      await this.direct((raw, h) => (kind ? endOperation(raw, h, kind) : this.finalForAbort(raw, h)));
     } catch {
       // Ended either way: the module already ended it, or the session/module is gone.
     } finally {
@@ -187,11 +183,14 @@ export abstract class Operation {
     }
   }
 
-  protected abstract finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown>;
+  /** The call that ends a message-based operation (multi-part ones use endOperation). */
+  protected finalForAbort(_raw: PKCS11, _h: Ulong): Promise<unknown> {
+    return Promise.resolve();
+  }
 
-  /** The CKF_ flag C_SessionCancel takes for this operation (none: end it with the final call). */
-  protected cancelFlag(): number | undefined {
-    return undefined;
+  /** Which multi-part operation this is (null: message-based; finalForAbort ends it). */
+  protected kind(): OperationKind | null {
+    return null;
   }
 
   /**
@@ -220,6 +219,7 @@ export abstract class Operation {
     if (this.finished) return;
     this.finished = true;
     this.detach?.();
+    this.session.slot.module.operations.delete(this);
     this.release();
   }
 }
@@ -249,11 +249,8 @@ export class SignOperation extends UpdateOperation {
   final(): Promise<Buffer> {
     return this.step('final', (raw, h) => raw.C_SignFinalAsync(h), { last: true });
   }
-  protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
-    return raw.C_SignFinalAsync(h);
-  }
-  protected override cancelFlag(): number {
-    return C.CKF_SIGN;
+  protected override kind(): OperationKind {
+    return 'sign';
   }
 }
 
@@ -270,11 +267,8 @@ export class VerifyOperation extends UpdateOperation {
       throw e;
     }
   }
-  protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
-    return raw.C_VerifyFinalAsync(h, Buffer.alloc(1));
-  }
-  protected override cancelFlag(): number {
-    return C.CKF_VERIFY;
+  protected override kind(): OperationKind {
+    return 'verify';
   }
 }
 
@@ -285,11 +279,8 @@ export class DigestOperation extends UpdateOperation {
   final(): Promise<Buffer> {
     return this.step('final', (raw, h) => raw.C_DigestFinalAsync(h), { last: true });
   }
-  protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
-    return raw.C_DigestFinalAsync(h);
-  }
-  protected override cancelFlag(): number {
-    return C.CKF_DIGEST;
+  protected override kind(): OperationKind {
+    return 'digest';
   }
 }
 
@@ -330,10 +321,7 @@ export class CipherOperation extends Operation {
     }
   }
 
-  protected finalForAbort(raw: PKCS11, h: Ulong): Promise<unknown> {
-    return this.direction === 'encrypt' ? raw.C_EncryptFinalAsync(h) : raw.C_DecryptFinalAsync(h);
-  }
-  protected override cancelFlag(): number {
-    return this.direction === 'encrypt' ? C.CKF_ENCRYPT : C.CKF_DECRYPT;
+  protected override kind(): OperationKind {
+    return this.direction;
   }
 }

@@ -53,6 +53,7 @@ export class SessionPool {
   private opening = 0;
   private closed = false;
   private drained: (() => void) | null = null;
+  private draining: Promise<void> | null = null;
   private loggedIn: Promise<void> | null = null;
 
   /** @internal use Slot.pool() */
@@ -200,7 +201,8 @@ export class SessionPool {
         w.reject(new PoolClosedError());
       }
     }
-    if (this.busy.size > 0) await new Promise<void>((r) => (this.drained = r));
+    // Every close() caller waits for the same drain (a second call must not replace the first's).
+    if (this.busy.size > 0) await (this.draining ??= new Promise<void>((r) => (this.drained = r)));
     await Promise.all(this.idle.splice(0).map((s) => s.close()));
   }
 }

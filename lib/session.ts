@@ -2,7 +2,8 @@
 // the token (PKCS#11 logs in per token, not per session), closed by close(), `await using`, or —
 // as a backstop — when it is garbage-collected unclosed.
 import * as C from './constants/generated';
-import { UserAlreadyLoggedInError, UserNotLoggedInError } from './errors/generated';
+import { SessionClosedError as CkrSessionClosedError, SessionHandleInvalidError, UserAlreadyLoggedInError, UserNotLoggedInError } from './errors/generated';
+import { ModuleClosedError } from './module';
 import type { Pin, SessionInfo as RawSessionInfo, Ulong } from './raw-types';
 import type { PKCS11 } from './raw-types';
 import { abortReason, AsyncMutex } from './util/mutex';
@@ -17,7 +18,8 @@ import { KeyPairSpec, planKeyPair, planSecretKey, SecretKeySpec } from './object
 import { CipherOperation, DigestOperation, SignOperation, VerifyOperation } from './operations';
 import { MechanismSpec, resolveMechanism } from './mechanisms';
 import type { Bytes } from './raw-types';
-import type { Key } from './objects/keys';
+import type { Key, PrivateKeyCallOptions } from './objects/keys';
+import { contextLogin } from './operation-end';
 import * as streams from './streams';
 import * as messages from './messages';
 import * as kem from './kem';
@@ -97,11 +99,19 @@ export class Session {
 
   /** Runs `fn` with this session to itself: calls on one session never interleave. */
   run<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (signal) return this.runAbortable(what, fn, signal);
-    return this.mutex.run(() => {
-      if (!this.open || this.slot.module.isClosed) throw new SessionNotOpenError(what);
-      return this.slot.module.call(() => fn(this.slot.module.raw, this.handle));
-    });
+    const m = this.slot.module;
+    if (!this.open || m.isClosed) return Promise.reject(new SessionNotOpenError(what));
+    // The caller's stack, taken now: by the time the session is free it is gone.
+    const caller: { stack?: string } = {};
+    Error.captureStackTrace(caller, Session.prototype.run);
+    const p = signal
+      ? this.runAbortable(what, fn, signal, caller)
+      : this.mutex.run(() => {
+          if (!this.open || m.finalizing) throw new SessionNotOpenError(what);
+          return m.call(() => fn(m.raw, this.handle), caller);
+        });
+    // Issued before close(): close() lets it finish.
+    return m.admit(p);
   }
 
   /**
@@ -110,13 +120,13 @@ export class Session {
    * call cannot be interrupted, so the session stays busy until the module returns, and the
    * result is dropped.
    */
-  private async runAbortable<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>, signal: AbortSignal): Promise<T> {
+  private async runAbortable<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>, signal: AbortSignal, caller: { stack?: string }): Promise<T> {
     const release = await this.mutex.acquire(signal);
     let work: Promise<T>;
     try {
       if (signal.aborted) throw abortReason(signal);
-      if (!this.open || this.slot.module.isClosed) throw new SessionNotOpenError(what);
-      work = this.slot.module.call(() => fn(this.slot.module.raw, this.handle));
+      if (!this.open || this.slot.module.finalizing) throw new SessionNotOpenError(what);
+      work = this.slot.module.call(() => fn(this.slot.module.raw, this.handle), caller);
     } catch (e) {
       release();
       throw e;
@@ -198,7 +208,7 @@ export class Session {
 
   /** `length` random bytes from the token's generator. */
   random(length: number, options: CallOptions = {}): Promise<Buffer> {
-    if (!Number.isSafeInteger(length) || length < 0) throw new RangeError("random: argument 'length' must be a non-negative integer");
+    if (!Number.isSafeInteger(length) || length < 0) return Promise.reject(new RangeError("random: argument 'length' must be a non-negative integer"));
     return this.run('random', (raw, h) => raw.C_GenerateRandomAsync(h, length), options.signal);
   }
 
@@ -253,6 +263,9 @@ export class Session {
     templates: { publicKey?: TemplateObject; privateKey?: TemplateObject } = {},
     options: CallOptions = {},
   ): Promise<{ publicKey: PublicKey; privateKey: PrivateKey }> {
+    if (spec && (spec.name === 'DSA' || spec.name === 'DH') && spec.parameters instanceof DomainParameters) {
+      spec = { name: spec.name, parameters: await spec.parameters.publicKeyTemplate() as { prime: Buffer; base: Buffer } };
+    }
     const plan = planKeyPair(spec);
     const pub = encodeTemplate({ ...plan.publicKey, ...templates.publicKey }, 'publicKey');
     const priv = encodeTemplate({ ...plan.privateKey, ...templates.privateKey }, 'privateKey');
@@ -293,8 +306,16 @@ export class Session {
    * Starts a multi-part operation. The session is this operation's until final() or abort();
    * other calls on the session wait for it.
    */
-  async signInit(spec: MechanismSpec, key: Key, options: CallOptions = {}): Promise<SignOperation> {
-    const { release } = await this.startOperation('signInit', spec, (raw, h, m) => raw.C_SignInitAsync(h, m, key.handle), options.signal);
+  async signInit(spec: MechanismSpec, key: Key, options: PrivateKeyCallOptions = {}): Promise<SignOperation> {
+    const { release } = await this.startOperation(
+      'signInit',
+      spec,
+      async (raw, h, m) => {
+        await raw.C_SignInitAsync(h, m, key.handle);
+        await contextLogin(raw, h, options.contextPin, 'sign');
+      },
+      options.signal,
+    );
     return new SignOperation(this, release).attachSignal(options.signal);
   }
 
@@ -308,8 +329,16 @@ export class Session {
     return new CipherOperation(this, release, 'encrypt').attachSignal(options.signal);
   }
 
-  async decryptInit(spec: MechanismSpec, key: Key, options: CallOptions = {}): Promise<CipherOperation> {
-    const { release } = await this.startOperation('decryptInit', spec, (raw, h, m) => raw.C_DecryptInitAsync(h, m, key.handle), options.signal);
+  async decryptInit(spec: MechanismSpec, key: Key, options: PrivateKeyCallOptions = {}): Promise<CipherOperation> {
+    const { release } = await this.startOperation(
+      'decryptInit',
+      spec,
+      async (raw, h, m) => {
+        await raw.C_DecryptInitAsync(h, m, key.handle);
+        await contextLogin(raw, h, options.contextPin, 'decrypt');
+      },
+      options.signal,
+    );
     return new CipherOperation(this, release, 'decrypt').attachSignal(options.signal);
   }
 
@@ -320,7 +349,7 @@ export class Session {
 
   /** One-shot digest on the token ({ name: 'SHA-256' } …). */
   async digest(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
-    const m = resolveMechanism(spec).mechanism;
+    const m = resolveMechanism(spec, undefined, 'digest').mechanism;
     return this.run(
       'digest',
       async (raw, h) => {
@@ -331,20 +360,34 @@ export class Session {
     );
   }
 
-  private async startOperation(
+  private startOperation(
     what: string,
     spec: MechanismSpec,
     init: (raw: PKCS11, h: Ulong, m: import('./raw-types').Mechanism) => Promise<void>,
     signal?: AbortSignal,
   ): Promise<{ release: () => void }> {
+    const m = this.slot.module;
+    if (!this.open || m.isClosed) return Promise.reject(new SessionNotOpenError(what));
+    const caller: { stack?: string } = {};
+    Error.captureStackTrace(caller, Session.prototype.startOperation);
+    return m.admit(this.initOperation(what, spec, init, signal, caller));
+  }
+
+  private async initOperation(
+    what: string,
+    spec: MechanismSpec,
+    init: (raw: PKCS11, h: Ulong, m: import('./raw-types').Mechanism) => Promise<void>,
+    signal: AbortSignal | undefined,
+    caller: { stack?: string },
+  ): Promise<{ release: () => void }> {
     const supported = await this.slot.mechanismSet();
-    const r = resolveMechanism(spec, (t) => supported.has(String(t)));
+    const r = resolveMechanism(spec, (t) => supported.has(String(t)), what);
     if (r.prehash) throw new RangeError(`${what}: this token needs ECDSA hashed in Node; use sign()/verify() or { name: 'ECDSA' } over a digest`);
     const release = await this.mutex.acquire(signal);
     try {
       if (signal?.aborted) throw abortReason(signal);
-      if (!this.open || this.slot.module.isClosed) throw new SessionNotOpenError(what);
-      await this.slot.module.call(() => init(this.slot.module.raw, this.handle, r.mechanism));
+      if (!this.open || this.slot.module.finalizing) throw new SessionNotOpenError(what);
+      await this.slot.module.call(() => init(this.slot.module.raw, this.handle, r.mechanism), caller);
     } catch (e) {
       release();
       throw e;
@@ -425,12 +468,19 @@ export class Session {
 
   /** Waits for the call in progress, then closes. Closing twice is a no-op. */
   async close(): Promise<void> {
+    // An operation left open holds the session: end it, or close() would wait forever.
+    await Promise.all([...this.slot.module.operations].filter((op) => op.belongsTo(this)).map((op) => op.abort()));
     const release = await this.mutexAcquire();
     try {
       if (!this.open) return;
       this.open = false;
       backstop.unregister(this.token);
-      await this.slot.module.call(() => this.slot.module.raw.C_CloseSessionAsync(this.handle));
+      try {
+        await this.slot.module.call(() => this.slot.module.raw.C_CloseSessionAsync(this.handle));
+      } catch (e) {
+        // Already gone in the module (token removed, C_CloseAllSessions, finalized): closed is closed.
+        if (!(e instanceof SessionHandleInvalidError || e instanceof CkrSessionClosedError || e instanceof ModuleClosedError)) throw e;
+      }
     } finally {
       this.slot.sessionClosedCallback(this.handle)();
       release();

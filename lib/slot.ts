@@ -35,7 +35,7 @@ export class Slot {
   async mechanisms(): Promise<MechanismInfo[]> {
     const raw = this.module.raw;
     const types = await this.module.call(() => raw.C_GetMechanismListAsync(this.id));
-    return Promise.all(types.map(async (t) => decodeMechanismInfo(t, await raw.C_GetMechanismInfoAsync(this.id, t))));
+    return Promise.all(types.map(async (t) => decodeMechanismInfo(t, await this.module.call(() => raw.C_GetMechanismInfoAsync(this.id, t)))));
   }
 
   /** @internal The mechanism types the token offers (as strings), fetched once. */

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fixture } from './helpers/softhsm';
-import { Module, Session, Pkcs11Object, PrivateKey, SecretKey, encodeTemplate, CKM_DSA_KEY_PAIR_GEN, CKM_DSA_SHA256 } from '../lib/index';
+import { Module, Session, Pkcs11Object, PrivateKey, SecretKey, CKM_DSA_SHA256, CKM_DH_PKCS_DERIVE } from '../lib/index';
 import { Data } from '../lib/objects/data';
 import { Certificate } from '../lib/objects/certificate';
 import { DomainParameters } from '../lib/objects/domain-parameters';
@@ -152,19 +152,37 @@ describe('typed object classes', () => {
     // A DSA key pair from the stored parameters; node:crypto verifies its signature.
     const pubTemplate = await params.publicKeyTemplate();
     expect(Object.keys(pubTemplate).sort()).toEqual(['base', 'prime', 'subprime']);
-    const pubRaw = encodeTemplate({ ...pubTemplate, token: false, verify: true });
-    const privRaw = encodeTemplate({ token: false, sign: true });
-    const kp = await s.run('dsa', (raw, h) => raw.C_GenerateKeyPairAsync(h, { mechanism: CKM_DSA_KEY_PAIR_GEN }, pubRaw, privRaw));
-    const priv = (await s.object(kp.privateKey)) as PrivateKey;
+    const kp = await s.generateKeyPair({ name: 'DSA', parameters: params });
+    const priv = (await s.object(kp.privateKey.handle)) as PrivateKey;
     expect(priv).toBeInstanceOf(PrivateKey);
     const data = Buffer.from('signed with a key from token domain parameters');
     const sig = await priv.sign({ mechanism: CKM_DSA_SHA256 }, data);
     expect(sig).toHaveLength(40);
-    const y = (await (await s.object(kp.publicKey)).getAttributes(['value'])).value as Buffer;
+    const y = (await kp.publicKey.getAttributes(['value'])).value as Buffer;
     const spki = dsaSpki(v.prime!, v.subprime!, v.base!, y);
     const pub = crypto.createPublicKey({ key: spki, format: 'der', type: 'spki' });
     expect(crypto.verify('sha256', data, { key: pub, dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
     await params.destroy();
+    // The same from plain values; a DSA group without q is refused before any call.
+    const again = await s.generateKeyPair({ name: 'DSA', parameters: { prime: v.prime!, subprime: v.subprime!, base: v.base! } });
+    expect(await again.privateKey.sign({ mechanism: CKM_DSA_SHA256 }, data)).toHaveLength(40);
+    await expect(s.generateKeyPair({ name: 'DSA', parameters: { prime: v.prime!, base: v.base! } })).rejects.toThrow(TypeError);
+  });
+
+  test('DH: a key pair from a group, and two parties derive the same secret as node:crypto', async () => {
+    // RFC 3526 group 14 (2048-bit MODP), from node's own table: no slow prime search on the token.
+    const node = crypto.getDiffieHellman('modp14');
+    node.generateKeys();
+    const prime = node.getPrime();
+    const base = node.getGenerator();
+    const { privateKey, publicKey } = await s.generateKeyPair({ name: 'DH', parameters: { prime, base } }, { privateKey: { derive: true } });
+    const tokenPublic = (await publicKey.getAttributes(['value'])).value as Buffer;
+    const shared = await privateKey.derive(
+      { mechanism: CKM_DH_PKCS_DERIVE, parameter: node.getPublicKey() },
+      { keyType: 'genericSecret', sensitive: false, extractable: true, valueLen: prime.length },
+    );
+    const tokenSecret = (await shared.getAttributes(['value'])).value as Buffer;
+    expect(tokenSecret.toString('hex')).toBe(node.computeSecret(tokenPublic).toString('hex').padStart(prime.length * 2, '0'));
   });
 });
 

@@ -48,8 +48,12 @@ export interface ResolvedMechanism {
  * hash can fall back to hashing in Node and signing the digest with CKM_ECDSA (SoftHSM has no
  * CKM_ECDSA_SHA256).
  */
-export function resolveMechanism(spec: MechanismSpec, supports: (type: Ulong) => boolean = () => true): ResolvedMechanism {
+export function resolveMechanism(spec: MechanismSpec, supports: (type: Ulong) => boolean = () => true, what = 'mechanism'): ResolvedMechanism {
+  if (spec === null || typeof spec !== 'object') {
+    throw new TypeError(`${what}: argument 'spec' must be a mechanism object ({ name: 'ECDSA', … } or { mechanism, parameter }), got ${spec === null ? 'null' : typeof spec}`);
+  }
   if ('mechanism' in spec) return { mechanism: spec };
+  if (typeof spec.name !== 'string') throw new TypeError(`${what}: argument 'spec' needs a 'name' (a string) or a 'mechanism' (a CKM_ number)`);
   switch (spec.name) {
     case 'ECDSA': {
       if (!spec.hash) return { mechanism: { mechanism: C.CKM_ECDSA } };

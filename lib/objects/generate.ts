@@ -2,14 +2,24 @@
 import * as C from '../constants/generated';
 import { curveParams } from '../mechanisms';
 import { pbkdf2Mechanism, Pbkdf2Spec } from '../mechanisms/kdf';
-import type { Mechanism } from '../raw-types';
+import type { Bytes, Mechanism } from '../raw-types';
 import type { TemplateObject } from '../template/attributes';
+import type { DomainParameters } from './domain-parameters';
+
+/** DSA / DH group values (p, q, g; PKCS#3 DH has no q). */
+export interface GroupParameters {
+  prime: Bytes;
+  subprime?: Bytes;
+  base: Bytes;
+}
 
 export type KeyPairSpec =
   | { name: 'EC'; curve: string }
   | { name: 'RSA'; modulusLength?: number; publicExponent?: number }
   | { name: 'Ed25519' }
-  | { name: 'Ed448' };
+  | { name: 'Ed448' }
+  /** From token domain parameters (Session.generateDomainParameters) or the group's values. */
+  | { name: 'DSA' | 'DH'; parameters: DomainParameters | GroupParameters };
 
 export type SecretKeySpec = { name: 'AES'; length: 128 | 192 | 256 } | { name: 'generic'; length: number } | { name: 'DES3' } | Pbkdf2Spec;
 
@@ -49,6 +59,17 @@ export function planKeyPair(spec: KeyPairSpec): KeyPairPlan {
         publicKey: { ...pub, ecParams: curveParams(spec.name), verify: true },
         privateKey: { ...priv, sign: true },
       };
+    case 'DSA':
+    case 'DH': {
+      const g = spec.parameters as GroupParameters;
+      if (!g || typeof g !== 'object' || g.prime === undefined || g.base === undefined || (spec.name === 'DSA' && g.subprime === undefined)) {
+        throw new TypeError(`generateKeyPair: spec.parameters must be DomainParameters or { prime, ${spec.name === 'DSA' ? 'subprime, ' : ''}base }`);
+      }
+      const group: TemplateObject = { prime: g.prime, base: g.base, ...(spec.name === 'DSA' ? { subprime: g.subprime } : {}) };
+      return spec.name === 'DSA'
+        ? { mechanism: { mechanism: C.CKM_DSA_KEY_PAIR_GEN }, publicKey: { ...pub, ...group, verify: true }, privateKey: { ...priv, sign: true } }
+        : { mechanism: { mechanism: C.CKM_DH_PKCS_KEY_PAIR_GEN }, publicKey: { ...pub, ...group }, privateKey: { ...priv, derive: true } };
+    }
     case 'RSA':
       return {
         mechanism: { mechanism: C.CKM_RSA_PKCS_KEY_PAIR_GEN },

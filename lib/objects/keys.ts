@@ -5,14 +5,15 @@ import * as crypto from 'node:crypto';
 import * as C from '../constants/generated';
 import { resolveMechanism, MechanismSpec } from '../mechanisms';
 import { isBytes, PrivateKeyDeriveSpec, resolveDeriveMechanism, resolveWrapMechanism, SecretKeyDeriveSpec, WrapSpec } from '../mechanisms/kdf';
-import type { Bytes, Ulong } from '../raw-types';
+import type { Bytes, Pin, Ulong } from '../raw-types';
 import { encodeTemplate, KEY_TYPES, OBJECT_CLASSES, TemplateObject } from '../template/attributes';
 import type { CallOptions, Session } from '../session';
 import { Pkcs11Object } from './object';
+import { contextLogin } from '../operation-end';
 
-async function resolved(key: Pkcs11Object, spec: MechanismSpec) {
+async function resolved(key: Pkcs11Object, spec: MechanismSpec, what: string) {
   const supported = await key.session.slot.mechanismSet();
-  return resolveMechanism(spec, (t) => supported.has(String(t)));
+  return resolveMechanism(spec, (t) => supported.has(String(t)), what);
 }
 
 function prehashed(data: Bytes, hash: string | undefined): Bytes {
@@ -23,44 +24,73 @@ function prehashed(data: Bytes, hash: string | undefined): Bytes {
 
 export class Key extends Pkcs11Object {}
 
-async function sign(key: Key, spec: MechanismSpec, data: Bytes, signal?: AbortSignal): Promise<Buffer> {
-  const r = await resolved(key, spec);
-  const input = prehashed(data, r.prehash);
-  return key.session.run('sign', async (raw, h) => {
-    await raw.C_SignInitAsync(h, r.mechanism, key.handle);
-    return raw.C_SignAsync(h, input);
-  }, signal);
+// Each call takes its place on the session at once (so close() and the caller's stack see it),
+// and resolves the mechanism inside, where the token's mechanism list is at hand.
+function sign(key: Key, spec: MechanismSpec, data: Bytes, options: PrivateKeyCallOptions): Promise<Buffer> {
+  return key.session.run(
+    'sign',
+    async (raw, h) => {
+      const r = await resolved(key, spec, 'sign');
+      const input = prehashed(data, r.prehash);
+      await raw.C_SignInitAsync(h, r.mechanism, key.handle);
+      await contextLogin(raw, h, options.contextPin, 'sign');
+      return raw.C_SignAsync(h, input);
+    },
+    options.signal,
+  );
 }
 
-async function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes, signal?: AbortSignal): Promise<boolean> {
-  const r = await resolved(key, spec);
-  const input = prehashed(data, r.prehash);
-  return key.session.run('verify', async (raw, h) => {
-    await raw.C_VerifyInitAsync(h, r.mechanism, key.handle);
-    // CKR_SIGNATURE_INVALID is false (the raw layer already maps it); a wrong length is false too.
-    try {
-      return await raw.C_VerifyAsync(h, input, signature);
-    } catch (e) {
-      if ((e as { rvName?: string }).rvName === 'CKR_SIGNATURE_LEN_RANGE') return false;
-      throw e;
-    }
-  }, signal);
+/** Options of private-key operations. */
+export interface PrivateKeyCallOptions extends CallOptions {
+  /**
+   * The PIN for a context-specific login right after Init, for keys with CKA_ALWAYS_AUTHENTICATE
+   * (the token asks for the PIN again before each use of such a key).
+   */
+  contextPin?: Pin;
 }
 
-async function encrypt(key: Key, spec: MechanismSpec, data: Bytes, signal?: AbortSignal): Promise<Buffer> {
-  const r = await resolved(key, spec);
-  return key.session.run('encrypt', async (raw, h) => {
-    await raw.C_EncryptInitAsync(h, r.mechanism, key.handle);
-    return raw.C_EncryptAsync(h, data);
-  }, signal);
+function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes, signal?: AbortSignal): Promise<boolean> {
+  return key.session.run(
+    'verify',
+    async (raw, h) => {
+      const r = await resolved(key, spec, 'verify');
+      const input = prehashed(data, r.prehash);
+      await raw.C_VerifyInitAsync(h, r.mechanism, key.handle);
+      // CKR_SIGNATURE_INVALID is false (the raw layer already maps it); a wrong length is false too.
+      try {
+        return await raw.C_VerifyAsync(h, input, signature);
+      } catch (e) {
+        if ((e as { rvName?: string }).rvName === 'CKR_SIGNATURE_LEN_RANGE') return false;
+        throw e;
+      }
+    },
+    signal,
+  );
 }
 
-async function decrypt(key: Key, spec: MechanismSpec, data: Bytes, signal?: AbortSignal): Promise<Buffer> {
-  const r = await resolved(key, spec);
-  return key.session.run('decrypt', async (raw, h) => {
-    await raw.C_DecryptInitAsync(h, r.mechanism, key.handle);
-    return raw.C_DecryptAsync(h, data);
-  }, signal);
+function encrypt(key: Key, spec: MechanismSpec, data: Bytes, signal?: AbortSignal): Promise<Buffer> {
+  return key.session.run(
+    'encrypt',
+    async (raw, h) => {
+      const r = await resolved(key, spec, 'encrypt');
+      await raw.C_EncryptInitAsync(h, r.mechanism, key.handle);
+      return raw.C_EncryptAsync(h, data);
+    },
+    signal,
+  );
+}
+
+function decrypt(key: Key, spec: MechanismSpec, data: Bytes, options: PrivateKeyCallOptions): Promise<Buffer> {
+  return key.session.run(
+    'decrypt',
+    async (raw, h) => {
+      const r = await resolved(key, spec, 'decrypt');
+      await raw.C_DecryptInitAsync(h, r.mechanism, key.handle);
+      await contextLogin(raw, h, options.contextPin, 'decrypt');
+      return raw.C_DecryptAsync(h, data);
+    },
+    options.signal,
+  );
 }
 
 // --- key management: wrap, unwrap, derive ---
@@ -180,12 +210,15 @@ async function derive(
 }
 
 export class PrivateKey extends Key {
-  /** Signs `data`; ECDSA signatures are raw r||s (node: dsaEncoding 'ieee-p1363'). */
-  sign(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
-    return sign(this, spec, data, options.signal);
+  /**
+   * Signs `data`; ECDSA signatures are raw r||s (node: dsaEncoding 'ieee-p1363').
+   * `options.contextPin` for keys with CKA_ALWAYS_AUTHENTICATE.
+   */
+  sign(spec: MechanismSpec, data: Bytes, options: PrivateKeyCallOptions = {}): Promise<Buffer> {
+    return sign(this, spec, data, options);
   }
-  decrypt(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
-    return decrypt(this, spec, data, options.signal);
+  decrypt(spec: MechanismSpec, data: Bytes, options: PrivateKeyCallOptions = {}): Promise<Buffer> {
+    return decrypt(this, spec, data, options);
   }
   /**
    * Unwraps (decrypts) a key wrapped for this private key, e.g. RSA-OAEP. The template must give
@@ -223,11 +256,11 @@ export class SecretKey extends Key {
     return encrypt(this, spec, data, options.signal);
   }
   decrypt(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
-    return decrypt(this, spec, data, options.signal);
+    return decrypt(this, spec, data, { signal: options.signal });
   }
   /** A MAC (HMAC …). */
   sign(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
-    return sign(this, spec, data, options.signal);
+    return sign(this, spec, data, { signal: options.signal });
   }
   verify(spec: MechanismSpec, data: Bytes, mac: Bytes, options: CallOptions = {}): Promise<boolean> {
     return verify(this, spec, data, mac, options.signal);

@@ -3,6 +3,7 @@
 import type { AttributeStatus, Ulong } from '../raw-types';
 import { attributeType, decodeAttribute, encodeTemplate, TemplateObject } from '../template/attributes';
 import type { Session } from '../session';
+import { CK_UNAVAILABLE_INFORMATION } from '../raw';
 
 /** Values read by getAttributes; names that could not be read are in `unreadable`. */
 export type AttributeValues<K extends string> = { [P in K]?: unknown } & {
@@ -34,7 +35,7 @@ export class Pkcs11Object {
     return (await this.getAttributes([name]))[name];
   }
 
-  setAttributes(template: TemplateObject): Promise<void> {
+  async setAttributes(template: TemplateObject): Promise<void> {
     const raw = encodeTemplate(template);
     return this.session.run('setAttributes', (m, h) => m.C_SetAttributeValueAsync(h, this.handle, raw));
   }
@@ -50,7 +51,7 @@ export class Pkcs11Object {
   /** Bytes the object takes on the token, or 'unavailable' when the module does not say. */
   async size(): Promise<Ulong | 'unavailable'> {
     const n = await this.session.run('size', (m, s) => m.C_GetObjectSizeAsync(s, this.handle));
-    return typeof n === 'bigint' && n === 2n ** 64n - 1n ? 'unavailable' : n;
+    return n === CK_UNAVAILABLE_INFORMATION ? 'unavailable' : n;
   }
 
   destroy(): Promise<void> {
