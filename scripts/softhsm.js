@@ -36,8 +36,10 @@ function aptInstall(packages) {
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const opts = { stdio: ['ignore', 'ignore', 'inherit'], env };
-  execFileSync('apt-get', ['update', '-qq'], opts);
-  execFileSync('apt-get', ['install', '-y', '-qq', ...packages], opts);
+  // Parallel test workers may install at once: wait for dpkg's lock instead of failing on it.
+  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  execFileSync('apt-get', [...lock, 'update', '-qq'], opts);
+  execFileSync('apt-get', [...lock, 'install', '-y', '-qq', ...packages], opts);
 }
 
 function findSoftHSM() {
