@@ -5,11 +5,11 @@ import * as crypto from 'node:crypto';
 import * as C from '../constants/generated';
 import { resolveMechanism, MechanismSpec } from '../mechanisms';
 import { isBytes, PrivateKeyDeriveSpec, resolveDeriveMechanism, resolveWrapMechanism, SecretKeyDeriveSpec, WrapSpec } from '../mechanisms/kdf';
-import type { Bytes, Pin, Ulong } from '../raw-types';
+import type { Bytes, Mechanism, PKCS11 as RawModule, Pin, Ulong } from '../raw-types';
 import { encodeTemplate, KEY_TYPES, OBJECT_CLASSES, TemplateObject } from '../template/attributes';
 import type { CallOptions, Session } from '../session';
 import { Pkcs11Object } from './object';
-import { contextLogin } from '../operation-end';
+import { contextLogin, endOperation, OperationKind } from '../operation-end';
 
 async function resolved(key: Pkcs11Object, spec: MechanismSpec, what: string) {
   const supported = await key.session.slot.mechanismSet();
@@ -26,17 +26,41 @@ export class Key extends Pkcs11Object {}
 
 // Each call takes its place on the session at once (so close() and the caller's stack see it),
 // and resolves the mechanism inside, where the token's mechanism list is at hand.
-function sign(key: Key, spec: MechanismSpec, data: Bytes, options: PrivateKeyCallOptions): Promise<Buffer> {
+function oneShot<T>(
+  key: Key,
+  kind: OperationKind,
+  spec: MechanismSpec,
+  options: PrivateKeyCallOptions,
+  init: (raw: RawModule, h: Ulong, m: Mechanism) => Promise<void>,
+  call: (raw: RawModule, h: Ulong, prehash: string | undefined) => Promise<T>,
+): Promise<T> {
   return key.session.run(
-    'sign',
+    kind,
     async (raw, h) => {
-      const r = await resolved(key, spec, 'sign');
-      const input = prehashed(data, r.prehash);
-      await raw.C_SignInitAsync(h, r.mechanism, key.handle);
-      await contextLogin(raw, h, options.contextPin, 'sign');
-      return raw.C_SignAsync(h, input);
+      const r = await resolved(key, spec, kind);
+      await init(raw, h, r.mechanism);
+      await contextLogin(raw, h, options.contextPin, kind);
+      try {
+        return await call(raw, h, r.prehash);
+      } catch (e) {
+        // The spec ends the operation on failure, but some modules keep it (tpm2-pkcs11 after a
+        // failed C_Decrypt); make sure the session's next Init works.
+        await endOperation(raw, h, kind);
+        throw e;
+      }
     },
     options.signal,
+  );
+}
+
+function sign(key: Key, spec: MechanismSpec, data: Bytes, options: PrivateKeyCallOptions): Promise<Buffer> {
+  return oneShot(
+    key,
+    'sign',
+    spec,
+    options,
+    (raw, h, m) => raw.C_SignInitAsync(h, m, key.handle),
+    (raw, h, prehash) => raw.C_SignAsync(h, prehashed(data, prehash)),
   );
 }
 
@@ -49,47 +73,44 @@ export interface PrivateKeyCallOptions extends CallOptions {
   contextPin?: Pin;
 }
 
-function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes, signal?: AbortSignal): Promise<boolean> {
-  return key.session.run(
+function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes, options: CallOptions): Promise<boolean> {
+  return oneShot(
+    key,
     'verify',
-    async (raw, h) => {
-      const r = await resolved(key, spec, 'verify');
-      const input = prehashed(data, r.prehash);
-      await raw.C_VerifyInitAsync(h, r.mechanism, key.handle);
+    spec,
+    { signal: options.signal },
+    (raw, h, m) => raw.C_VerifyInitAsync(h, m, key.handle),
+    async (raw, h, prehash) => {
       // CKR_SIGNATURE_INVALID is false (the raw layer already maps it); a wrong length is false too.
       try {
-        return await raw.C_VerifyAsync(h, input, signature);
+        return await raw.C_VerifyAsync(h, prehashed(data, prehash), signature);
       } catch (e) {
         if ((e as { rvName?: string }).rvName === 'CKR_SIGNATURE_LEN_RANGE') return false;
         throw e;
       }
     },
-    signal,
   );
 }
 
-function encrypt(key: Key, spec: MechanismSpec, data: Bytes, signal?: AbortSignal): Promise<Buffer> {
-  return key.session.run(
+function encrypt(key: Key, spec: MechanismSpec, data: Bytes, options: CallOptions): Promise<Buffer> {
+  return oneShot(
+    key,
     'encrypt',
-    async (raw, h) => {
-      const r = await resolved(key, spec, 'encrypt');
-      await raw.C_EncryptInitAsync(h, r.mechanism, key.handle);
-      return raw.C_EncryptAsync(h, data);
-    },
-    signal,
+    spec,
+    { signal: options.signal },
+    (raw, h, m) => raw.C_EncryptInitAsync(h, m, key.handle),
+    (raw, h) => raw.C_EncryptAsync(h, data),
   );
 }
 
 function decrypt(key: Key, spec: MechanismSpec, data: Bytes, options: PrivateKeyCallOptions): Promise<Buffer> {
-  return key.session.run(
+  return oneShot(
+    key,
     'decrypt',
-    async (raw, h) => {
-      const r = await resolved(key, spec, 'decrypt');
-      await raw.C_DecryptInitAsync(h, r.mechanism, key.handle);
-      await contextLogin(raw, h, options.contextPin, 'decrypt');
-      return raw.C_DecryptAsync(h, data);
-    },
-    options.signal,
+    spec,
+    options,
+    (raw, h, m) => raw.C_DecryptInitAsync(h, m, key.handle),
+    (raw, h) => raw.C_DecryptAsync(h, data),
   );
 }
 
@@ -240,10 +261,10 @@ export class PrivateKey extends Key {
 export class PublicKey extends Key {
   /** true or false; an invalid signature is false, not an error. */
   verify(spec: MechanismSpec, data: Bytes, signature: Bytes, options: CallOptions = {}): Promise<boolean> {
-    return verify(this, spec, data, signature, options.signal);
+    return verify(this, spec, data, signature, options);
   }
   encrypt(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
-    return encrypt(this, spec, data, options.signal);
+    return encrypt(this, spec, data, options);
   }
   /** Wraps (encrypts) `key` with this public key, e.g. RSA-OAEP; `key` must be extractable. */
   wrap(spec: WrapSpec, key: Key, options: CallOptions = {}): Promise<Buffer> {
@@ -253,7 +274,7 @@ export class PublicKey extends Key {
 
 export class SecretKey extends Key {
   encrypt(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
-    return encrypt(this, spec, data, options.signal);
+    return encrypt(this, spec, data, options);
   }
   decrypt(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
     return decrypt(this, spec, data, { signal: options.signal });
@@ -263,7 +284,7 @@ export class SecretKey extends Key {
     return sign(this, spec, data, { signal: options.signal });
   }
   verify(spec: MechanismSpec, data: Bytes, mac: Bytes, options: CallOptions = {}): Promise<boolean> {
-    return verify(this, spec, data, mac, options.signal);
+    return verify(this, spec, data, mac, options);
   }
   /** Wraps (encrypts) `key` with this key (AES-KW, AES-KW with padding, AES-CBC …); `key` must be extractable. */
   wrap(spec: WrapSpec, key: Key, options: CallOptions = {}): Promise<Buffer> {

@@ -24,6 +24,7 @@ export interface MatrixConfig {
   soPin?: string;
   wrongPinAttempts?: number;
   keys?: string[];
+  tokenKeys?: boolean;
   readOnly?: boolean;
   expectNoSlots?: boolean;
 }

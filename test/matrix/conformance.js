@@ -10,6 +10,7 @@
 //   userPin?, soPin?,            // absent: public operations only
 //   wrongPinAttempts?: 0 | 1,    // 0 for tokens that lock quickly (default 1)
 //   keys?: ['EC', 'RSA', 'AES'], // key types to generate (default: whatever the mechanism list allows)
+//   tokenKeys?: true,            // generate token objects (modules that refuse session keys), destroyed after
 //   readOnly?: true,             // never open a read-write session (trust modules)
 // }
 // Prints one JSON line: { module: {...}, steps: [{ name, status: 'pass'|'fail'|'skip', detail }] }.
@@ -117,10 +118,18 @@ function ecPublicKey(ecPoint, curve) {
     if (!d.equals(crypto.createHash('sha256').update(data).digest())) throw new Error('digest differs from node');
   });
   const canWrite = !config.readOnly && config.userPin !== undefined;
-  const want = (k, m) => (config.keys ? config.keys.includes(k) : has(m));
+  // Why a key step does not run, or null when it does.
+  const notRun = (k, m) => {
+    if (!canWrite) return 'read-only or no PIN';
+    if (config.keys) return config.keys.includes(k) ? null : 'not requested (config.keys)';
+    return has(m) ? null : `no ${Object.keys(p11).find((n) => n.startsWith('CKM_') && p11[n] === m)}`;
+  };
+  const kt = config.tokenKeys ? { token: true } : {};
+  const pair = config.tokenKeys ? { privateKey: kt, publicKey: kt } : {};
   await step('EC P-256 key pair, ECDSA verified by node', async () => {
-    if (!canWrite || !want('EC', CKM_EC_KEY_PAIR_GEN)) return { skip: canWrite ? 'no CKM_EC_KEY_PAIR_GEN' : 'read-only or no PIN' };
-    const { publicKey, privateKey } = await session.generateKeyPair({ name: 'EC', curve: 'P-256' });
+    const why = notRun('EC', CKM_EC_KEY_PAIR_GEN);
+    if (why) return { skip: why };
+    const { publicKey, privateKey } = await session.generateKeyPair({ name: 'EC', curve: 'P-256' }, pair);
     const data = Buffer.from('matrix ecdsa');
     const sig = await privateKey.sign({ name: 'ECDSA', hash: 'SHA-256' }, data);
     const pub = ecPublicKey(await publicKey.getAttribute('ecPoint'), 'P-256');
@@ -132,9 +141,10 @@ function ecPublicKey(ecPoint, curve) {
     return has(CKM_ECDSA) ? 'CKM_ECDSA' : 'combined only';
   });
   await step('RSA-2048 key pair, PKCS#1 v1.5 SHA-256 verified by node', async () => {
-    if (!canWrite || !want('RSA', CKM_RSA_PKCS_KEY_PAIR_GEN)) return { skip: canWrite ? 'no CKM_RSA_PKCS_KEY_PAIR_GEN' : 'read-only or no PIN' };
+    const why = notRun('RSA', CKM_RSA_PKCS_KEY_PAIR_GEN);
+    if (why) return { skip: why };
     if (!has(CKM_SHA256_RSA_PKCS)) return { skip: 'no CKM_SHA256_RSA_PKCS' };
-    const { publicKey, privateKey } = await session.generateKeyPair({ name: 'RSA', modulusLength: 2048 });
+    const { publicKey, privateKey } = await session.generateKeyPair({ name: 'RSA', modulusLength: 2048 }, pair);
     const data = Buffer.from('matrix rsa');
     const sig = await privateKey.sign({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, data);
     const a = await publicKey.getAttributes(['modulus', 'publicExponent']);
@@ -144,9 +154,10 @@ function ecPublicKey(ecPoint, curve) {
     await publicKey.destroy();
   });
   await step('AES-256 key, CBC-PAD round trip', async () => {
-    if (!canWrite || !want('AES', CKM_AES_KEY_GEN)) return { skip: canWrite ? 'no CKM_AES_KEY_GEN' : 'read-only or no PIN' };
+    const why = notRun('AES', CKM_AES_KEY_GEN);
+    if (why) return { skip: why };
     if (!has(CKM_AES_CBC_PAD)) return { skip: 'no CKM_AES_CBC_PAD' };
-    const key = await session.generateKey({ name: 'AES', length: 256 });
+    const key = await session.generateKey({ name: 'AES', length: 256 }, kt);
     const iv = crypto.randomBytes(16);
     const pt = Buffer.from('matrix aes data, longer than one block');
     const ct = await key.encrypt({ name: 'AES-CBC', iv }, pt);
