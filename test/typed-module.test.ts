@@ -165,7 +165,7 @@ describe('Module / Slot / Session on SoftHSM', () => {
     const a = await s.random(32);
     const b = await s.random(32);
     expect(a.equals(b)).toBe(false);
-    expect(() => s.random(-1)).toThrow(RangeError);
+    await expect(s.random(-1)).rejects.toThrow(RangeError);
     await s.close();
     void crypto;
   });

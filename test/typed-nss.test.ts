@@ -281,7 +281,7 @@ describe('NSS softoken through the typed layer: empty-password database', () => 
       expect([a.length, b.length]).toEqual([48, 48]);
       expect(a.equals(b)).toBe(false);
       expect((await ro.random(0)).length).toBe(0);
-      expect(() => ro.random(-1)).toThrow(RangeError);
+      await expect(ro.random(-1)).rejects.toThrow(RangeError);
       // Session objects may be made in a read-only session (the spec allows it; NSS too).
       expect(await ro.createObject({ class: 'data', token: false, label: 'from a read-only session' })).toBeInstanceOf(Data);
       await ro.close();
