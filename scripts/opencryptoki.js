@@ -168,6 +168,15 @@ function ensureSwtokSlot() {
   const text = fs.existsSync(CONF) ? fs.readFileSync(CONF, 'utf8') : 'version opencryptoki-3.1\n';
   const slots = parseConf(text);
   const sw = slots.find((s) => s.stdll && path.basename(s.stdll) === SW_STDLL);
+  if (sw && slots.length === 1) return { slot: sw.id, changed: false };
+  if (sw && isRoot()) {
+    // Debian's file also lists the TPM, ICA, CCA and EP11 tokens. C_Initialize loads every
+    // listed token library, and the TPM one crashes the process in libitm (seen after other
+    // modules ran in the same process) although no TPM is there: keep the soft token only.
+    if (!fs.existsSync(`${CONF}.p11bridge-orig`)) fs.copyFileSync(CONF, `${CONF}.p11bridge-orig`);
+    fs.writeFileSync(CONF, `version opencryptoki-3.1\n# written by p11bridge scripts/opencryptoki.js (the original is ${CONF}.p11bridge-orig)\nslot ${sw.id}\n{\nstdll = ${SW_STDLL}\n}\n`);
+    return { slot: sw.id, changed: true };
+  }
   if (sw) return { slot: sw.id, changed: false };
   if (!isRoot()) throw new Error(`${CONF} has no slot with stdll = ${SW_STDLL}: add one as root`);
   const used = new Set(slots.map((s) => s.id));

@@ -47,8 +47,11 @@ function exponentBytes(e: number): Buffer {
 
 /** Mechanism and defaults; the caller's templates are merged over them (caller wins). */
 export function planKeyPair(spec: KeyPairSpec): KeyPairPlan {
-  const priv: TemplateObject = { token: false, private: true, sensitive: true };
-  const pub: TemplateObject = { token: false };
+  // A module's defaults may allow more than a key is made for (SoftHSM lets a new EC private key
+  // unwrap and derive), so key management stays off unless a template turns it on (derive: true
+  // for ECDH …). Not decrypt/encrypt: tpm2-pkcs11 refuses those attributes on EC keys even as false.
+  const priv: TemplateObject = { token: false, private: true, sensitive: true, unwrap: false, derive: false };
+  const pub: TemplateObject = { token: false, wrap: false, derive: false };
   switch (spec.name) {
     case 'EC':
       return { mechanism: { mechanism: C.CKM_EC_KEY_PAIR_GEN }, publicKey: { ...pub, ecParams: curveParams(spec.curve), verify: true }, privateKey: { ...priv, sign: true } };
