@@ -15,6 +15,8 @@ import {
   DeviceRemovedError,
   TokenNotPresentError,
   Pkcs11Error,
+  VendorPkcs11Error,
+  VendorDefinedError,
 } from '../lib/index';
 
 const WORKERS = { label: 'p11bridge-workers', pin: '2222' };
@@ -143,6 +145,28 @@ describe('typed layer through the fault shim', () => {
     expect(await Promise.all([sign(), sign(), sign()])).toHaveLength(3);
     expect(pool.opened).toBeLessThanOrEqual(2);
     await pool.close();
+  });
+
+  test('vendor codes end to end: the Rutoken table names CKR_VENDOR_DEFINED+n from the module', async () => {
+    // A second Module on the same shim shares the loaded library; only its vendor table differs.
+    const rutoken = await Module.open(shim.path, { vendorErrors: 'rutoken' });
+    const s = await (await rutoken.findSlot(WORKERS.label))!.openSession();
+    shim.setRules(['rv C_Login 0x80000009 times 1', 'rv C_GenerateRandom 0x8000000b times 1']);
+    const e1 = await s.login(WORKERS.pin).catch((x: unknown) => x);
+    expect(e1).toBeInstanceOf(VendorPkcs11Error);
+    expect(e1).toBeInstanceOf(VendorDefinedError);
+    expect(e1).toMatchObject({ rv: 0x80000009, rvName: 'CKR_CERT_CHAIN_NOT_VERIFIED', function: 'C_Login', vendor: 'rutoken' });
+    const e2 = await s.random(4).catch((x: unknown) => x);
+    expect(e2).toMatchObject({ rv: 0x8000000b, rvName: 'CKR_PIN_IN_HISTORY' });
+    // The plain Module (no table chosen: SoftHSM's manufacturer ID) reports the bare vendor code.
+    shim.setRules(['rv C_GenerateRandom 0x80000001 times 1']);
+    const plain = await (await slot.openSession()).random(4).catch((x: unknown) => x);
+    expect(plain).toBeInstanceOf(VendorDefinedError);
+    expect(plain).not.toBeInstanceOf(VendorPkcs11Error);
+    expect(plain).toMatchObject({ rv: 0x80000001, rvName: 'CKR_VENDOR_DEFINED+0x1' });
+    shim.setRules([]);
+    await s.close();
+    await rutoken.close();
   });
 
   test('Module.close() with a blocking wait in the module: C_Finalize ends it and the watcher stops (last test)', async () => {
