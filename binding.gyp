@@ -10,6 +10,7 @@
         "src-native/module.cc",
         "src-native/function_table.cc",
         "src-native/errors.cc",
+        "src-native/trace.cc",
         "src-native/marshal/args.cc",
         "src-native/marshal/values.cc",
         "src-native/marshal/template.cc",

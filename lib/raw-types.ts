@@ -83,6 +83,12 @@ export interface InitializeOptions {
 export interface LoadOptions {
   /** Linux only: load with RTLD_DEEPBIND (default true) so the module's libcrypto stays its own. */
   deepBind?: boolean;
+  /**
+   * Unmap the library when its last user closes it (default false: it stays mapped, and a later
+   * load re-initializes the same copy). Unloading vendor libraries that leave threads or TLS
+   * destructors behind can crash the process later.
+   */
+  unload?: boolean;
 }
 
 export interface Version {

@@ -1,5 +1,6 @@
 // Entry point. Context-aware: each environment (main thread, every worker) gets its own EnvData;
 // when one is torn down, the modules it still holds are released.
+#include "trace.h"
 #include <napi.h>
 
 #include "env_data.h"
@@ -85,6 +86,7 @@ Napi::Value StructLayout(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitTrace();
   EnvData* data = new EnvData();
   env.SetInstanceData<EnvData, FinalizeEnvData>(data);
   Napi::Function ctor = ModuleObject::Init(env);

@@ -5,6 +5,9 @@
 // Sync<Op> runs the three in a row; Async<Op> runs Run on the libuv pool and settles a Promise.
 // Order for async: parse → Enter (ticket) → queue → Run → Leave → Result/reject → delete.
 #pragma once
+#include <chrono>
+
+#include "trace.h"
 #include <napi.h>
 
 #include <new>
@@ -85,13 +88,21 @@ bool Provided(Napi::Env env, Library* lib, Napi::Value* error) {
 }
 
 template <class Op>
-CK_RV RunGuarded(Op& op, bool* oom) {
+CK_RV RunGuarded(Op& op, bool* oom, bool async = false) {
+  const bool trace = g_traceCalls.load(std::memory_order_relaxed);
+  const auto t0 = trace ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  CK_RV rv;
   try {
-    return op.Run(op.lib->fns());
+    rv = op.Run(op.lib->fns());
   } catch (const std::bad_alloc&) {
     *oom = true;
-    return CKR_HOST_MEMORY;
+    rv = CKR_HOST_MEMORY;
   }
+  if (trace) {
+    const std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - t0;
+    TraceCall(FunctionTable::Name(Op::kFn), rv, ms.count(), async);
+  }
+  return rv;
 }
 
 template <class Op>
@@ -113,7 +124,7 @@ struct AsyncWork {
   static void Execute(napi_env, void* data) {
     auto* w = static_cast<AsyncWork*>(data);
     w->op.flights->Start(w->op.ticket);
-    w->rv = RunGuarded(w->op, &w->oom);
+    w->rv = RunGuarded(w->op, &w->oom, true);
     w->op.flights->Leave(w->op.ticket);
   }
 

@@ -43,6 +43,11 @@ void* Symbol(void* h, const char* name) {
   return reinterpret_cast<void*>(GetProcAddress(reinterpret_cast<HMODULE>(h), name));
 }
 void CloseHandle_(void* h) { FreeLibrary(reinterpret_cast<HMODULE>(h)); }
+void PinHandle(void* h) {
+  HMODULE pinned = nullptr;
+  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                     reinterpret_cast<LPCWSTR>(Symbol(h, "C_GetFunctionList")), &pinned);
+}
 std::string RealPath(const std::string& p) {
   wchar_t buf[32768];
   DWORD n = GetFullPathNameW(Widen(p).c_str(), 32768, buf, nullptr);
@@ -69,6 +74,14 @@ void* OpenHandle(const std::string& path, const LoadOptions& opts, std::string* 
 }
 void* Symbol(void* h, const char* name) { return dlsym(h, name); }
 void CloseHandle_(void* h) { dlclose(h); }
+void PinHandle(void* h) {
+  // Re-open the loaded library with RTLD_NODELETE: dlclose then never unmaps it.
+  Dl_info info;
+  void* sym = dlsym(h, "C_GetFunctionList");
+  if (!sym) sym = dlsym(h, "C_GetInterface");
+  if (!sym || !dladdr(sym, &info) || !info.dli_fname) return;
+  if (void* again = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE)) dlclose(again);
+}
 std::string RealPath(const std::string& p) {
   char buf[PATH_MAX];
   return realpath(p.c_str(), buf) ? std::string(buf) : p;
@@ -192,6 +205,11 @@ std::shared_ptr<Library> Library::Open(const std::string& path, const LoadOption
     lib->listVersion_ = list->version;
   }
   g_registry[key] = lib;
+  // Modules stay mapped after the last close unless asked otherwise: unloading a vendor library
+  // that left threads, TLS destructors or atexit handlers behind crashes the process later
+  // (openCryptoki 3.8's token libraries take libitm down with them on a reload). Pinned only
+  // once it proved to be a PKCS#11 module, so a wrong path is still unloaded.
+  if (!opts.unload) PinHandle(handle);
   return lib;
 }
 

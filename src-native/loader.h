@@ -11,6 +11,7 @@ namespace p11 {
 
 struct LoadOptions {
   bool deepBind = true;  // Linux: keep the module's own libcrypto apart from Node's OpenSSL.
+  bool unload = false;   // unmap the library when its last user closes (default: keep it mapped)
 };
 
 struct LoadError {

@@ -106,6 +106,13 @@ Napi::Value ModuleObject::Load(const Napi::CallbackInfo& info) {
         return detail::Throw(env, ArgTypeError(env, "load", "options.deepBind", "a boolean", deep).Value());
       opts.deepBind = deep.As<Napi::Boolean>().Value();
     }
+    Napi::Value unload = info[1].As<Napi::Object>().Get("unload");
+    if (env.IsExceptionPending()) return Napi::Value();
+    if (!unload.IsUndefined()) {
+      if (!unload.IsBoolean())
+        return detail::Throw(env, ArgTypeError(env, "load", "options.unload", "a boolean", unload).Value());
+      opts.unload = unload.As<Napi::Boolean>().Value();
+    }
   }
   std::string path = info[0].As<Napi::String>().Utf8Value();
   if (path.empty() || path.find('\0') != std::string::npos)

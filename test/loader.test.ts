@@ -325,3 +325,60 @@ describe('RTLD_DEEPBIND (child processes: a bad symbol binding can crash)', () =
     if (nodeHasOwnOpenSSL) expect(bindings.get('EVP_DigestSign')).not.toMatch(/libcrypto\.so/);
   }, 120_000);
 });
+
+describe('unloading (child processes: /proc/self/maps tells what is mapped)', () => {
+  // A copy of SoftHSM under a unique path, so nothing else in the child maps it.
+  function run(unload: boolean | undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p11bridge-unload-'));
+    const copy = path.join(dir, 'libsofthsm2-copy.so');
+    fs.copyFileSync(fixture().modulePath, copy);
+    const script = `
+      const { PKCS11 } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'raw.js'))});
+      const fs = require('node:fs');
+      const mapped = () => fs.readFileSync('/proc/self/maps', 'utf8').includes(${JSON.stringify(copy)});
+      const out = {};
+      const m = new PKCS11();
+      m.load(${JSON.stringify(copy)}${unload === undefined ? '' : `, { unload: ${unload} }`});
+      m.C_Initialize();
+      out.loaded = mapped();
+      m.C_Finalize();
+      m.close();
+      out.afterClose = mapped();
+      // Loading again works either way (the kept copy is initialized afresh).
+      const again = new PKCS11();
+      again.load(${JSON.stringify(copy)});
+      again.C_Initialize();
+      out.reloadSlots = again.C_GetSlotList(true).length;
+      again.C_Finalize();
+      again.close();
+      console.log(JSON.stringify(out));`;
+    const file = path.join(dir, 'child.js');
+    fs.writeFileSync(file, script);
+    const r = runChild(file);
+    fs.rmSync(dir, { recursive: true, force: true });
+    expectCleanExit(r);
+    return r.json as { loaded: boolean; afterClose: boolean; reloadSlots: number };
+  }
+
+  test('by default a module stays mapped after its last close (unmapping vendor libraries can crash later)', () => {
+    const out = run(undefined);
+    expect(out.loaded).toBe(true);
+    expect(out.afterClose).toBe(true);
+    expect(out.reloadSlots).toBeGreaterThan(0);
+  });
+
+  test('{ unload: true } unmaps it at the last close; a later load maps it again', () => {
+    const out = run(true);
+    expect(out.loaded).toBe(true);
+    expect(out.afterClose).toBe(false);
+    expect(out.reloadSlots).toBeGreaterThan(0);
+  });
+
+  test("a non-PKCS#11 library is still refused (pinning happens only after the function list); a non-boolean unload is a TypeError", () => {
+    const libz = ['/usr/lib/x86_64-linux-gnu/libz.so.1', '/lib/x86_64-linux-gnu/libz.so.1'].find((p) => fs.existsSync(p));
+    expect(libz).toBeDefined();
+    const m = new PKCS11();
+    expect(() => m.load(libz!)).toThrow(ModuleLoadError);
+    expect(() => m.load(fixture().modulePath, { unload: 'yes' as never })).toThrow(/options\.unload/);
+  });
+});
