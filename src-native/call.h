@@ -36,6 +36,11 @@ struct OpBase {
   // Queue position of an async op; UINT64_MAX for sync ops, so a sync close/finalize waits for
   // all async work queued so far.
   uint64_t ticket = UINT64_MAX;
+  uint64_t generation = 0;  // mod->generation() when the call was made
+
+  // False when the object was closed (or reloaded) while this call ran: its result must not
+  // touch the object's state then.
+  bool Current() const { return mod && mod->generation() == generation; }
 
   static constexpr bool kNeedsInit = true;
   // Reads argument `i` as the session handle and remembers it for flight accounting.
@@ -170,6 +175,7 @@ Napi::Value ModuleObject::Sync(const Napi::CallbackInfo& info) {
   op.mod = this;
   op.lib = lib_.get();
   op.flights = flights_.get();
+  op.generation = generation_;
   Args args(info, op.arena, FunctionTable::Name(Op::kFn), false);
   args.SetWriteBacks(&op.writeBacks);
   bool parsed;
@@ -211,6 +217,7 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
   op.flightsHold = flights_;
   op.lib = lib_.get();
   op.flights = flights_.get();
+  op.generation = generation_;
   Args args(info, op.arena, FunctionTable::Name(Op::kFn), true);
   args.SetWriteBacks(&op.writeBacks);
   bool parsed;

@@ -78,6 +78,8 @@ void ModuleObject::UntrackSlot(CK_SLOT_ID slot) {
 
 void ModuleObject::Release(bool teardown) {
   if (!lib_) return;
+  generation_++;
+  initPending = false;
   flights_->WaitForEarlier(UINT64_MAX, false, 0, teardown);
   if (initialized_) {
     const FunctionTable& f = lib_->fns();
@@ -119,6 +121,9 @@ Napi::Value ModuleObject::Load(const Napi::CallbackInfo& info) {
     return detail::Throw(env, ArgRangeError(env, "load", "path", "must be a non-empty path").Value());
   LoadError err;
   lib_ = Library::Open(path, opts, &err);
+  generation_++;
+  // A C_Initialize of an earlier load may still be settling; it is not this load's.
+  initPending = false;
   if (!lib_) return detail::Throw(env, LoadFailure(env, err.code, err.message, path, err.rv).Value());
   return env.Undefined();
 }

@@ -57,6 +57,9 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   bool initialized() const { return initialized_; }
   void SetInitialized(bool v) { initialized_ = v; }
   bool initPending = false;  // a C_InitializeAsync is under way
+  // Bumped by every load and close: an async result from an earlier generation must not change
+  // this object's state (it belongs to a load that is gone).
+  uint64_t generation() const { return generation_; }
 
   const std::shared_ptr<FlightState>& flights() const { return flights_; }
 
@@ -84,6 +87,7 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
 
   std::shared_ptr<Library> lib_;
   bool initialized_ = false;
+  uint64_t generation_ = 0;
 
   std::shared_ptr<FlightState> flights_ = std::make_shared<FlightState>();
   EnvData* envData_ = nullptr;

@@ -60,11 +60,16 @@ struct Op_C_Initialize : OpBase {
     return lib->Initialize(&init.args, &shared);
   }
   Napi::Value Result(Napi::Env env) {
-    mod->SetInitialized(true);
+    if (Current()) {
+      mod->SetInitialized(true);
+    } else if (!already) {
+      // Closed while initializing: nobody owns the share this call took; give it back.
+      lib->Finalize();
+    }
     return env.Undefined();
   }
   void Cleanup(napi_env) {
-    if (!already) mod->initPending = false;
+    if (!already && Current()) mod->initPending = false;
   }
 };
 
@@ -87,7 +92,7 @@ struct Op_C_Finalize : OpBase {
     return lib->Finalize();
   }
   Napi::Value Result(Napi::Env env) {
-    mod->UntrackAll();
+    if (Current()) mod->UntrackAll();
     return env.Undefined();
   }
 };

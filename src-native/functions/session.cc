@@ -15,7 +15,13 @@ struct Op_C_OpenSession : OpBase {
   bool Parse(Args& a) { return a.Ulong(0, "slotID", &slot) && a.OptUlong(1, "flags", &flags, CKF_SERIAL_SESSION); }
   CK_RV Run(const FunctionTable& f) { return f.C_OpenSession(slot, flags, nullptr, nullptr, &handle); }
   Napi::Value Result(Napi::Env env) {
-    mod->TrackSession(handle, slot);
+    if (Current()) {
+      mod->TrackSession(handle, slot);
+    } else if (lib->fns().C_CloseSession) {
+      // Opened for a load that was closed meanwhile: nobody would ever close it (and tracking it
+      // here would close a later load's session with the same number).
+      lib->fns().C_CloseSession(handle);
+    }
     return Napi::Value(env, UlongToJs(env, handle));
   }
 };
@@ -28,7 +34,7 @@ struct Op_C_CloseSession : OpBase {
     return f.C_CloseSession(session);
   }
   Napi::Value Result(Napi::Env env) {
-    mod->UntrackSession(session);
+    if (Current()) mod->UntrackSession(session);
     return env.Undefined();
   }
 };
@@ -42,7 +48,7 @@ struct Op_C_CloseAllSessions : OpBase {
     return f.C_CloseAllSessions(slot);
   }
   Napi::Value Result(Napi::Env env) {
-    mod->UntrackSlot(slot);
+    if (Current()) mod->UntrackSlot(slot);
     return env.Undefined();
   }
 };

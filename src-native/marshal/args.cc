@@ -253,7 +253,8 @@ Napi::Value OutputToJs(Napi::Env env, OutBuf& o, const char* fn) {
     if (napi_get_reference_value(env, o.callerRef, &target) != napi_ok || !target) return Napi::Value();
     void* data = nullptr;
     size_t length = 0;
-    if (!ViewBytes(env, target, &data, &length) || length < o.len) {
+    // Shorter than what was written, or emptied (detached) though it had room at call time.
+    if (!ViewBytes(env, target, &data, &length) || length < o.len || (o.callerCap > 0 && length == 0)) {
       ArgTypeError(env, fn, "out", "a buffer that stays attached until the call completes", target)
           .ThrowAsJavaScriptException();
       return Napi::Value();

@@ -38,11 +38,31 @@ void WriteDigits(CK_CHAR* out, unsigned v, int n) {
 bool ParseTemplateValue(Args& a, napi_value arr, const std::string& name, int depth, CK_ATTRIBUTE_PTR* out,
                         CK_ULONG* count);
 
+// A value that is neither null nor an array of objects, given for an attribute whose value the
+// module follows as CK_ATTRIBUTE pointers, would have it dereference bytes the caller chose.
+bool CheckTemplateShape(Args& a, napi_value v, napi_valuetype t, const std::string& name) {
+  if (t == napi_undefined || t == napi_null) return true;
+  bool isArray = false;
+  if (t == napi_object && napi_is_array(a.env(), v, &isArray) == napi_ok && isArray) {
+    uint32_t n = 0;
+    napi_get_array_length(a.env(), v, &n);
+    if (n == 0) return true;
+    napi_value first;
+    napi_valuetype ft = napi_undefined;
+    if (napi_get_element(a.env(), v, 0, &first) != napi_ok) return a.FailPending();
+    napi_typeof(a.env(), first, &ft);
+    if (ft == napi_object) return true;
+  }
+  a.FailType(name.c_str(), "a template (an array of { type, value }) for this attribute", v);
+  return false;
+}
+
 bool ParseValue(Args& a, napi_value v, const std::string& name, int depth, CK_ATTRIBUTE& attr) {
   napi_env env = a.env();
   Arena& arena = a.arena();
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return a.FailPending();
+  if (IsTemplateAttribute(attr.type) && !CheckTemplateShape(a, v, t, name)) return false;
   switch (t) {
     case napi_undefined:
     case napi_null:
@@ -125,6 +145,12 @@ bool ParseValue(Args& a, napi_value v, const std::string& name, int depth, CK_AT
           attr.pValue = p;
           attr.ulValueLen = static_cast<CK_ULONG>(n * sizeof(CK_ULONG));
           return true;
+        }
+        if (!IsTemplateAttribute(attr.type) && !(attr.type & CKF_ARRAY_ATTRIBUTE)) {
+          // Only template attributes (and vendor ones marked CKF_ARRAY_ATTRIBUTE) hold nested
+          // templates; elsewhere the module would store our pointers as the value's bytes.
+          a.FailType(name.c_str(), "bytes or a value of this attribute's type (nested templates go in template attributes)", v);
+          return false;
         }
         CK_ATTRIBUTE_PTR inner = nullptr;
         CK_ULONG count = 0;
@@ -270,7 +296,8 @@ CK_RV ReadNested(const FunctionTable& f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o
 }  // namespace
 
 bool IsTemplateAttribute(CK_ATTRIBUTE_TYPE type) {
-  return type == CKA_WRAP_TEMPLATE || type == CKA_UNWRAP_TEMPLATE || type == CKA_DERIVE_TEMPLATE;
+  return type == CKA_WRAP_TEMPLATE || type == CKA_UNWRAP_TEMPLATE || type == CKA_DERIVE_TEMPLATE ||
+         type == CKA_ENCAPSULATE_TEMPLATE || type == CKA_DECAPSULATE_TEMPLATE;
 }
 
 bool Args::Template(size_t i, const char* name, CK_ATTRIBUTE_PTR* out, CK_ULONG* count) {
