@@ -226,8 +226,11 @@ export class Session {
 
   /**
    * Objects matching `template`, fetched `batchSize` handles per C_FindObjects. The session is
-   * held only during each C call, so other calls may run between batches; C_FindObjectsFinal
-   * always runs, also when the loop breaks or throws. Objects come typed by class (PrivateKey,
+   * held only during each C call: attribute reads and writes on found objects work between
+   * batches, but many modules (SoftHSM) allow one active operation per session: a sign or digest
+   * on this session inside the loop fails with OperationActiveError there. Use another session
+   * (or findAll()) for those.
+   * C_FindObjectsFinal always runs, also when the loop breaks or throws. Objects come typed by class (PrivateKey,
    * Certificate …): from the template's `class` when it has one, else one CKA_CLASS read each.
    */
   async *find(template: TemplateObject = {}, options: { batchSize?: number } = {}): AsyncGenerator<Pkcs11Object, void, undefined> {

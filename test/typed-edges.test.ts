@@ -3,7 +3,7 @@
 // errors as rejections naming the method and argument.
 import * as crypto from 'node:crypto';
 import { fixture } from './helpers/softhsm';
-import { Module, Session, PinIncorrectError, UserNotLoggedInError, CKM_ECDSA, CKM_RSA_PKCS } from '../lib/index';
+import { Module, Session, PinIncorrectError, UserNotLoggedInError, OperationActiveError, CKM_ECDSA, CKM_RSA_PKCS } from '../lib/index';
 
 describe('typed layer edge cases', () => {
   let mod: Module;
@@ -88,6 +88,21 @@ describe('typed layer edge cases', () => {
     await expect(r).rejects.toThrow(RangeError);
     // The session works after all of these.
     expect(await s.random(2)).toHaveLength(2);
+  });
+
+  test('inside a find() loop: attribute calls work; an operation on the same session is OperationActiveError on SoftHSM', async () => {
+    const label = `edges-find-${process.pid}`;
+    for (let i = 0; i < 3; i++) await s.createObject({ class: 'data', token: false, label, value: Buffer.from([i]) });
+    const key = await s.generateKey({ name: 'generic', length: 32 });
+    const seen: number[] = [];
+    for await (const o of s.find({ class: 'data', label }, { batchSize: 1 })) {
+      seen.push(((await o.getAttributes(['value'])).value as Buffer)[0]);
+      if (seen.length === 1) await expect(key.sign({ name: 'HMAC', hash: 'SHA-256' }, Buffer.from('x'))).rejects.toBeInstanceOf(OperationActiveError);
+    }
+    expect(seen.sort()).toEqual([0, 1, 2]);
+    // After the loop (C_FindObjectsFinal ran) the same call works.
+    expect(await key.sign({ name: 'HMAC', hash: 'SHA-256' }, Buffer.from('x'))).toHaveLength(32);
+    for (const o of await s.findAll({ class: 'data', label })) await o.destroy();
   });
 
   test("size(): SoftHSM does not say (CK_UNAVAILABLE_INFORMATION) → 'unavailable'", async () => {
