@@ -2,7 +2,7 @@
 import { PKCS11 } from './raw';
 import type { InitializeOptions, LoadOptions, Ulong, Version } from './raw-types';
 import { Slot } from './slot';
-import { tracked, withCallerStack } from './util/stack';
+import { appendCallerStack, tracked } from './util/stack';
 import { applyVendorErrors, vendorErrorTable, vendorErrorTableFor, VendorErrorTable } from './errors/vendors';
 import { asyncDispose } from './util/dispose';
 import { SlotEventOptions, SlotWatcher } from './events';
@@ -30,6 +30,21 @@ export interface ModuleInfo {
   path: string;
 }
 
+/**
+ * One raw call: on failure, the vendor's name for a vendor code and the caller's stack. The stack
+ * is taken in the catch, where V8's async stack trace names the functions awaiting this call —
+ * taking it before every call cost more than the rest of the typed layer together (bench/typed).
+ */
+async function callNamed<T>(table: VendorErrorTable | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const here: { stack?: string } = {};
+    Error.captureStackTrace(here, callNamed);
+    throw appendCallerStack(applyVendorErrors(e, table), here);
+  }
+}
+
 /** A call on a Module (or its slots) after close(). Not a Pkcs11Error: the module was not called. */
 export class ModuleClosedError extends Error {
   readonly code = 'ERR_P11_MODULE_CLOSED';
@@ -55,30 +70,50 @@ export class Module {
    * @internal Runs an async raw call: its rejection gets the caller's stack and, for vendor codes,
    * the vendor's name.
    */
-  call<T>(fn: () => Promise<T>, caller?: { stack?: string }): Promise<T> {
+  call<T>(fn: () => Promise<T>): Promise<T> {
     if (this.finalizing) return Promise.reject(new ModuleClosedError());
-    const table = this.vendorErrors;
-    const run = () =>
-      fn().catch((e: unknown) => {
-        throw applyVendorErrors(e, table);
-      });
-    return caller ? withCallerStack(run(), caller) : tracked(run);
+    return callNamed(this.vendorErrors, fn);
   }
 
   /**
-   * @internal Calls issued before close() was called: close() lets them finish before
-   * C_Finalize, even those still waiting for their session.
+   * @internal Runs a call issued before close() was called: close() lets such calls finish,
+   * even those still waiting for their session. A counter, not a reaction on the call's promise:
+   * a second reaction would cut V8's async stack trace (the caller's frames in errors).
    */
-  admit<T>(p: Promise<T>): Promise<T> {
-    this.admitted.add(p);
-    const done = () => this.admitted.delete(p);
-    p.then(done, done);
-    return p;
+  async admit<T>(run: () => Promise<T>): Promise<T> {
+    this.enter();
+    try {
+      return await run();
+    } finally {
+      this.leave();
+    }
   }
+
+  /** @internal admit() in two halves, for a hot path that is one async function already. */
+  enter(): void {
+    this.inflight++;
+  }
+
+  /** @internal */
+  leave(): void {
+    if (--this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  /**
+   * @internal What call() does to a failure (vendor name, caller's stack), for a hot path that
+   * makes its raw calls itself; `at` is the function whose caller the stack should start from.
+   */
+  nameError(e: unknown, at: (...args: never[]) => unknown): unknown {
+    const here: { stack?: string } = {};
+    Error.captureStackTrace(here, at);
+    return appendCallerStack(applyVendorErrors(e, this.vendorErrors), here);
+  }
+
+  private inflight = 0;
+  private readonly drainWaiters: Array<() => void> = [];
 
   /** @internal Multi-part operations still holding a session; close() aborts them. */
   readonly operations = new Set<{ abort(): Promise<void>; belongsTo(session: object): boolean }>();
-  private readonly admitted = new Set<Promise<unknown>>();
   /** @internal True once close() has let earlier calls finish and is finalizing. */
   finalizing = false;
 
@@ -175,9 +210,9 @@ export class Module {
         try {
           // Calls made before close() finish first; operations left open are ended so the calls
           // queued behind them on their session can run.
-          while (this.admitted.size > 0 || this.operations.size > 0) {
+          while (this.inflight > 0 || this.operations.size > 0) {
             await Promise.all([...this.operations].map((op) => op.abort()));
-            await Promise.allSettled([...this.admitted]);
+            if (this.inflight > 0) await new Promise<void>((r) => this.drainWaiters.push(r));
           }
           const finalized = this.call(() => this.raw.C_FinalizeAsync());
           this.finalizing = true;

@@ -101,17 +101,24 @@ export class Session {
   run<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const m = this.slot.module;
     if (!this.open || m.isClosed) return Promise.reject(new SessionNotOpenError(what));
-    // The caller's stack, taken now: by the time the session is free it is gone.
-    const caller: { stack?: string } = {};
-    Error.captureStackTrace(caller, Session.prototype.run);
-    const p = signal
-      ? this.runAbortable(what, fn, signal, caller)
-      : this.mutex.run(() => {
-          if (!this.open || m.finalizing) throw new SessionNotOpenError(what);
-          return m.call(() => fn(m.raw, this.handle), caller);
-        });
     // Issued before close(): close() lets it finish.
-    return m.admit(p);
+    return m.admit(() =>
+      signal
+        ? this.runAbortable(what, fn, signal)
+        : this.mutex.run(() => {
+            if (!this.open || m.finalizing) throw new SessionNotOpenError(what);
+            return m.call(() => fn(m.raw, this.handle));
+          }),
+    );
+  }
+
+  /**
+   * @internal Takes the session at once for a hot path, or null when that would mean waiting
+   * (another call holds it) or failing (closed): the caller then takes the ordinary run().
+   */
+  tryHold(): (() => void) | null {
+    if (!this.open || this.slot.module.isClosed) return null;
+    return this.mutex.tryAcquire();
   }
 
   /**
@@ -120,13 +127,13 @@ export class Session {
    * call cannot be interrupted, so the session stays busy until the module returns, and the
    * result is dropped.
    */
-  private async runAbortable<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>, signal: AbortSignal, caller: { stack?: string }): Promise<T> {
+  private async runAbortable<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>, signal: AbortSignal): Promise<T> {
     const release = await this.mutex.acquire(signal);
     let work: Promise<T>;
     try {
       if (signal.aborted) throw abortReason(signal);
       if (!this.open || this.slot.module.finalizing) throw new SessionNotOpenError(what);
-      work = this.slot.module.call(() => fn(this.slot.module.raw, this.handle), caller);
+      work = this.slot.module.call(() => fn(this.slot.module.raw, this.handle));
     } catch (e) {
       release();
       throw e;
@@ -371,9 +378,7 @@ export class Session {
   ): Promise<{ release: () => void }> {
     const m = this.slot.module;
     if (!this.open || m.isClosed) return Promise.reject(new SessionNotOpenError(what));
-    const caller: { stack?: string } = {};
-    Error.captureStackTrace(caller, Session.prototype.startOperation);
-    return m.admit(this.initOperation(what, spec, init, signal, caller));
+    return m.admit(() => this.initOperation(what, spec, init, signal));
   }
 
   private async initOperation(
@@ -381,7 +386,6 @@ export class Session {
     spec: MechanismSpec,
     init: (raw: PKCS11, h: Ulong, m: import('./raw-types').Mechanism) => Promise<void>,
     signal: AbortSignal | undefined,
-    caller: { stack?: string },
   ): Promise<{ release: () => void }> {
     const supported = await this.slot.mechanismSet();
     const r = resolveMechanism(spec, (t) => supported.has(String(t)), what);
@@ -390,7 +394,7 @@ export class Session {
     try {
       if (signal?.aborted) throw abortReason(signal);
       if (!this.open || this.slot.module.finalizing) throw new SessionNotOpenError(what);
-      await this.slot.module.call(() => init(this.slot.module.raw, this.handle, r.mechanism), caller);
+      await this.slot.module.call(() => init(this.slot.module.raw, this.handle, r.mechanism));
     } catch (e) {
       release();
       throw e;

@@ -16,6 +16,8 @@ export class Slot {
   loginState: Exclude<UserType, 'context'> | null = null;
   private readonly sessions = new Set<string>();
   private mechanismCache: Promise<Set<string>> | null = null;
+  /** @internal The mechanism set once fetched, for callers that need not wait (hot paths). */
+  knownMechanisms: Set<string> | null = null;
 
   /** @internal use Module.slots() */
   constructor(
@@ -41,7 +43,7 @@ export class Slot {
   /** @internal The mechanism types the token offers (as strings), fetched once. */
   mechanismSet(): Promise<Set<string>> {
     if (!this.mechanismCache) {
-      this.mechanismCache = this.module.call(() => this.module.raw.C_GetMechanismListAsync(this.id)).then((l) => new Set(l.map(String)));
+      this.mechanismCache = this.module.call(() => this.module.raw.C_GetMechanismListAsync(this.id)).then((l) => (this.knownMechanisms = new Set(l.map(String))));
       this.mechanismCache.catch(() => (this.mechanismCache = null));
     }
     return this.mechanismCache;

@@ -14,6 +14,10 @@ module.exports = async function globalSetup() {
       // Tests that change PINs or re-initialize a token get their own, so files can run in parallel.
       { label: 'p11bridge-admin', soPin: '11111111', userPin: '1111' },
       { label: 'p11bridge-workers', soPin: '22222222', userPin: '2222' },
+      // Token objects: SoftHSM answers CKR_GENERAL_ERROR to a process reading a token while
+      // another process writes one of its object files, so each writer has a token of its own.
+      { label: 'p11bridge-pool', soPin: '44444444', userPin: '4444' },
+      { label: 'p11bridge-objects', soPin: '55555555', userPin: '5555' },
     ],
   });
   const file = path.join(f.dir, 'fixture.json');

@@ -39,8 +39,9 @@ describe('SessionPool', () => {
   });
 
   test('sign on a token key from many pool sessions; node verifies every signature', async () => {
-    const slot = (await mod.findSlot('p11bridge-a'))!;
-    const pool = await slot.pool({ size: 2, login: '1234' });
+    // Its own token: token objects written here must not race other files' reads of p11bridge-a.
+    const slot = (await mod.findSlot('p11bridge-pool'))!;
+    const pool = await slot.pool({ size: 2, login: '4444' });
     const label = `pool-${crypto.randomBytes(3).toString('hex')}`;
     const { publicKey } = await pool.use((s) =>
       s.generateKeyPair({ name: 'EC', curve: 'P-256' }, { privateKey: { token: true, label }, publicKey: { token: true, label } }),

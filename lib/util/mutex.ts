@@ -13,6 +13,14 @@ export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
+async function runHeld<T>(fn: () => Promise<T> | T, release: () => void): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
 export class AsyncMutex {
   private held = false;
   private readonly queue: Waiter[] = [];
@@ -38,13 +46,20 @@ export class AsyncMutex {
     });
   }
 
-  async run<T>(fn: () => Promise<T> | T, signal?: AbortSignal): Promise<T> {
-    const release = await this.acquire(signal);
-    try {
-      return await fn();
-    } finally {
-      release();
+  run<T>(fn: () => Promise<T> | T, signal?: AbortSignal): Promise<T> {
+    // An idle mutex is taken at once: no promise to wait for (a measurable share of a fast call).
+    if (!signal && !this.held) {
+      this.held = true;
+      return runHeld(fn, this.releaser());
     }
+    return this.acquire(signal).then((release) => runHeld(fn, release));
+  }
+
+  /** The release function when the mutex is free now, else null (nothing is queued). */
+  tryAcquire(): (() => void) | null {
+    if (this.held) return null;
+    this.held = true;
+    return this.releaser();
   }
 
   /** True while someone holds the mutex. */

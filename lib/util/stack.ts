@@ -4,12 +4,17 @@ export async function withCallerStack<T>(promise: Promise<T>, caller: { stack?: 
   try {
     return await promise;
   } catch (e) {
-    if (e instanceof Error && caller.stack) {
-      const frames = caller.stack.split('\n').slice(1).join('\n');
-      e.stack = `${e.stack ?? String(e)}\n    --- async call made at ---\n${frames}`;
-    }
-    throw e;
+    throw appendCallerStack(e, caller);
   }
+}
+
+/** Appends the frames of `caller.stack` (its first line is the message) to an error's stack. */
+export function appendCallerStack(e: unknown, caller: { stack?: string }): unknown {
+  if (e instanceof Error && caller.stack) {
+    const frames = caller.stack.split('\n').slice(1).join('\n');
+    e.stack = `${e.stack ?? String(e)}\n    --- async call made at ---\n${frames}`;
+  }
+  return e;
 }
 
 /** Runs `fn` (which starts an async native call) and gives its rejection the caller's stack. */

@@ -30,7 +30,7 @@ export function ensurePkcs11Spy(): string {
   return scripts.ensurePkcs11Spy();
 }
 
-export type TokenName = 'p11bridge-a' | 'p11bridge-b' | 'p11bridge-admin' | 'p11bridge-workers';
+export type TokenName = 'p11bridge-a' | 'p11bridge-b' | 'p11bridge-admin' | 'p11bridge-workers' | 'p11bridge-pool' | 'p11bridge-objects';
 
 export interface Env {
   fixture: Fixture;
