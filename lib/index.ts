@@ -52,3 +52,25 @@ export type {
   Sp800108Spec,
   Sp800108Prf,
 } from './mechanisms/kdf';
+export { parse as parseUri, format as formatUri, matchesModule, matchesSlot, matchesToken, toTemplate as uriTemplate, uriTypeOf, Pkcs11UriError } from './uri';
+export type { Pkcs11Uri, UriObjectType, FormatOptions as UriFormatOptions, Pkcs11UriErrorCode } from './uri';
+export { discover, readP11KitConfig, findWellKnownModules, WELL_KNOWN_MODULES, parseP11KitConfig } from './discovery';
+export type { DiscoveredModule, DiscoverOptions, DiscoverySource, DiscoveryIssue, P11KitModule, P11KitModuleConfig, P11KitConfiguration, P11KitPaths, WellKnownModule, UserConfigMode } from './discovery';
+export {
+  exportPublicKey,
+  exportSpki,
+  exportJwk,
+  publicKeyJwk,
+  importKey,
+  importPrivateKey,
+  importPublicKey,
+  importSecretKey,
+  privateKeyAttributes,
+  publicKeyAttributes,
+  ecdsaToDer,
+  derToEcdsa,
+  ecPointBytes,
+  curveOfParams,
+} from './interop/keyobject';
+export { storeCertificate, readCertificate, certificateFields } from './interop/x509';
+export type { CertificateFields } from './interop/x509';

@@ -6,6 +6,13 @@ import { appendCallerStack, tracked } from './util/stack';
 import { applyVendorErrors, vendorErrorTable, vendorErrorTableFor, VendorErrorTable } from './errors/vendors';
 import { asyncDispose } from './util/dispose';
 import { SlotEventOptions, SlotWatcher } from './events';
+import { matchesModule, matchesSlot, matchesToken, parse as parseUri, Pkcs11Uri } from './uri';
+import { discover, DiscoveredModule, DiscoverOptions } from './discovery';
+
+/** 'softhsm2' for /usr/lib/softhsm/libsofthsm2.so, as RFC 7512's module-name compares it. */
+function moduleBaseName(p: string): string {
+  return (p.split(/[\\/]/).pop() ?? p).replace(/\.(so(\.\d+)*|dylib|dll)$/i, '').replace(/^lib/, '');
+}
 
 export interface ModuleOpenOptions {
   /** C_Initialize options: flags (CKF_OS_LOCKING_OK by default), NSS-style libraryParameters. */
@@ -118,7 +125,50 @@ export class Module {
   finalizing = false;
 
   /** Loads the module and initializes it (off the event loop: some modules take seconds). */
-  static async open(path: string, options: ModuleOpenOptions = {}): Promise<Module> {
+  /**
+   * Loads a module by path, or by `{ uri }` (RFC 7512: `module-path`, else `module-name` looked
+   * up among the installed modules, else every installed module whose library attributes match).
+   */
+  static async open(path: string | (ModuleOpenOptions & { uri: string | Pkcs11Uri }), options: ModuleOpenOptions = {}): Promise<Module> {
+    if (typeof path !== 'string') {
+      if (path === null || typeof path !== 'object') throw new TypeError("Module.open: argument 'path' must be a string or { uri }");
+      return Module.openUri(path.uri, { ...path, ...options });
+    }
+    return Module.openPath(path, options);
+  }
+
+  /** The modules installed here: p11-kit module files, then well-known paths (see discovery.ts). */
+  static discover(options?: DiscoverOptions): Promise<DiscoveredModule[]> {
+    return discover(options);
+  }
+
+  private static async openUri(uri: string | Pkcs11Uri, options: ModuleOpenOptions): Promise<Module> {
+    const u = typeof uri === 'string' ? parseUri(uri) : uri;
+    let candidates: string[];
+    if (u.modulePath) candidates = [u.modulePath];
+    else {
+      const found = (await discover()).filter((m) => m.exists);
+      const byName = u.moduleName ? found.filter((m) => moduleBaseName(m.path) === moduleBaseName(u.moduleName!) || m.name === u.moduleName) : found;
+      candidates = byName.map((m) => m.path);
+    }
+    if (candidates.length === 0) throw new RangeError('Module.open: no installed module matches the URI (module-name / module-path)');
+    for (const candidate of candidates) {
+      let mod: Module;
+      try {
+        mod = await Module.openPath(candidate, options);
+      } catch (e) {
+        if (candidates.length === 1) throw e;
+        continue;
+      }
+      // module-path / module-name chose the candidates; the library attributes decide.
+      if (matchesModule({ ...u, modulePath: undefined, moduleName: undefined }, await mod.info())) return mod;
+      await mod.close();
+    }
+    // Attribute names only: a URI may carry a PIN.
+    throw new RangeError('Module.open: no module matches the URI\'s library attributes');
+  }
+
+  private static async openPath(path: string, options: ModuleOpenOptions): Promise<Module> {
     const raw = new PKCS11();
     raw.load(path, options.load);
     let table: VendorErrorTable | undefined;
@@ -174,6 +224,15 @@ export class Module {
       this.slotCache.set(key, s);
     }
     return s;
+  }
+
+  /** The first slot whose slot and token match a PKCS#11 URI's slot and token attributes. */
+  async findSlotByUri(uri: string | Pkcs11Uri): Promise<Slot | undefined> {
+    const u = typeof uri === 'string' ? parseUri(uri) : uri;
+    for (const s of await this.slots()) {
+      if (matchesSlot(u, await s.info(), s.id) && matchesToken(u, await s.tokenInfo())) return s;
+    }
+    return undefined;
   }
 
   /** The first slot whose token has this label. */

@@ -12,6 +12,11 @@ import type { Slot } from './slot';
 import type { Pkcs11Object } from './objects/object';
 import { classNumber, objectFor, objectOfHandle } from './objects/factory';
 import { DomainParameters } from './objects/domain-parameters';
+import type { Certificate } from './objects/certificate';
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { matchesSlot, matchesToken, parse as parseUri, Pkcs11Uri, toTemplate as uriTemplate } from './uri';
+import { importKey } from './interop/keyobject';
+import { storeCertificate } from './interop/x509';
 import { encodeTemplate, TemplateObject } from './template/attributes';
 import { PrivateKey, PublicKey, SecretKey } from './objects/keys';
 import { KeyPairSpec, planKeyPair, planSecretKey, SecretKeySpec } from './objects/generate';
@@ -255,6 +260,26 @@ export class Session {
     } finally {
       if (this.open) await this.run('find', (m, s) => m.C_FindObjectsFinalAsync(s));
     }
+  }
+
+  /**
+   * Objects a PKCS#11 URI names (its object, id and type attributes), when its token attributes
+   * match this session's token; [] otherwise. A PIN in the URI is not used: login stays yours.
+   */
+  async findByUri(uri: string | Pkcs11Uri): Promise<Pkcs11Object[]> {
+    const u = typeof uri === 'string' ? parseUri(uri) : uri;
+    if (!matchesToken(u, await this.slot.tokenInfo()) || !matchesSlot(u, await this.slot.info(), this.slot.id)) return [];
+    return this.findAll(uriTemplate(u));
+  }
+
+  /** A node:crypto key put on the token: private (RSA/EC/Edwards), public, or secret (AES/generic). */
+  importKey(keyObject: KeyObject, template?: TemplateObject): Promise<PrivateKey | PublicKey | SecretKey> {
+    return importKey(this, keyObject, template);
+  }
+
+  /** A certificate (X509Certificate or DER) stored with its subject, issuer and serial number. */
+  importCertificate(certificate: X509Certificate | Uint8Array, template: TemplateObject = {}): Promise<Certificate> {
+    return storeCertificate(this, certificate, template);
   }
 
   /** All matching objects at once. */
