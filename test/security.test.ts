@@ -37,3 +37,17 @@ describe('PINs stay out of errors, stacks and the debug log', () => {
     }
   });
 });
+
+describe('PIN copies are wiped (Linux: the process scans its own memory)', () => {
+  const linux = process.platform === 'linux';
+  (linux ? test : test.skip)('after raw sync/async, typed and context logins, no copy of the PIN is left once the caller wipes its Buffer', () => {
+    const r = runChild('pin-memory-child.js', [], { execArgv: ['--expose-gc'], timeoutMs: 120_000 });
+    expectCleanExit(r);
+    // Four wrong logins, each refused by the token.
+    expect(r.json.errors).toEqual(['CKR_PIN_INCORRECT', 'CKR_PIN_INCORRECT', 'CKR_PIN_INCORRECT', 'CKR_PIN_INCORRECT']);
+    // The scan sees the caller's own Buffer while it holds the PIN (so it can find one) …
+    expect(r.json.before).toBeGreaterThanOrEqual(1);
+    // … and nothing once that Buffer is wiped: the addon's copies were zeroed after each call.
+    expect(r.json.after).toBe(0);
+  });
+});
