@@ -74,3 +74,5 @@ export {
 } from './interop/keyobject';
 export { storeCertificate, readCertificate, certificateFields } from './interop/x509';
 export type { CertificateFields } from './interop/x509';
+export { signJws, signJwt, jwkOf, JWS_ALGORITHMS } from './interop/jws';
+export type { JwsAlgorithm, JwsHeader, SignJwtOptions, JwkOfOptions, PublicJwk } from './interop/jws';
