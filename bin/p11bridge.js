@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+'use strict';
+require('../dist/cli/main.js').main().then((code) => {
+  process.exitCode = code;
+});
