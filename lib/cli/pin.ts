@@ -94,8 +94,9 @@ export function promptPin(prompt: string): Promise<Buffer> {
         chunk.fill(0);
       }
     };
-    process.stderr.write(prompt);
+    // Echo off before the prompt shows: a PIN typed as soon as the prompt appears must not echo.
     stdin.setRawMode(true);
+    process.stderr.write(prompt);
     stdin.on('data', onData);
     stdin.resume();
   });
