@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Demo: provisions a throw-away SoftHSM token, then drives it through p11bridge's raw layer —
 // module and token info, mechanisms, an EC P-256 key pair, a signature made on the token (sync
-// and async) and verified by node:crypto.
+// and async) and verified by node:crypto — and through the typed layer: a self-signed
+// certificate issued with a token key (@peculiar/x509 over p11bridge's WebCrypto provider),
+// stored on the token and verified by node:crypto.
 'use strict';
 const crypto = require('node:crypto');
 const { createSoftHSM } = require('./softhsm.js');
@@ -85,10 +87,44 @@ async function main() {
     mod.C_CloseSession(session);
     mod.C_Finalize();
     if (!ok || !okAsync) throw new Error('signature did not verify');
+    if (!(await issueCertificate(fx))) throw new Error('certificate did not verify');
     console.log('demo OK');
   } finally {
     mod.close();
     fx.cleanup();
+  }
+}
+
+// The typed layer: a certificate whose key never leaves the token.
+async function issueCertificate(fx) {
+  const { Module, Pkcs11Crypto } = require('../dist/index.js');
+  const x509 = require('@peculiar/x509');
+  const mod = await Module.open(fx.modulePath);
+  try {
+    const session = await (await mod.findSlot(fx.tokens[0].label)).openSession({ write: true });
+    await session.login(fx.tokens[0].userPin);
+    const webcrypto = new Pkcs11Crypto(session);
+    x509.cryptoProvider.set(webcrypto);
+    const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+    const cert = await x509.X509CertificateGenerator.createSelfSigned(
+      {
+        serialNumber: '01',
+        name: 'CN=p11bridge demo, O=p11bridge',
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 86_400_000),
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        keys,
+      },
+      webcrypto,
+    );
+    const stored = await session.importCertificate(Buffer.from(cert.rawData), { label: 'demo certificate' });
+    const nodeCert = await stored.x509();
+    const ok = nodeCert.verify(nodeCert.publicKey);
+    console.log(`issued certificate "${nodeCert.subject.replace(/\n/g, ', ')}" with a token key, stored on the token; verified by node:crypto: ${ok}`);
+    await session.close();
+    return ok;
+  } finally {
+    await mod.close();
   }
 }
 

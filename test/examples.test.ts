@@ -15,5 +15,6 @@ test("the README's demo (scripts/demo.js) runs against its own throw-away token"
   const out = execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'demo.js')], { encoding: 'utf8' });
   expect(out).toMatch(/verified by node:crypto: true; async: true/);
   expect(out).toMatch(/typed error: PinIncorrectError CKR_PIN_INCORRECT from C_Login/);
+  expect(out).toMatch(/issued certificate "CN=p11bridge demo, O=p11bridge" with a token key, stored on the token; verified by node:crypto: true/);
   expect(out.trim().endsWith('demo OK')).toBe(true);
 });
