@@ -303,3 +303,113 @@ describe('PINs', () => {
     expect(out).toMatch(/"class": "privateKey"/);
   });
 });
+
+describe('token administration (a SoftHSM of its own)', () => {
+  // Distinctive PINs, searched for in every output.
+  const SO = '29384756';
+  const SO2 = '47102938';
+  const USER = '61738';
+  const USER2 = '50827';
+  const USER3 = '93061';
+  const ALL_PINS = [SO, SO2, USER, USER2, USER3];
+  let adm: ReturnType<typeof createSoftHSM>;
+  let admEnv: NodeJS.ProcessEnv;
+  const outputs: string[] = [];
+
+  const admRun = (args: string[], extra: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> => {
+    const r = run(args, { env: { ...admEnv, ...extra } });
+    outputs.push(r.stdout + r.stderr);
+    return r;
+  };
+  const admOk = (args: string[], extra: NodeJS.ProcessEnv = {}): string => {
+    const r = admRun(args, extra);
+    if (r.status !== 0) throw new Error(`p11bridge ${args.join(' ')} → ${r.status}\n${r.stderr}`);
+    return r.stdout;
+  };
+  const tokenUri = (attrs = ''): string => `pkcs11:token=adm${attrs ? ';' + attrs : ''}?module-path=${adm.modulePath}`;
+  const pins = { SO_PIN: SO, SO_PIN2: SO2, USER_PIN: USER, USER_PIN2: USER2, USER_PIN3: USER3 };
+  const canLogIn = (envVar: string): SpawnSyncReturns<string> => admRun(['list-objects', tokenUri(), '--pin-source', `env:${envVar}`, '--json'], pins);
+
+  beforeAll(() => {
+    adm = createSoftHSM({ tokens: [], setEnv: false }); // only SoftHSM's free, uninitialized slot
+    admEnv = { SOFTHSM2_CONF: adm.conf };
+  });
+  afterAll(() => adm?.cleanup());
+
+  test('init-token without --yes exits 64 and leaves the token alone', () => {
+    const r = admRun(['init-token', `pkcs11:?module-path=${adm.modulePath}`, '--label', 'adm', '--so-pin-source', 'env:SO_PIN'], pins);
+    expect(r.status).toBe(64);
+    expect(r.stderr).toMatch(/error: init-token erases the token .*--yes/);
+    const tokens = JSON.parse(admOk(['list-tokens', '--module', adm.modulePath, '--json'])) as Array<{ flags: { tokenInitialized: boolean } }>;
+    expect(tokens.map((t) => t.flags.tokenInitialized)).toEqual([false]);
+  });
+
+  test('init-token on the fresh token; user login fails until init-pin; then keygen works with the new PIN', () => {
+    const [fresh] = JSON.parse(admOk(['list-tokens', '--module', adm.modulePath, '--json'])) as Array<{ slot: number }>;
+    const made = JSON.parse(admOk(['init-token', `pkcs11:?module-path=${adm.modulePath}`, '--slot', String(fresh.slot), '--label', 'adm', '--so-pin-source', 'env:SO_PIN', '--yes', '--json'], pins)) as {
+      label: string;
+      uri: string;
+    };
+    expect(made.label).toBe('adm');
+    expect(made.uri).toMatch(/^pkcs11:.*token=adm/);
+
+    const before = canLogIn('USER_PIN');
+    expect(before.status).toBe(2);
+    expect(before.stderr).toBe('error: CKR_USER_PIN_NOT_INITIALIZED (C_Login)\n');
+
+    const pinFile = path.join(tmp, 'adm-user.pin');
+    fs.writeFileSync(pinFile, USER + '\n');
+    expect(admOk(['init-pin', tokenUri(), '--so-pin-source', 'env:SO_PIN', '--new-pin-source', `file:${pinFile}`], pins)).toBe("user PIN set on token 'adm'\n");
+    expect(canLogIn('USER_PIN').status).toBe(0);
+    const keys = JSON.parse(admOk(['keygen', tokenUri('object=adm-ec'), '--type', 'EC:P-256', '--pin-source', 'env:USER_PIN', '--json'], pins)) as Array<{ class: string }>;
+    expect(keys.map((k) => k.class).sort()).toEqual(['privateKey', 'publicKey']);
+  });
+
+  test('init-pin with a wrong SO PIN exits 2 (CKR_PIN_INCORRECT)', () => {
+    const r = admRun(['init-pin', tokenUri(), '--so-pin-source', 'env:SO_PIN2', '--new-pin-source', 'env:USER_PIN2'], pins);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('error: CKR_PIN_INCORRECT (C_Login)\n');
+    expect(canLogIn('USER_PIN').status).toBe(0);
+  });
+
+  test('change-pin: the old user PIN then fails with CKR_PIN_INCORRECT and the new one works', () => {
+    const wrong = admRun(['change-pin', tokenUri(), '--pin-source', 'env:USER_PIN3', '--new-pin-source', 'env:USER_PIN2'], pins);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toBe('error: CKR_PIN_INCORRECT (C_SetPIN)\n');
+
+    expect(admOk(['change-pin', tokenUri(), '--pin-source', 'env:USER_PIN', '--new-pin-source', 'env:USER_PIN2'], pins)).toBe("user PIN changed on token 'adm'\n");
+    const old = canLogIn('USER_PIN');
+    expect(old.status).toBe(2);
+    expect(old.stderr).toBe('error: CKR_PIN_INCORRECT (C_Login)\n');
+    const now = canLogIn('USER_PIN2');
+    expect(now.status).toBe(0);
+    expect((JSON.parse(now.stdout) as Array<{ label: string }>).map((o) => o.label)).toEqual(['adm-ec', 'adm-ec']);
+  });
+
+  test('change-pin --so, then unlock-pin takes only the new SO PIN and sets a new user PIN', () => {
+    expect(admOk(['change-pin', tokenUri(), '--so', '--so-pin-source', 'env:SO_PIN', '--new-pin-source', 'env:SO_PIN2'], pins)).toBe("SO PIN changed on token 'adm'\n");
+    const oldSo = admRun(['unlock-pin', tokenUri(), '--so-pin-source', 'env:SO_PIN', '--new-pin-source', 'env:USER_PIN3'], pins);
+    expect(oldSo.status).toBe(2);
+    expect(oldSo.stderr).toBe('error: CKR_PIN_INCORRECT (C_Login)\n');
+    expect(admOk(['unlock-pin', tokenUri(), '--so-pin-source', 'env:SO_PIN2', '--new-pin-source', 'env:USER_PIN3'], pins)).toBe("user PIN reset on token 'adm'\n");
+    expect(canLogIn('USER_PIN2').status).toBe(2);
+    expect(canLogIn('USER_PIN3').status).toBe(0);
+  });
+
+  test('no PIN source and no terminal: exit 64; re-initializing erases the objects', () => {
+    const r = admRun(['init-pin', tokenUri(), '--new-pin-source', 'env:USER_PIN']);
+    expect(r.status).toBe(64);
+    expect(r.stderr).toMatch(/error: the SO PIN is needed/);
+    const wrong = admRun(['init-token', tokenUri(), '--label', 'adm', '--so-pin-source', 'env:SO_PIN', '--yes'], pins);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toBe('error: CKR_PIN_INCORRECT (C_InitToken)\n');
+    expect(admOk(['init-token', tokenUri(), '--label', 'adm', '--so-pin-source', 'env:SO_PIN2', '--yes'], pins)).toMatch(/^initialized token 'adm' \(serial \w+\): pkcs11:/);
+    expect(canLogIn('USER_PIN3').stderr).toBe('error: CKR_USER_PIN_NOT_INITIALIZED (C_Login)\n');
+    expect(admOk(['list-objects', tokenUri(), '--json'])).toBe('[]\n');
+  });
+
+  test('no PIN appears in any output', () => {
+    expect(outputs.length).toBeGreaterThan(10);
+    for (const out of outputs) for (const p of ALL_PINS) expect(out).not.toContain(p);
+  });
+});

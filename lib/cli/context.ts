@@ -45,8 +45,11 @@ export class Target {
     return new Target(mod, uri, options);
   }
 
-  /** The one token the options and URI choose; with no choice, the only initialized token. */
-  async slot(): Promise<Slot> {
+  /**
+   * The one token the options and URI choose; with no choice, the only initialized token (or,
+   * with `uninitialized`, the only token not initialized yet: what init-token takes by default).
+   */
+  async slot(options: { uninitialized?: boolean } = {}): Promise<Slot> {
     if (this.chosen) return this.chosen;
     const o = this.options;
     if (o.slot !== undefined) {
@@ -62,9 +65,15 @@ export class Target {
       return (this.chosen = s);
     }
     const initialized: Array<{ slot: Slot; info: TypedTokenInfo }> = [];
+    const fresh: Slot[] = [];
     for (const s of await this.mod.slots()) {
       const info = await s.tokenInfo();
       if (info.flags.tokenInitialized) initialized.push({ slot: s, info });
+      else fresh.push(s);
+    }
+    if (options.uninitialized) {
+      if (fresh.length === 1) return (this.chosen = fresh[0]);
+      throw new UsageError(`${fresh.length === 0 ? 'no' : String(fresh.length)} uninitialized tokens: choose the token with --slot, slot-id= or token= in the URI, or --token`);
     }
     if (initialized.length === 0) throw new CliError('no initialized token');
     if (initialized.length > 1) {

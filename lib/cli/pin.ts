@@ -124,3 +124,27 @@ export async function obtainPin(o: PinOptions): Promise<Buffer | undefined> {
 export function noPinError(): CliError {
   return new CliError('a PIN is needed: give --pin-source file:/path or env:VAR, pin-source in the URI, or run on a terminal', EXIT.usage);
 }
+
+/**
+ * A PIN for the token administration commands: from `source` (file:/path or env:VAR), else a
+ * prompt on a terminal; `confirm` asks twice (a PIN being set). Undefined when there is neither.
+ */
+export async function obtainAdminPin(source: string | undefined, prompt: string, confirm = false): Promise<Buffer | undefined> {
+  if (source !== undefined) return readPinSource(source);
+  if (!process.stdin.isTTY) return undefined;
+  const first = await promptPin(prompt);
+  if (!confirm) return first;
+  const again = await promptPin('Again: ');
+  const same = first.length === again.length && first.equals(again);
+  again.fill(0);
+  if (!same) {
+    first.fill(0);
+    throw new CliError('the two PINs differ');
+  }
+  return first;
+}
+
+/** The usage error for a missing administration PIN; names the option, never a value. */
+export function noAdminPinError(what: string, option: string): CliError {
+  return new CliError(`${what} is needed: give ${option} file:/path or env:VAR, or run on a terminal`, EXIT.usage);
+}
