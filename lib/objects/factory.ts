@@ -3,7 +3,9 @@
 import * as C from '../constants/generated';
 import type { Ulong } from '../raw-types';
 import type { Session } from '../session';
-import { OBJECT_CLASSES } from '../template/attributes';
+import { classNumber } from '../template/attributes';
+
+export { classNumber };
 import { ulong } from '../template/codecs';
 import { Certificate } from './certificate';
 import { Data } from './data';
@@ -21,14 +23,6 @@ const BY_CLASS = new Map<number, ObjectClass>([
   [C.CKO_SECRET_KEY, SecretKey],
   [C.CKO_DOMAIN_PARAMETERS, DomainParameters],
 ]);
-
-/** CKA_CLASS as a number from its camelCase name ('privateKey'), a number, or a bigint. */
-export function classNumber(cls: unknown): number | undefined {
-  if (typeof cls === 'string') return OBJECT_CLASSES[cls];
-  if (typeof cls === 'number') return cls;
-  if (typeof cls === 'bigint' && cls <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(cls);
-  return undefined;
-}
 
 /** Wraps a handle in the class for `cls` (a generic Pkcs11Object for other or unknown classes). */
 export function objectFor(session: Session, handle: Ulong, cls: unknown): Pkcs11Object {

@@ -6,7 +6,7 @@ import * as C from '../constants/generated';
 import { resolveMechanism, MechanismSpec } from '../mechanisms';
 import { isBytes, PrivateKeyDeriveSpec, resolveDeriveMechanism, resolveWrapMechanism, SecretKeyDeriveSpec, WrapSpec } from '../mechanisms/kdf';
 import type { Bytes, Mechanism, PKCS11 as RawModule, Pin, Ulong } from '../raw-types';
-import { encodeTemplate, KEY_TYPES, OBJECT_CLASSES, TemplateObject } from '../template/attributes';
+import { classNumber, encodeTemplate, KEY_TYPES, TemplateObject } from '../template/attributes';
 import type { CallOptions, Session } from '../session';
 import { Pkcs11Object } from './object';
 import { contextLogin, endOperation, OperationKind } from '../operation-end';
@@ -191,13 +191,6 @@ const USAGE: Record<number, Record<string, TemplateObject>> = {
 const KEY_TYPE_NAMES = new Map<number, string>();
 for (const [k, v] of Object.entries(KEY_TYPES)) if (!KEY_TYPE_NAMES.has(v)) KEY_TYPE_NAMES.set(v, k);
 
-function classOf(cls: unknown): number | undefined {
-  if (typeof cls === 'string') return OBJECT_CLASSES[cls];
-  if (typeof cls === 'number') return cls;
-  if (typeof cls === 'bigint' && cls <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(cls);
-  return undefined;
-}
-
 /** Defaults merged under the caller's template: session object, private keys private, secrets and private keys sensitive, usage by key type. */
 function defaultsFor(cls: number, keyType: unknown): TemplateObject {
   const n = typeof keyType === 'string' ? KEY_TYPES[keyType] : keyType;
@@ -223,7 +216,7 @@ function templateObject(what: string, t: unknown): TemplateObject {
 }
 
 function keyClass(what: string, cls: unknown): number {
-  const n = classOf(cls);
+  const n = classNumber(cls);
   const isKey = n === C.CKO_SECRET_KEY || n === C.CKO_PRIVATE_KEY || n === C.CKO_PUBLIC_KEY || (n !== undefined && n >= C.CKO_VENDOR_DEFINED);
   if (n === undefined || !isKey) throw new RangeError(`${what}: 'template.class' must be 'secretKey', 'privateKey', 'publicKey' or a vendor class (got ${String(cls)})`);
   return n;

@@ -112,6 +112,14 @@ def('decapsulateTemplate', C.CKA_DECAPSULATE_TEMPLATE, nestedMarker);
 def('parameterSet', C.CKA_PARAMETER_SET, ulong);
 def('seed', C.CKA_SEED, bytes);
 
+/** CKA_CLASS as a number from its camelCase name ('privateKey'), a number, or a bigint. */
+export function classNumber(cls: unknown): number | undefined {
+  if (typeof cls === 'string') return OBJECT_CLASSES[cls];
+  if (typeof cls === 'number') return cls;
+  if (typeof cls === 'bigint' && cls <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(cls);
+  return undefined;
+}
+
 /** A template as a plain object: camelCase attribute names to values. */
 export type TemplateObject = { [name: string]: unknown };
 
