@@ -129,12 +129,18 @@ export class Module {
    * Loads a module by path, or by `{ uri }` (RFC 7512: `module-path`, else `module-name` looked
    * up among the installed modules, else every installed module whose library attributes match).
    */
-  static async open(path: string | (ModuleOpenOptions & { uri: string | Pkcs11Uri }), options: ModuleOpenOptions = {}): Promise<Module> {
-    if (typeof path !== 'string') {
-      if (path === null || typeof path !== 'object') throw new TypeError("Module.open: argument 'path' must be a string or { uri }");
-      return Module.openUri(path.uri, { ...path, ...options });
-    }
-    return Module.openPath(path, options);
+  static async open(
+    path: string | (ModuleOpenOptions & ({ uri: string | Pkcs11Uri } | { path: string })),
+    options: ModuleOpenOptions = {},
+  ): Promise<Module> {
+    if (typeof path === 'string') return Module.openPath(path, options);
+    const shape = "Module.open: argument 'path' must be a string, { path } or { uri }";
+    if (path === null || typeof path !== 'object') throw new TypeError(shape);
+    const o = path as ModuleOpenOptions & { uri?: unknown; path?: unknown };
+    if (o.uri !== undefined && o.path !== undefined) throw new TypeError("Module.open: give either 'path' or 'uri', not both");
+    if (typeof o.path === 'string') return Module.openPath(o.path, { ...o, ...options });
+    if (typeof o.uri === 'string' || (typeof o.uri === 'object' && o.uri !== null)) return Module.openUri(o.uri as string | Pkcs11Uri, { ...o, ...options });
+    throw new TypeError(shape);
   }
 
   /** The modules installed here: p11-kit module files, then well-known paths (see discovery.ts). */

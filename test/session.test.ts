@@ -112,6 +112,12 @@ describe('session management on SoftHSM', () => {
     });
   });
 
+  test('this jest worker has a token directory of its own (SoftHSM fails logins racing another process)', () => {
+    const conf = process.env.SOFTHSM2_CONF!;
+    expect(conf).toMatch(new RegExp(`worker-${process.env.JEST_WORKER_ID ?? '1'}/softhsm2\\.conf$`));
+    expect(process.env.P11BRIDGE_FIXTURE).toBe(conf.replace(/softhsm2\.conf$/, 'fixture.json'));
+  });
+
   describe('login and logout (p11bridge-b)', () => {
     const slot = (): Ulong => env.slot2;
 

@@ -181,6 +181,18 @@ describe('Module lifecycle', () => {
     await expect(Module.open('/nonexistent/libnothing.so')).rejects.toMatchObject({ code: 'MODULE_NOT_FOUND' });
   });
 
+  test('Module.open({ path }) with options; a bad argument shape is a TypeError naming it', async () => {
+    const m = await Module.open({ path: fixture().modulePath, vendorErrors: false });
+    expect(m.path).toBe(fixture().modulePath);
+    expect((await m.info()).manufacturerID).toMatch(/SoftHSM/);
+    await m.close();
+    const bad: unknown[] = [null, 42, {}, { path: 3 }, { uri: 7 }, { path: fixture().modulePath, uri: 'pkcs11:' }];
+    for (const arg of bad) {
+      await expect(Module.open(arg as string)).rejects.toThrow(TypeError);
+      await expect(Module.open(arg as string)).rejects.toThrow(/Module\.open: .*'(path|uri)'/);
+    }
+  });
+
   test('close finalizes: sessions of a closed module reject with SessionNotOpenError', async () => {
     const f = fixture();
     const m = await Module.open(f.modulePath);
