@@ -76,5 +76,5 @@ export { storeCertificate, readCertificate, certificateFields } from './interop/
 export type { CertificateFields } from './interop/x509';
 export { signJws, signJwt, jwkOf, JWS_ALGORITHMS } from './interop/jws';
 export type { JwsAlgorithm, JwsHeader, SignJwtOptions, JwkOfOptions, PublicJwk } from './interop/jws';
-export { Pkcs11Crypto, Pkcs11SubtleCrypto, Pkcs11CryptoKey } from './interop/webcrypto';
+export { Pkcs11Crypto, Pkcs11SubtleCrypto, Pkcs11CryptoKey, Pkcs11KeyStorage, Pkcs11CertificateStorage } from './interop/webcrypto';
 export type { Pkcs11KeyAlgorithm, Pkcs11CryptoOptions } from './interop/webcrypto';
