@@ -29,8 +29,8 @@ import { webCryptoError } from './cipher';
 type Truncation = 'left' | 'right' | 'unknown';
 const truncation = new WeakMap<object, Promise<Truncation>>();
 
-/** Which bytes of Z the module keeps when CKA_VALUE_LEN is shorter than Z (probed once per slot). */
-function truncationOf(session: Session): Promise<Truncation> {
+/** @internal Which bytes of Z the module keeps when CKA_VALUE_LEN is shorter than Z (probed once per slot). */
+export function truncationOf(session: Session): Promise<Truncation> {
   let p = truncation.get(session.slot);
   if (!p) {
     p = probeTruncation(session).catch(() => 'unknown' as const);
@@ -61,6 +61,12 @@ async function probeTruncation(session: Session): Promise<Truncation> {
   }
 }
 
+// node's CryptoKey class is not a global in every context (jest's sandbox, Node 18): check the
+// brand, then let KeyObject.from (which takes only real CryptoKeys) decide.
+function isNodeCryptoKey(k: unknown): k is nodeCrypto.webcrypto.CryptoKey {
+  return typeof k === 'object' && k !== null && Object.prototype.toString.call(k) === '[object CryptoKey]' && !(k instanceof Pkcs11CryptoKey);
+}
+
 /** The peer's public key for ECDH: a Pkcs11CryptoKey (token or KeyObject) or a node CryptoKey. */
 function peerOf(alg: Algorithm, base: Pkcs11CryptoKey): EcdhSpec['publicKey'] {
   const pub = alg.public;
@@ -70,7 +76,7 @@ function peerOf(alg: Algorithm, base: Pkcs11CryptoKey): EcdhSpec['publicKey'] {
     if (pub.type !== 'public' || pub.algorithm.name !== 'ECDH') throw domError("ECDH: 'public' must be an ECDH public key", 'InvalidAccessError');
     curve = (pub.algorithm as { namedCurve: string }).namedCurve;
     key = pub.keyObject ?? (pub.key as PublicKey);
-  } else if (pub instanceof nodeCrypto.webcrypto.CryptoKey) {
+  } else if (isNodeCryptoKey(pub)) {
     if (pub.type !== 'public' || pub.algorithm.name !== 'ECDH') throw domError("ECDH: 'public' must be an ECDH public key", 'InvalidAccessError');
     curve = (pub.algorithm as { namedCurve?: string }).namedCurve;
     key = nodeCrypto.KeyObject.from(pub);

@@ -126,6 +126,9 @@ export class Pkcs11SubtleCrypto {
   }
 
   /** Public keys only: 'spki', 'jwk' and 'raw' (EC points, Ed25519). Private and secret keys: wrapKey. */
+  exportKey(format: 'jwk', key: Pkcs11CryptoKey): Promise<JsonWebKey>;
+  exportKey(format: 'spki' | 'raw' | 'pkcs8', key: Pkcs11CryptoKey): Promise<ArrayBuffer>;
+  exportKey(format: KeyFormat, key: Pkcs11CryptoKey): Promise<ArrayBuffer | JsonWebKey>;
   async exportKey(format: KeyFormat, key: Pkcs11CryptoKey): Promise<ArrayBuffer | JsonWebKey> {
     return exportKey(format, cryptoKey(key));
   }

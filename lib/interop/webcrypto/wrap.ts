@@ -26,6 +26,10 @@ export async function wrapKey(format: unknown, key: unknown, wrappingKey: unknow
     const exported = await exportKey(format, k);
     const data = exported instanceof ArrayBuffer ? Buffer.from(exported) : Buffer.from(JSON.stringify(exported));
     if (alg.name === 'AES-KW') throw domError('AES-KW wraps secret and private keys on the token; wrap a public key with AES-GCM, AES-CBC or RSA-OAEP', 'NotSupportedError');
+    // The token encrypts the exported key, which needs CKA_ENCRYPT: wrapKey-only keys have CKA_WRAP
+    // alone, and this provider does not add CKA_ENCRYPT/CKA_DECRYPT to wrapping keys (a key that can
+    // both unwrap and decrypt lets anyone read the keys it wrapped).
+    if (!w.usages.includes('encrypt')) throw domError("wrapKey: wrapping a public key encrypts it on the token, so the wrapping key needs the 'encrypt' usage too", 'InvalidAccessError');
     return arrayBuffer(await encrypt(alg, w, data, 'wrapKey'));
   }
   if (TOKEN_FORMAT[format] !== k.type) throw domError(`wrapKey: a ${k.type} key wraps as '${k.type === 'secret' ? 'raw' : 'pkcs8'}' (the token does not export '${format}')`, 'NotSupportedError');
@@ -56,6 +60,7 @@ export async function unwrapKey(
   const onToken = (format === 'raw' && secretAlg) || format === 'pkcs8';
   if (!onToken) {
     if (alg.name === 'AES-KW') throw domError("AES-KW unwraps 'raw' secret and 'pkcs8' private keys on the token", 'NotSupportedError');
+    if (!u.usages.includes('decrypt')) throw domError(`unwrapKey: a '${format}' key is decrypted on the token, so the unwrapping key needs the 'decrypt' usage too`, 'InvalidAccessError');
     const plain = await decrypt(alg, u, wrapped, 'unwrapKey');
     const data = format === 'jwk' ? (JSON.parse(plain.toString('utf8')) as unknown) : plain;
     return importKey(session, options, format, data, keyAlg, extractable, keyUsages);
@@ -75,7 +80,12 @@ export async function unwrapKey(
     throw webCryptoError(e, `${alg.name} key unwrapping`, true);
   }
   try {
-    return await Pkcs11CryptoKey.from(key, keyAlg, { usages, extractable });
+    const k = await Pkcs11CryptoKey.from(key, keyAlg, { usages, extractable });
+    if (!('length' in k.algorithm) || k.algorithm.length !== 0 || !isAes(keyAlg.name)) return k;
+    // SoftHSM leaves CKA_VALUE_LEN 0 on unwrapped AES keys: take the caller's length, or AES-KW's
+    // (the wrapping is 8 bytes longer than the key).
+    const length = typeof keyAlg.length === 'number' ? keyAlg.length : alg.name === 'AES-KW' ? (wrapped.length - 8) * 8 : 0;
+    return new Pkcs11CryptoKey(key, { name: k.algorithm.name as 'AES-GCM', length }, k.extractable, k.usages);
   } catch (e) {
     // The unwrapped key is not what keyAlg says (an EC key for RSA-PSS …): do not leave it behind.
     await key.destroy().catch(() => undefined);
