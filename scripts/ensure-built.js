@@ -57,4 +57,7 @@ if (mtime(addon) < nativeSrc) {
 }
 
 const dist = path.join(root, 'dist', 'index.js');
-if (mtime(dist) < newest(path.join(root, 'lib'), ['.ts'])) run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+if (mtime(dist) < newest(path.join(root, 'lib'), ['.ts'])) {
+  require('./prune-dist.js').prune();
+  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+}

@@ -10,6 +10,8 @@ export interface CommonOptions {
   slot?: string;
   token?: string;
   json?: boolean;
+  /** No progress indicator. */
+  quiet?: boolean;
   pinSource?: string;
   login?: boolean;
 }

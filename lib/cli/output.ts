@@ -84,3 +84,21 @@ export async function readInput(file: string): Promise<Buffer> {
 export function inputStream(file: string): AsyncIterable<Buffer> {
   return file === '-' ? (process.stdin as AsyncIterable<Buffer>) : fs.createReadStream(file);
 }
+
+/** A regular file's size (for progress percentages); undefined for stdin and pipes. */
+export function inputSize(file: string): number | undefined {
+  if (file === '-') return undefined;
+  try {
+    const st = fs.statSync(file);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined; // the read itself reports the error
+  }
+}
+
+/** All chunks of a source. */
+export async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const parts: Buffer[] = [];
+  for await (const c of source) parts.push(c);
+  return parts;
+}
