@@ -141,6 +141,14 @@ describe('random and digest', () => {
     expect(run(['random', 'x', uri('')]).status).toBe(64);
   });
 
+  test('a reader that closes the pipe early (| head -c 1) ends the command quietly, not with an EPIPE crash', () => {
+    // 2 MiB of random hex is far more than the pipe buffer, so the write after head exits fails.
+    const cmd = `"${process.execPath}" "${bin}" random 1048576 '${uri('')}' --encoding hex | head -c 1 > /dev/null; echo "status=\${PIPESTATUS[0]}"`;
+    const r = spawnSync('bash', ['-c', cmd], { env, encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(r.stdout.trim()).toBe('status=0');
+  });
+
   test('digest of a file and of stdin equals node:crypto', () => {
     const data = crypto.randomBytes(100_000);
     const file = path.join(tmp, 'data.bin');

@@ -39,8 +39,21 @@ Exit codes: 0 ok, 1 error, 2 PKCS#11 error (CKR_… on stderr), 3 invalid signat
   return program;
 }
 
+/**
+ * A reader that stops early (`p11bridge list-objects … | head`) closes the pipe: like other
+ * Unix tools, end quietly instead of dying on the unhandled EPIPE.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  if (stream.listenerCount('error') > 0) return;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
+    throw e;
+  });
+}
+
 /** Runs the command line; resolves to the exit code. */
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  quietOnClosedPipe(process.stdout);
   const program = buildProgram();
   try {
     await program.parseAsync(argv as string[]);
