@@ -318,6 +318,25 @@ describe('node:crypto interop', () => {
     for (const o of [publicKey, privateKey, imported, pub]) await o.destroy();
   });
 
+  test('Ed448: a token key pair exports as a node KeyObject, SPKI and JWK that verify its signatures; a node key imports and signs as node does', async () => {
+    const { publicKey, privateKey } = await s.generateKeyPair({ name: 'Ed448' });
+    const key = await exportPublicKey(publicKey);
+    expect(key.asymmetricKeyType).toBe('ed448');
+    expect(await exportJwk(publicKey)).toMatchObject({ kty: 'OKP', crv: 'Ed448' });
+    const sig = await privateKey.sign({ name: 'EdDSA' }, data);
+    expect(sig.length).toBe(114);
+    expect(crypto.verify(null, data, key, sig)).toBe(true);
+    expect(crypto.verify(null, Buffer.from('other'), key, sig)).toBe(false);
+    const spki = crypto.createPublicKey({ key: await exportSpki(publicKey, 'der'), format: 'der', type: 'spki' });
+    expect(crypto.verify(null, data, spki, sig)).toBe(true);
+    const pair = crypto.generateKeyPairSync('ed448');
+    const imported = await importPrivateKey(s, pair.privateKey);
+    expect(await imported.sign({ name: 'EdDSA' }, data)).toEqual(crypto.sign(null, data, pair.privateKey));
+    const pub = await importPublicKey(s, pair.publicKey);
+    expect((await exportPublicKey(pub)).equals(pair.publicKey)).toBe(true);
+    for (const o of [publicKey, privateKey, imported, pub]) await o.destroy();
+  });
+
   test('curve parameters: OIDs and PKCS#11 3.0 printable names', () => {
     expect(curveOfParams(Buffer.from('06032b6570', 'hex'))).toBe('Ed25519');
     expect(curveOfParams(Buffer.concat([Buffer.from([0x13, 12]), Buffer.from('edwards25519')]))).toBe('Ed25519');
