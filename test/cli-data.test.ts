@@ -158,17 +158,22 @@ describe('encrypt and decrypt', () => {
     const first = crypto.randomBytes(4 << 20);
     const second = crypto.randomBytes(1000);
     // Most of the first part must come back before the input ends: nothing waits for the whole file.
-    const early = new Promise<void>((resolve) => {
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const early = new Promise<boolean>((resolve) => {
       child.stdout.on('data', (c: Buffer) => {
         out.push(c);
         outBytes += c.length;
-        if (outBytes > 2 << 20) resolve();
+        if (outBytes > 2 << 20) resolve(true);
       });
+      // A child that dies early fails the test now, with its stderr, not at jest's timeout.
+      void closed.then(() => resolve(false));
     });
+    // EPIPE when the child is gone is reported through `closed`, not as an uncaught error.
+    child.stdin.on('error', () => undefined);
     child.stdin.write(first);
-    await early;
+    expect({ early: await early, err }).toEqual({ early: true, err: '' });
     child.stdin.end(second);
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const code = await closed;
     expect({ code, err }).toEqual({ code: 0, err: '' });
     const ct = Buffer.concat(out);
     const plain = Buffer.concat([first, second]);
