@@ -1,5 +1,6 @@
 // Pieces every command shares: the common options, a Target opened and closed around a command
 // body, and how objects are described in listings and --json.
+import { bitLength } from '../util/bits';
 import type { Command } from 'commander';
 import { PublicKey, curveOfParams } from '../index';
 import type { Pkcs11Object } from '../index';
@@ -38,13 +39,6 @@ export function hexId(s: string | undefined): Buffer | undefined {
 
 const OBJECT_ATTRIBUTES = ['class', 'label', 'id', 'keyType', 'token', 'private', 'sensitive', 'extractable', 'modulusBits', 'modulus', 'ecParams', 'valueLen'] as const;
 
-/** Bits of a big-endian unsigned integer (CKA_MODULUS): its length without leading zero bits. */
-export function bitLength(b: Buffer): number {
-  let i = 0;
-  while (i < b.length && b[i] === 0) i++;
-  if (i === b.length) return 0;
-  return (b.length - i - 1) * 8 + (32 - Math.clz32(b[i]));
-}
 
 export async function describeObject(t: Target, o: Pkcs11Object, withPublic: boolean): Promise<Record<string, unknown>> {
   const a = (await o.getAttributes(OBJECT_ATTRIBUTES)) as Record<string, unknown>;

@@ -4,6 +4,7 @@ import * as nodeCrypto from 'node:crypto';
 import { PrivateKey, PublicKey, SecretKey } from '../../objects/keys';
 import type { HashName } from '../../mechanisms';
 import { curveOfParams } from '../keyobject';
+import { bitLength } from '../../util/bits';
 import {
   AlgorithmInput,
   Algorithm,
@@ -98,12 +99,6 @@ const USAGE_ATTRIBUTE: Record<KeyUsage, string> = {
 };
 const USAGE_ATTRIBUTES = [...new Set(Object.values(USAGE_ATTRIBUTE))];
 
-function rsaBits(modulus: Buffer): number {
-  let m = modulus;
-  while (m.length > 1 && m[0] === 0) m = m.subarray(1);
-  return m.length * 8 - Math.clz32(m[0]) + 24;
-}
-
 /** The full KeyAlgorithm of a key with attributes `a` used as `alg` (DataError when they do not fit). */
 function keyAlgorithm(alg: Algorithm, a: Record<string, unknown>): Pkcs11KeyAlgorithm {
   const name = alg.name;
@@ -119,7 +114,7 @@ function keyAlgorithm(alg: Algorithm, a: Record<string, unknown>): Pkcs11KeyAlgo
   }
   if (isRsa(name)) {
     if (a.keyType !== 'rsa' || !(a.modulus instanceof Buffer) || !(a.publicExponent instanceof Buffer)) throw domError('the key is not an RSA key with a readable modulus and exponent', 'DataError');
-    return { name, modulusLength: rsaBits(a.modulus), publicExponent: exponentBytes(a.publicExponent), hash: { name: hashName(alg.hash) } };
+    return { name, modulusLength: bitLength(a.modulus), publicExponent: exponentBytes(a.publicExponent), hash: { name: hashName(alg.hash) } };
   }
   if (isAes(name)) {
     if (a.keyType !== 'aes') throw domError('the key is not an AES key', 'DataError');
