@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fixture } from './helpers/softhsm';
-import { Module, Session, PublicKey, PrivateKey, SecretKey, Certificate, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA } from '../lib/index';
+import { useLoggedInSession } from './helpers/typed-session';
+import { Session, PublicKey, PrivateKey, SecretKey, Certificate, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA } from '../lib/index';
 import {
   curveOfParams,
   derToEcdsa,
@@ -28,17 +28,8 @@ import { certificateFields, readCertificate, storeCertificate } from '../lib/int
 const data = Buffer.from('node:crypto interop data');
 
 describe('node:crypto interop', () => {
-  let mod: Module;
   let s: Session;
-  beforeAll(async () => {
-    mod = await Module.open(fixture().modulePath);
-    s = await (await mod.findSlot('p11bridge-b'))!.openSession({ write: true });
-    await s.login('5678');
-  });
-  afterAll(async () => {
-    await s.close();
-    await mod.close();
-  });
+  useLoggedInSession('p11bridge-b', (_m, x) => (s = x));
 
   test.each([
     ['P-256', 'SHA-256', 32],

@@ -2,7 +2,7 @@
 // slot watcher's fallbacks on SoftHSM (which has only CKF_DONT_BLOCK slot events, and never any).
 // Real slot events, a protected path and a locked PIN are tested through the fault shim
 // (test/typed-events.test.ts).
-import { fixture } from './helpers/softhsm';
+import { useLoggedInSession } from './helpers/typed-session';
 import { Module, Session } from '../lib/index';
 
 const abortError = expect.objectContaining({ name: 'AbortError' });
@@ -10,15 +10,7 @@ const abortError = expect.objectContaining({ name: 'AbortError' });
 describe('AbortSignal, login arguments, slot watcher fallbacks', () => {
   let mod: Module;
   let s: Session;
-  beforeAll(async () => {
-    mod = await Module.open(fixture().modulePath);
-    s = await (await mod.findSlot('p11bridge-a'))!.openSession({ write: true });
-    await s.login('1234');
-  });
-  afterAll(async () => {
-    await s.close();
-    await mod.close();
-  });
+  useLoggedInSession('p11bridge-a', (m, x) => ((mod = m), (s = x)));
 
   test('an already-aborted signal rejects with its reason and never calls the module', async () => {
     const label = `abort-pre-${process.pid}`;

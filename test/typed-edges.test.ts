@@ -2,21 +2,12 @@
 // the operation's hold of the session), operations left open at session/pool close, argument
 // errors as rejections naming the method and argument.
 import * as crypto from 'node:crypto';
-import { fixture } from './helpers/softhsm';
-import { Module, Session, PinIncorrectError, UserNotLoggedInError, OperationActiveError, CKM_ECDSA, CKM_RSA_PKCS } from '../lib/index';
+import { useLoggedInSession } from './helpers/typed-session';
+import { Session, PinIncorrectError, UserNotLoggedInError, OperationActiveError, CKM_ECDSA, CKM_RSA_PKCS } from '../lib/index';
 
 describe('typed layer edge cases', () => {
-  let mod: Module;
   let s: Session;
-  beforeAll(async () => {
-    mod = await Module.open(fixture().modulePath);
-    s = await (await mod.findSlot('p11bridge-a'))!.openSession({ write: true });
-    await s.login('1234');
-  });
-  afterAll(async () => {
-    await s.close();
-    await mod.close();
-  });
+  useLoggedInSession('p11bridge-a', (_m, x) => (s = x));
 
   test('CKA_ALWAYS_AUTHENTICATE: sign needs contextPin; a wrong one is PinIncorrectError and leaves the session usable', async () => {
     const { privateKey, publicKey } = await s.generateKeyPair({ name: 'EC', curve: 'P-256' }, { privateKey: { alwaysAuthenticate: true } });

@@ -1,8 +1,8 @@
 // Typed keys on SoftHSM: generateKeyPair / generateKey from specs, sign/verify/encrypt/decrypt
 // with typed mechanisms, every result cross-checked with node:crypto.
 import * as crypto from 'node:crypto';
-import { fixture } from './helpers/softhsm';
-import { Module, Session, PublicKey, curveParams, resolveMechanism, CKM_ECDSA, CKM_ECDSA_SHA256 } from '../lib/index';
+import { useLoggedInSession } from './helpers/typed-session';
+import { Session, PublicKey, curveParams, resolveMechanism, CKM_ECDSA, CKM_ECDSA_SHA256 } from '../lib/index';
 
 function ecPublicKey(ecPoint: Buffer, crv: 'P-256' | 'P-384'): crypto.KeyObject {
   const q = ecPoint[1] & 0x80 ? ecPoint.subarray(2 + (ecPoint[1] & 0x7f)) : ecPoint.subarray(2);
@@ -22,18 +22,9 @@ async function rsaPublicKey(k: PublicKey): Promise<crypto.KeyObject> {
 }
 
 describe('typed keys and operations', () => {
-  let mod: Module;
   let s: Session;
   const data = Buffer.from('typed layer data to sign and encrypt');
-  beforeAll(async () => {
-    mod = await Module.open(fixture().modulePath);
-    s = await (await mod.findSlot('p11bridge-a'))!.openSession({ write: true });
-    await s.login('1234');
-  });
-  afterAll(async () => {
-    await s.close();
-    await mod.close();
-  });
+  useLoggedInSession('p11bridge-a', (_m, x) => (s = x));
 
   test('curves by name or OID; ECDSA with a hash falls back to Node hashing when the token lacks the combined mechanism', () => {
     expect(curveParams('P-256').toString('hex')).toBe('06082a8648ce3d030107');

@@ -1,23 +1,14 @@
 // Multi-part operations through the typed layer on SoftHSM: each holds its session from Init to
 // final()/abort(), results cross-checked with node:crypto.
 import * as crypto from 'node:crypto';
-import { fixture } from './helpers/softhsm';
-import { Module, Session, OperationFinishedError, CKM_ECDSA } from '../lib/index';
+import { useLoggedInSession } from './helpers/typed-session';
+import { Session, OperationFinishedError, CKM_ECDSA } from '../lib/index';
 
 describe('multi-part operations', () => {
-  let mod: Module;
   let s: Session;
   const parts = [Buffer.from('part one, '), Buffer.from('part two, '), crypto.randomBytes(100000)];
   const whole = Buffer.concat(parts);
-  beforeAll(async () => {
-    mod = await Module.open(fixture().modulePath);
-    s = await (await mod.findSlot('p11bridge-a'))!.openSession({ write: true });
-    await s.login('1234');
-  });
-  afterAll(async () => {
-    await s.close();
-    await mod.close();
-  });
+  useLoggedInSession('p11bridge-a', (_m, x) => (s = x));
 
   test('digest: parts equal node sha256 of the whole; one-shot digest too', async () => {
     const op = await s.digestInit({ name: 'SHA-256' });

@@ -6,7 +6,7 @@
 // Key indexes are `<type>-<CKA_ID hex>` (type: private, public, secret): a pair shares its id, and
 // generateKey/importKey give every key one. Keys without a CKA_ID get `<type>-handle-<n>`, valid
 // while the session is open. Certificate indexes are `x509-<SHA-256 of the DER, hex>`.
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { Session } from '../../session';
 import { Certificate } from '../../objects/certificate';
 import { PrivateKey, PublicKey, SecretKey } from '../../objects/keys';
@@ -16,7 +16,6 @@ import { exportSpki, importPublicKey } from '../keyobject';
 import { storeCertificate } from '../x509';
 import { AlgorithmInput, bytes, domError, KeyUsage, newKeyId } from './algorithms';
 import { cryptoKey, guessAlgorithm, keyTypeOfObject, Pkcs11CryptoKey, TokenKey } from './key';
-import { createHash } from 'node:crypto';
 
 const CLASS_OF = { private: 'privateKey', public: 'publicKey', secret: 'secretKey' } as const;
 type StoredType = keyof typeof CLASS_OF;

@@ -62,17 +62,13 @@ function jwkArg(keyData: unknown, extractable: boolean, alg: string): JsonWebKey
   const jwk = keyData as JsonWebKey;
   if (jwk === null || typeof jwk !== 'object' || ArrayBuffer.isView(jwk) || jwk instanceof ArrayBuffer) throw new TypeError('a JWK must be an object');
   if (jwk.ext === false && extractable) throw domError('importKey: the JWK says ext: false', 'DataError');
-  const expected = jwk.alg === undefined ? undefined : jwkAlgFor(alg, jwk);
-  if (expected !== undefined && jwk.alg !== expected) throw domError(`importKey: the JWK's alg '${jwk.alg}' does not match ${alg} (${expected})`, 'DataError');
+  // An RSA JWK's alg must name the same scheme (RS*, PS*, RSA-OAEP*); the hash is the caller's algorithm's.
+  const scheme = JWK_SCHEME[alg];
+  if (scheme !== undefined && jwk.alg !== undefined && !jwk.alg.startsWith(scheme)) throw domError(`importKey: the JWK's alg '${jwk.alg}' does not match ${alg} (${scheme}…)`, 'DataError');
   return jwk;
 }
 
-function jwkAlgFor(alg: string, jwk: JsonWebKey): string | undefined {
-  if (!isRsa(alg)) return undefined;
-  // The hash is checked by the caller's algorithm; the JWK alg only has to name the same scheme.
-  const prefix = alg === 'RSASSA-PKCS1-v1_5' ? 'RS' : alg === 'RSA-PSS' ? 'PS' : 'RSA-OAEP';
-  return typeof jwk.alg === 'string' && jwk.alg.startsWith(prefix) ? jwk.alg : prefix;
-}
+const JWK_SCHEME: Record<string, string> = { 'RSASSA-PKCS1-v1_5': 'RS', 'RSA-PSS': 'PS', 'RSA-OAEP': 'RSA-OAEP' };
 
 /** A node KeyObject (public or private) for asymmetric key data in `format`. */
 function asymmetricKeyObject(format: unknown, keyData: unknown, alg: Algorithm, extractable: boolean): nodeCrypto.KeyObject {
