@@ -11,6 +11,8 @@
         "src-native/function_table.cc",
         "src-native/errors.cc",
         "src-native/trace.cc",
+        "src-native/engine/call_pool.cc",
+        "src-native/engine/completions.cc",
         "src-native/marshal/args.cc",
         "src-native/marshal/values.cc",
         "src-native/marshal/template.cc",
@@ -23,7 +25,8 @@
         "src-native/functions/crypto.cc",
         "src-native/functions/key.cc",
         "src-native/functions/message.cc",
-        "src-native/functions/kem_async.cc"
+        "src-native/functions/kem_async.cc",
+        "src-native/functions/fused.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -1,6 +1,7 @@
 // The only file that loads the compiled addon: prebuilds/<platform>-<arch>/ first (shipped in the
 // package, so installs need no compiler and no install scripts), then build/ from node-gyp.
 import * as path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import nodeGypBuild = require('node-gyp-build');
 import { ModuleLoadError, ModuleLoadErrorCode, Ulong, createPkcs11Error } from './errors/pkcs11-error';
 import type { AttributeResult, AttributeStatus, PKCS11 as RawModule, SessionInfo, StructField } from './raw-types';
@@ -26,6 +27,18 @@ interface Binding {
   propertyKeys: string[];
   structLayout(fields: StructField[]): StructLayout;
   CK_UNAVAILABLE_INFORMATION: Ulong;
+  /** Process exit: no async call starts any more, and calls inside a module are waited for. */
+  prepareExit(): void;
+  /** The call engine's counters (bench/ and tests). */
+  engineStats(): EngineStats;
+}
+
+/** Counters of the call engine (src-native/engine/): the JS thread's wake-ups and a module's threads. */
+export interface EngineStats {
+  /** Completion wake-ups of this thread, calls they settled, and the largest batch. */
+  wakeups: number;
+  settled: number;
+  maxBatch: number;
 }
 
 const root = path.join(__dirname, '..');
@@ -48,5 +61,11 @@ binding.configure({
   plainError: (kind, message) =>
     kind === 'TypeError' ? new TypeError(message) : kind === 'RangeError' ? new RangeError(message) : new Error(message),
 });
+
+// process.exit() on the main thread goes straight to the C exit(): no environment clean-up runs, and
+// the modules' exit handlers (OpenSSL's among them) would tear down state that calls on the addon's
+// threads are still using. The 'exit' event comes first: calls in flight finish (blocking slot
+// waits excepted, at most 10 s), none starts after. Workers are cleaned up by their environment.
+if (isMainThread) process.once('exit', () => binding.prepareExit());
 
 export default binding;

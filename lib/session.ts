@@ -25,6 +25,7 @@ import { MechanismSpec, resolveMechanism } from './mechanisms';
 import type { Bytes } from './raw-types';
 import type { Key, PrivateKeyCallOptions } from './objects/keys';
 import { contextLogin } from './operation-end';
+import { fused } from './fused';
 import * as streams from './streams';
 import * as messages from './messages';
 import * as kem from './kem';
@@ -387,10 +388,7 @@ export class Session {
     const m = resolveMechanism(spec, undefined, 'digest').mechanism;
     return this.run(
       'digest',
-      async (raw, h) => {
-        await raw.C_DigestInitAsync(h, m);
-        return raw.C_DigestAsync(h, data);
-      },
+      (raw, h) => fused(raw).digestOnceAsync(h, m, data),
       options.signal,
     );
   }

@@ -3,8 +3,10 @@
 // its own seed and its own SoftHSM token), so a crash ends one batch, is reported with the seed
 // and case that caused it, and the run goes on.
 //
-//   node scripts/fuzz.js [--cases 100000] [--seed N] [--batch 10000] [--jobs J] [--timeout MS]
-//                        [--exclude-known] [--focus C_X,C_Y] [--minimize] [--json FILE]
+//   node scripts/fuzz.js [--cases 100000] [--seed N|random] [--seeds N,N,…] [--batch 10000] [--jobs J]
+//                        [--timeout MS] [--exclude-known] [--focus C_X,C_Y] [--minimize] [--json FILE]
+//
+// --seeds runs --cases for each seed listed (five seeds of 100,000 cases: the release run).
 //
 // Exit 0 only with no crash, no hang and no disallowed error in any batch.
 'use strict';
@@ -21,7 +23,11 @@ function parseArgs(argv) {
     const a = argv[i];
     const next = () => argv[++i];
     if (a === '--cases') o.cases = Number(next());
-    else if (a === '--seed') o.seed = Number(next());
+    else if (a === '--seed') {
+      const v = next();
+      // A new seed each run explores new ground; it is printed, so a failure can be replayed.
+      o.seed = v === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(v);
+    } else if (a === '--seeds') o.seeds = next().split(',').map(Number);
     else if (a === '--batch') o.batch = Number(next());
     else if (a === '--jobs') o.jobs = Number(next());
     else if (a === '--timeout') o.timeout = Number(next());
@@ -36,7 +42,9 @@ function parseArgs(argv) {
     } else throw new Error('unknown option ' + a);
   }
   for (const k of ['cases', 'batch', 'jobs', 'timeout']) if (!Number.isSafeInteger(o[k]) || o[k] < 1) throw new Error(`--${k} must be a positive integer`);
-  if (!Number.isSafeInteger(o.seed)) throw new Error('--seed must be an integer');
+  if (!Number.isSafeInteger(o.seed)) throw new Error('--seed must be an integer or "random"');
+  o.seeds = o.seeds || [o.seed];
+  if (!o.seeds.length || !o.seeds.every(Number.isSafeInteger)) throw new Error('--seeds must be a comma-separated list of integers');
   return o;
 }
 
@@ -44,8 +52,8 @@ const opt = parseArgs(process.argv.slice(2));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'p11bridge-fuzz-'));
 const say = (s) => process.stderr.write(s + '\n');
 
-/** Batch b's seed: distinct per batch, 32-bit like fast-check's. */
-const seedOf = (b) => (opt.seed + b * 7919) | 0;
+/** Batch b of a base seed: distinct per batch, 32-bit like fast-check's. */
+const seedOf = (base, b) => (base + b * 7919) | 0;
 
 function childArgs(extra) {
   return ['--expose-gc', CHILD, '--timeout', String(opt.timeout), ...(opt.includeKnown ? ['--include-known'] : []), ...(opt.focus ? ['--focus', opt.focus] : []), ...extra];
@@ -63,8 +71,7 @@ function lastJson(text) {
 }
 
 /** Runs one batch; resolves with { b, seed, cases, code, signal, json, stderr, progress, wallMs }. */
-function runBatch(b, cases) {
-  const seed = seedOf(b);
+function runBatch(b, cases, seed) {
   const progressFile = path.join(tmp, `progress-${b}.json`);
   const started = Date.now();
   // A batch that stops making progress is a hang (a sync call that never returns, a deadlock).
@@ -161,14 +168,15 @@ function merge(into, from) {
 async function main() {
   const t0 = Date.now();
   const batches = [];
-  for (let b = 0, left = opt.cases; left > 0; b++, left -= opt.batch) batches.push([b, Math.min(opt.batch, left)]);
-  say(`fuzzing ${opt.cases} cases in ${batches.length} batches of up to ${opt.batch}, ${opt.jobs} at a time, seed ${opt.seed}`);
+  for (const base of opt.seeds)
+    for (let k = 0, left = opt.cases; left > 0; k++, left -= opt.batch) batches.push([batches.length, Math.min(opt.batch, left), seedOf(base, k)]);
+  say(`fuzzing ${opt.cases * opt.seeds.length} cases in ${batches.length} batches of up to ${opt.batch}, ${opt.jobs} at a time, seed${opt.seeds.length > 1 ? 's' : ''} ${opt.seeds.join(', ')}`);
   const results = [];
   let next = 0;
   async function worker() {
     while (next < batches.length) {
-      const [b, n] = batches[next++];
-      const r = await runBatch(b, n);
+      const [b, n, seed] = batches[next++];
+      const r = await runBatch(b, n, seed);
       const j = r.json;
       const status = r.signal || r.timedOut ? `CRASH (${r.timedOut ? 'killed after the wall-clock limit' : r.signal})` : `exit ${r.code}`;
       say(`batch ${b} seed ${r.seed}: ${status}, ${j ? `${j.cases} cases, ${j.sync} sync + ${j.async} async calls, ${j.violations} violations, ${j.hangs} hangs` : 'no summary'} in ${(r.wallMs / 1000).toFixed(1)} s`);
@@ -230,7 +238,8 @@ async function main() {
   const out = {
     ...total,
     batches: results.length,
-    seed: opt.seed,
+    seed: opt.seeds[0],
+    seeds: opt.seeds,
     includeKnown: opt.includeKnown,
     ms,
     casesPerSecond: Math.round(total.cases / (ms / 1000)),

@@ -3,6 +3,7 @@
 #include "trace.h"
 #include <napi.h>
 
+#include "engine/call_pool.h"
 #include "env_data.h"
 #include "module.h"
 #include "marshal/args.h"
@@ -85,10 +86,29 @@ Napi::Value StructLayout(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// prepareExit(): process.exit() on the main thread (see lib/native.ts and ExitGuard).
+Napi::Value PrepareExit(const Napi::CallbackInfo& info) {
+  ExitGuard::BeginExit();
+  return info.Env().Undefined();
+}
+
+// engineStats() → { wakeups, settled, maxBatch } of this environment's completion queue.
+Napi::Value EngineStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* data = GetEnvData(env);
+  Napi::Object o = Napi::Object::New(env);
+  Completions::Stats s = data && data->completions ? data->completions->stats() : Completions::Stats{0, 0, 0};
+  o.Set("wakeups", Napi::Number::New(env, static_cast<double>(s.wakeups)));
+  o.Set("settled", Napi::Number::New(env, static_cast<double>(s.settled)));
+  o.Set("maxBatch", Napi::Number::New(env, static_cast<double>(s.maxBatch)));
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTrace();
   EnvData* data = new EnvData();
   env.SetInstanceData<EnvData, FinalizeEnvData>(data);
+  data->completions = Completions::Create(env);
   Napi::Function ctor = ModuleObject::Init(env);
   data->moduleConstructor = Napi::Persistent(ctor);
   exports.Set("PKCS11", ctor);
@@ -98,6 +118,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Array keyNames = Napi::Array::New(env);
   for (int i = 0; i < static_cast<int>(Key::Count); i++) keyNames.Set(static_cast<uint32_t>(i), KeyText(i));
   exports.Set("propertyKeys", keyNames);
+  exports.Set("prepareExit", Napi::Function::New(env, PrepareExit, "prepareExit"));
+  exports.Set("engineStats", Napi::Function::New(env, EngineStats, "engineStats"));
   exports.Set("CK_UNAVAILABLE_INFORMATION", Napi::Value(env, UlongToJs(env, CK_UNAVAILABLE_INFORMATION)));
   return exports;
 }

@@ -2,8 +2,10 @@
 //   bool Parse(Args&)                    — JS thread: read and copy the arguments
 //   CK_RV Run(const FunctionTable&)      — any thread: the C call(s), no JS
 //   Napi::Value Result(Napi::Env)        — JS thread: build the return value
-// Sync<Op> runs the three in a row; Async<Op> runs Run on the libuv pool and settles a Promise.
-// Order for async: parse → Enter (ticket) → queue → Run → Leave → Result/reject → delete.
+// Sync<Op> runs the three in a row; Async<Op> runs Run on the addon's own call threads
+// (engine/call_pool.h) and settles a Promise from the environment's completion queue
+// (engine/completions.h).
+// Order for async: parse → Enter (ticket) → submit → Start → Run → Leave → post → Result/reject → delete.
 #pragma once
 #include <chrono>
 
@@ -13,6 +15,9 @@
 #include <new>
 #include <string>
 
+#include "engine/call_pool.h"
+#include "engine/completions.h"
+#include "env_data.h"
 #include "errors.h"
 #include "marshal/args.h"
 #include "module.h"
@@ -30,19 +35,26 @@ struct OpBase {
   Arena arena;
   std::vector<WriteBack> writeBacks;     // async: output fields of parameter structs
   std::string detail;                    // extra text for the error, never argument values
+  const char* failedFn = nullptr;        // the function that failed, when not kFn (fused calls)
   CK_SESSION_HANDLE session = 0;
   bool hasSession = false;
   bool waitExempt = false;  // C_WaitForSlotEvent: C_Finalize is what ends it, so it must not wait
+  bool ownThread = false;   // async: run on a thread of its own, not the pool (blocking waits, lifecycle)
   // Queue position of an async op; UINT64_MAX for sync ops, so a sync close/finalize waits for
   // all async work queued so far.
   uint64_t ticket = UINT64_MAX;
   uint64_t generation = 0;  // mod->generation() when the call was made
+  // The load and the initialization share the call runs under (FlightState): an async op whose
+  // load or share has ended by the time it would start never calls into the module.
+  uint64_t loadGen = 0;
+  uint64_t share = 0;  // 0 for functions that need no initialization (C_Initialize, C_GetInterface …)
 
   // False when the object was closed (or reloaded) while this call ran: its result must not
   // touch the object's state then.
   bool Current() const { return mod && mod->generation() == generation; }
 
   static constexpr bool kNeedsInit = true;
+  static constexpr bool kEndsInit = false;  // C_Finalize
   // Reads argument `i` as the session handle and remembers it for flight accounting.
   bool SessionArg(Args& a, size_t i) {
     hasSession = true;
@@ -92,6 +104,23 @@ bool Provided(Napi::Env env, Library* lib, Napi::Value* error) {
   return false;
 }
 
+// After the arguments are read, which may have run JS (getters that close, reload or finalize):
+// the object still has the load and the initialization share the call began with, and, unless
+// the call is C_Finalize itself (whose Parse marks the object finalized), is not being finalized.
+template <class Op>
+bool Admitted(Napi::Env env, ModuleObject* self, Op& op, Napi::Value* error) {
+  const char* name = FunctionTable::Name(Op::kFn);
+  if (self->generation() != op.generation || self->library().get() != op.lib) {
+    *error = StateError(env, name, "the module was closed while the arguments were read").Value();
+    return false;
+  }
+  if (Op::kNeedsInit && (self->flights()->CurrentShare() != op.share || (!Op::kEndsInit && !self->initialized()))) {
+    *error = Pkcs11Error(env, CKR_CRYPTOKI_NOT_INITIALIZED, name, "finalized while the arguments were read").Value();
+    return false;
+  }
+  return true;
+}
+
 template <class Op>
 CK_RV RunGuarded(Op& op, bool* oom, bool async = false) {
   const bool trace = g_traceCalls.load(std::memory_order_relaxed);
@@ -114,54 +143,61 @@ template <class Op>
 Napi::Value Failure(Napi::Env env, Op& op, CK_RV rv, bool oom) {
   const char* name = FunctionTable::Name(Op::kFn);
   if (oom) return ArgRangeError(env, name, "arguments", "need more memory than is available").Value();
-  return Pkcs11Error(env, rv, name, op.detail).Value();
+  return Pkcs11Error(env, rv, op.failedFn ? op.failedFn : name, op.detail).Value();
 }
 
+// One async call: a Task on a call thread (Start, Run, Leave), then a Completion on its JS thread
+// (settle, release). Owned by the engine from Submit on; it deletes itself.
 template <class Op>
-struct AsyncWork {
+struct AsyncWork final : Task, Completion {
   Op op;
-  napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
-  napi_ref self = nullptr;
+  std::shared_ptr<Completions> sink;
   CK_RV rv = CKR_OK;
   bool oom = false;
 
-  static void Execute(napi_env, void* data) {
-    auto* w = static_cast<AsyncWork*>(data);
-    w->op.flights->Start(w->op.ticket);
-    w->rv = RunGuarded(w->op, &w->oom, true);
-    w->op.flights->Leave(w->op.ticket);
+  void Execute() override {
+    // Blocking waits are not counted: process exit must not wait for an event that may never come.
+    const bool counted = !op.waitExempt;
+    if (counted && !ExitGuard::Enter()) {
+      rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+      op.detail = "the process is exiting";
+    } else {
+      if (op.flights->Start(op.ticket, op.loadGen, op.share)) {
+        rv = RunGuarded(op, &oom, true);
+      } else {
+        // Finalized or closed while queued: the module is not called.
+        rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+        op.detail = "the module was finalized or closed before the call started";
+      }
+      if (counted) ExitGuard::Leave();
+    }
+    op.flights->Leave(op.ticket);
+    auto s = std::move(sink);  // Post may settle and delete this at once
+    s->Post(this);
   }
 
-  static void Complete(napi_env env_, napi_status status, void* data) {
-    auto* w = static_cast<AsyncWork*>(data);
+  void Settle(napi_env env_) override {
     Napi::Env env(env_);
-    {
-      Napi::HandleScope scope(env);
-      if (status == napi_cancelled) {
-        w->op.flights->Leave(w->op.ticket);
-        napi_reject_deferred(env, w->deferred,
-                             StateError(env, FunctionTable::Name(Op::kFn), "cancelled").Value());
-      } else if (status != napi_ok) {
-        // The environment is going away; nothing can be settled.
-      } else if (w->rv != CKR_OK) {
-        napi_reject_deferred(env, w->deferred, Failure(env, w->op, w->rv, w->oom));
+    if (rv != CKR_OK) {
+      napi_reject_deferred(env, deferred, Failure(env, op, rv, oom));
+    } else {
+      ApplyWriteBacks(env, op.writeBacks);
+      Napi::Value result = op.Result(env);
+      if (env.IsExceptionPending()) {
+        napi_reject_deferred(env, deferred, env.GetAndClearPendingException().Value());
       } else {
-        ApplyWriteBacks(env, w->op.writeBacks);
-        Napi::Value result = w->op.Result(env);
-        if (env.IsExceptionPending()) {
-          napi_reject_deferred(env, w->deferred, env.GetAndClearPendingException().Value());
-        } else {
-          napi_resolve_deferred(env, w->deferred, result.IsEmpty() ? env.Undefined() : result);
-        }
+        napi_resolve_deferred(env, deferred, result.IsEmpty() ? env.Undefined() : result);
       }
-      w->op.Cleanup(env);
-      ReleaseWriteBacks(env, w->op.writeBacks);
     }
-    if (w->self) napi_delete_reference(env, w->self);
-    napi_delete_async_work(env, w->work);
-    delete w;
+    op.Cleanup(env);
+    ReleaseWriteBacks(env, op.writeBacks);
+    op.mod->CallBack();
+    delete this;
   }
+
+  // The environment is gone: its references died with it, and op.mod may have too.
+  void Abandon() override { delete this; }
 };
 
 }  // namespace detail
@@ -176,6 +212,8 @@ Napi::Value ModuleObject::Sync(const Napi::CallbackInfo& info) {
   op.lib = lib_.get();
   op.flights = flights_.get();
   op.generation = generation_;
+  op.loadGen = flights_->loadGen;  // written on this thread only (load/close/teardown)
+  if (Op::kNeedsInit) op.share = flights_->CurrentShare();
   Args args(info, op.arena, FunctionTable::Name(Op::kFn), false);
   args.SetWriteBacks(&op.writeBacks);
   bool parsed;
@@ -189,9 +227,9 @@ Napi::Value ModuleObject::Sync(const Napi::CallbackInfo& info) {
     op.Cleanup(env);
     return detail::Throw(env, args.failed() ? args.error() : env.Undefined());
   }
-  if (lib_.get() != op.lib) {  // a getter among the arguments closed or reloaded the module
+  if (!detail::Admitted(env, this, op, &error)) {
     op.Cleanup(env);
-    return detail::Throw(env, StateError(env, FunctionTable::Name(Op::kFn), "the module was closed while the arguments were read").Value());
+    return detail::Throw(env, error);
   }
   if (!detail::Provided<Op>(env, op.lib, &error)) {
     op.Cleanup(env);
@@ -218,6 +256,8 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
   op.lib = lib_.get();
   op.flights = flights_.get();
   op.generation = generation_;
+  op.loadGen = flights_->loadGen;  // written on this thread only (load/close/teardown)
+  if (Op::kNeedsInit) op.share = flights_->CurrentShare();
   Args args(info, op.arena, FunctionTable::Name(Op::kFn), true);
   args.SetWriteBacks(&op.writeBacks);
   bool parsed;
@@ -227,12 +267,11 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
     parsed = false;
     args.Fail(ArgRangeError(env, FunctionTable::Name(Op::kFn), "arguments", "need more memory than is available"));
   }
-  if (parsed && lib_.get() != op.lib) {  // a getter among the arguments closed or reloaded the module
+  if (parsed && !detail::Admitted(env, this, op, &error)) {
     op.Cleanup(env);
     ReleaseWriteBacks(env, op.writeBacks);
     delete w;
-    return detail::Rejected(
-        env, StateError(env, FunctionTable::Name(Op::kFn), "the module was closed while the arguments were read").Value());
+    return detail::Rejected(env, error);
   }
   if (parsed && !detail::Provided<Op>(env, op.lib, &error)) {
     op.Cleanup(env);
@@ -247,27 +286,22 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
     delete w;
     return detail::Rejected(env, err);
   }
-  napi_value promise, resource;
-  napi_create_reference(env, info.This(), 1, &w->self);
-  napi_create_string_utf8(env, FunctionTable::Name(Op::kFn), NAPI_AUTO_LENGTH, &resource);
-  if (napi_create_promise(env, &w->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, nullptr, resource, detail::AsyncWork<Op>::Execute,
-                             detail::AsyncWork<Op>::Complete, w, &w->work) != napi_ok) {
+  napi_value promise;
+  if (!envData_ || !envData_->completions || napi_create_promise(env, &w->deferred, &promise) != napi_ok) {
     op.Cleanup(env);
     ReleaseWriteBacks(env, op.writeBacks);
-    if (w->self) napi_delete_reference(env, w->self);
     delete w;
-    return Napi::Value();
+    return detail::Rejected(env, StateError(env, FunctionTable::Name(Op::kFn), "could not start the call").Value());
   }
+  w->sink = envData_->completions;
   op.ticket = flights_->Enter(op);
-  if (napi_queue_async_work(env, w->work) != napi_ok) {
-    flights_->Leave(op.ticket);
-    napi_reject_deferred(env, w->deferred, StateError(env, FunctionTable::Name(Op::kFn), "could not queue work").Value());
-    op.Cleanup(env);
-    ReleaseWriteBacks(env, op.writeBacks);
-    napi_delete_async_work(env, w->work);
-    napi_delete_reference(env, w->self);
-    delete w;
+  envData_->completions->CallStarted(env);
+  CallOut();
+  // Blocking waits and the lifecycle calls get a thread of their own (engine/call_pool.h).
+  if (op.ownThread) {
+    if (!CallPool::Detached(w)) lib_->pool().Submit(w);
+  } else {
+    lib_->pool().Submit(w);
   }
   return Napi::Value(env, promise);
 }
@@ -286,5 +320,6 @@ void RegisterCrypto(Props& props);
 void RegisterKey(Props& props);
 void RegisterMessage(Props& props);
 void RegisterKemAsync(Props& props);
+void RegisterFused(Props& props);
 
 }  // namespace p11

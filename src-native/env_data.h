@@ -3,7 +3,10 @@
 #pragma once
 #include <napi.h>
 
+#include <memory>
 #include <unordered_set>
+
+#include "engine/completions.h"
 
 #include "marshal/values.h"
 
@@ -24,6 +27,7 @@ struct EnvData {
   Napi::FunctionReference makeView;       // (buffer, length) => buffer.subarray(0, length)
   Napi::FunctionReference moduleConstructor;
   std::unordered_set<ModuleObject*> modules;   // live wrappers, released at env teardown
+  std::shared_ptr<Completions> completions;    // finished async calls back to this thread
   bool tearingDown = false;
   napi_ref keys[static_cast<int>(Key::Count)] = {};  // see KeyName()
 };

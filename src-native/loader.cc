@@ -90,11 +90,11 @@ std::string RealPath(const std::string& p) {
 
 }  // namespace
 
+// No C_Finalize here: every share of the initialization is held by someone who also holds this
+// Library and gives the share back explicitly (C_Finalize, close(), teardown), so a Library that
+// dies has none left. Finalizing here, late, could also hit a second Library the registry made for
+// the same file after this one's last reference went.
 Library::~Library() {
-  {
-    std::lock_guard<std::mutex> lock(initMutex_);
-    if (initUsers_ > 0 && ownsInit_ && fns_.C_Finalize) fns_.C_Finalize(nullptr);
-  }
   if (handle_) CloseHandle_(handle_);
 }
 
@@ -113,6 +113,9 @@ CK_RV Library::Initialize(CK_C_INITIALIZE_ARGS* args, bool* shared) {
     *shared = true;
   } else if (rv == CKR_OK) {
     ownsInit_ = true;
+    // Again after C_Initialize: modules set up libraries (OpenSSL) that register exit handlers
+    // of their own on first use, and ours must run before those.
+    ExitGuard::RegisterFor();
   } else {
     return rv;
   }
@@ -145,7 +148,10 @@ std::shared_ptr<Library> Library::Open(const std::string& path, const LoadOption
   std::lock_guard<std::mutex> lock(g_registryMutex);
   auto it = g_registry.find(key);
   if (it != g_registry.end()) {
-    if (auto existing = it->second.lock()) return existing;
+    if (auto existing = it->second.lock()) {
+      if (opts.maxThreads) existing->pool().SetMax(opts.maxThreads);
+      return existing;
+    }
   }
 
   std::string text;
@@ -204,7 +210,10 @@ std::shared_ptr<Library> Library::Open(const std::string& path, const LoadOption
     lib->fns_.FillFrom(reinterpret_cast<const CK_FUNCTION_LIST_3_2*>(list), 68);
     lib->listVersion_ = list->version;
   }
+  if (opts.maxThreads) lib->pool().SetMax(opts.maxThreads);
   g_registry[key] = lib;
+  // After the module's own constructors registered their exit handlers, so this one runs first.
+  ExitGuard::RegisterFor();
   // Modules stay mapped after the last close unless asked otherwise: unloading a vendor library
   // that left threads, TLS destructors or atexit handlers behind crashes the process later
   // (openCryptoki 3.8's token libraries take libitm down with them on a reload). Pinned only

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include "engine/call_pool.h"
 #include "function_table.h"
 
 namespace p11 {
@@ -12,6 +13,7 @@ namespace p11 {
 struct LoadOptions {
   bool deepBind = true;  // Linux: keep the module's own libcrypto apart from Node's OpenSSL.
   bool unload = false;   // unmap the library when its last user closes (default: keep it mapped)
+  size_t maxThreads = 0;  // cap of the module's call threads; 0: keep (default 64 or P11BRIDGE_MAX_THREADS)
 };
 
 struct LoadError {
@@ -31,6 +33,8 @@ class Library {
   CK_VERSION listVersion() const { return listVersion_; }
   const std::string& interfaceName() const { return interfaceName_; }  // empty when C_GetFunctionList was used
   CK_FLAGS interfaceFlags() const { return interfaceFlags_; }
+  // The module's call threads (engine/call_pool.h), shared by every object that loads it.
+  CallPool& pool() { return *pool_; }
 
   // Process-wide C_Initialize: the first user really initializes, later users share it.
   // `shared` tells a caller that its arguments were not used because the module was already up.
@@ -49,6 +53,7 @@ class Library {
   CK_VERSION listVersion_{0, 0};
   std::string interfaceName_;
   CK_FLAGS interfaceFlags_ = 0;
+  std::shared_ptr<CallPool> pool_ = CallPool::Create();
 
   std::mutex initMutex_;
   int initUsers_ = 0;

@@ -14,10 +14,49 @@ uint64_t FlightState::Enter(const OpBase& op) {
   return t;
 }
 
-void FlightState::Start(uint64_t ticket) {
+bool FlightState::Start(uint64_t ticket, uint64_t opLoadGen, uint64_t opShare) {
   std::lock_guard<std::mutex> lock(mutex);
+  if (opLoadGen != loadGen || (opShare != 0 && opShare != share)) return false;
   auto it = flights.find(ticket);
   if (it != flights.end()) it->second.running = true;
+  return true;
+}
+
+uint64_t FlightState::Adopt(uint64_t opLoadGen) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (opLoadGen != loadGen || share != 0) return 0;
+  share = nextShare++;
+  sessions.clear();
+  return share;
+}
+
+bool FlightState::TakeShare(std::vector<CK_SESSION_HANDLE>* open) {
+  std::lock_guard<std::mutex> lock(mutex);
+  const bool held = share != 0;
+  for (auto& s : sessions) open->push_back(s.first);
+  sessions.clear();
+  share = 0;
+  return held;
+}
+
+void FlightState::EndLoad() {
+  std::lock_guard<std::mutex> lock(mutex);
+  loadGen++;
+}
+
+void FlightState::TrackSession(CK_SESSION_HANDLE h, CK_SLOT_ID slot) {
+  std::lock_guard<std::mutex> lock(mutex);
+  sessions[h] = slot;
+}
+
+void FlightState::UntrackSession(CK_SESSION_HANDLE h) {
+  std::lock_guard<std::mutex> lock(mutex);
+  sessions.erase(h);
+}
+
+void FlightState::UntrackSlot(CK_SLOT_ID slot) {
+  std::lock_guard<std::mutex> lock(mutex);
+  for (auto it = sessions.begin(); it != sessions.end();) it = it->second == slot ? sessions.erase(it) : ++it;
 }
 
 void FlightState::Leave(uint64_t ticket) {
@@ -57,6 +96,7 @@ Napi::Function ModuleObject::Init(Napi::Env env) {
   RegisterKey(props);
   RegisterMessage(props);
   RegisterKemAsync(props);
+  RegisterFused(props);
   return DefineClass(env, "PKCS11", props);
 }
 
@@ -70,25 +110,25 @@ ModuleObject::~ModuleObject() {
   Release(true);
 }
 
-void ModuleObject::TrackSession(CK_SESSION_HANDLE h, CK_SLOT_ID slot) { sessions_[h] = slot; }
-void ModuleObject::UntrackSession(CK_SESSION_HANDLE h) { sessions_.erase(h); }
-void ModuleObject::UntrackSlot(CK_SLOT_ID slot) {
-  for (auto it = sessions_.begin(); it != sessions_.end();) it = it->second == slot ? sessions_.erase(it) : ++it;
-}
-
 void ModuleObject::Release(bool teardown) {
   if (!lib_) return;
   generation_++;
   initPending = false;
+  // Teardown: work that has not started never will (its environment is going away), so the load
+  // ends first and Start refuses it; only calls already inside the module are waited for.
+  // Otherwise close() waits for everything queued before it, which runs as usual.
+  if (teardown) flights_->EndLoad();
   flights_->WaitForEarlier(UINT64_MAX, false, 0, teardown);
-  if (initialized_) {
+  if (!teardown) flights_->EndLoad();
+  // Nothing of this load can start now, so the share and its sessions are ours to end.
+  std::vector<CK_SESSION_HANDLE> open;
+  if (flights_->TakeShare(&open)) {
     const FunctionTable& f = lib_->fns();
     if (f.C_CloseSession)
-      for (auto& s : sessions_) f.C_CloseSession(s.first);
+      for (CK_SESSION_HANDLE h : open) f.C_CloseSession(h);
     lib_->Finalize();
-    initialized_ = false;
   }
-  sessions_.clear();
+  initialized_ = false;
   lib_.reset();
 }
 
@@ -114,6 +154,16 @@ Napi::Value ModuleObject::Load(const Napi::CallbackInfo& info) {
       if (!unload.IsBoolean())
         return detail::Throw(env, ArgTypeError(env, "load", "options.unload", "a boolean", unload).Value());
       opts.unload = unload.As<Napi::Boolean>().Value();
+    }
+    Napi::Value threads = info[1].As<Napi::Object>().Get("maxThreads");
+    if (env.IsExceptionPending()) return Napi::Value();
+    if (!threads.IsUndefined()) {
+      if (!threads.IsNumber())
+        return detail::Throw(env, ArgTypeError(env, "load", "options.maxThreads", "a number", threads).Value());
+      const double n = threads.As<Napi::Number>().DoubleValue();
+      if (!(n >= 1 && n <= 4096) || n != static_cast<double>(static_cast<size_t>(n)))
+        return detail::Throw(env, ArgRangeError(env, "load", "options.maxThreads", "must be an integer from 1 to 4096").Value());
+      opts.maxThreads = static_cast<size_t>(n);
     }
   }
   std::string path = info[0].As<Napi::String>().Utf8Value();

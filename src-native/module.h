@@ -19,8 +19,15 @@ namespace p11 {
 struct OpBase;
 struct EnvData;
 
-// Async work in flight on one module object, shared with the work items so a late worker thread
-// never touches a freed wrapper.
+// What one module object shares with its calls on other threads: the async work in flight, and
+// its hold on the module's initialization (its "share") with the sessions opened under it. Work
+// items keep it alive, so a late worker thread never touches a freed wrapper.
+//
+// The invariant (docs/reliability.md, "Lifecycle"): the addon calls into a module only under an
+// initialized share that the caller holds. Async ops are admitted by Start(), which refuses an op
+// whose share or load has ended; sessions are tracked here the moment the module returns them (in
+// Run, not in a later Result on the JS thread), so whoever ends the share (C_Finalize, close(),
+// environment teardown) closes them, and nothing is ever cleaned up late into a finalized module.
 struct FlightState {
   std::mutex mutex;
   std::condition_variable cv;
@@ -33,13 +40,37 @@ struct FlightState {
   };
   std::map<uint64_t, Flight> flights;  // ticket → op; ordered, so "queued earlier" is a range
 
+  uint64_t loadGen = 1;  // bumped by load() and close(): ops of an earlier load never start
+  uint64_t share = 0;    // id of the share this object holds; 0: none
+  uint64_t nextShare = 1;
+  std::map<CK_SESSION_HANDLE, CK_SLOT_ID> sessions;  // opened under `share`
+
   uint64_t Enter(const OpBase& op);
-  void Start(uint64_t ticket);  // on the pool thread, before the C call
+  // On the call's thread, before the C call: false when the op must not call into the module
+  // (its load or its share ended while it was queued); the op then fails without calling.
+  bool Start(uint64_t ticket, uint64_t opLoadGen, uint64_t opShare);
   void Leave(uint64_t ticket);
   // Blocks until every op queued before `ticket` (on `session` when sessionOnly) has run.
   // runningOnly: wait just for ops already inside a C call (environment teardown, where queued
-  // work may be cancelled and never report back).
+  // work is refused by Start and never calls the module).
   void WaitForEarlier(uint64_t ticket, bool sessionOnly, CK_SESSION_HANDLE session, bool runningOnly = false);
+
+  uint64_t CurrentShare() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return share;
+  }
+  // A C_Initialize of load `opLoadGen` took a share of the module: the object adopts it, unless
+  // that load is gone or the object already holds one (then the caller gives it back). Returns
+  // the new share id, or 0.
+  uint64_t Adopt(uint64_t opLoadGen);
+  // Ends the object's share: returns whether it held one and the sessions opened under it, which
+  // the caller closes before it releases the share.
+  bool TakeShare(std::vector<CK_SESSION_HANDLE>* open);
+  // Ends the load: ops of it that have not started are refused from now on.
+  void EndLoad();
+  void TrackSession(CK_SESSION_HANDLE h, CK_SLOT_ID slot);
+  void UntrackSession(CK_SESSION_HANDLE h);
+  void UntrackSlot(CK_SLOT_ID slot);
 };
 
 class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
@@ -63,21 +94,19 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
 
   const std::shared_ptr<FlightState>& flights() const { return flights_; }
 
-  // Sessions this object opened, to close them when its environment goes away.
-  void TrackSession(CK_SESSION_HANDLE h, CK_SLOT_ID slot);
-  void UntrackSession(CK_SESSION_HANDLE h);
-  void UntrackSlot(CK_SLOT_ID slot);
-  void UntrackAll() { sessions_.clear(); }
-  std::vector<CK_SESSION_HANDLE> TrackedSessions() const {
-    std::vector<CK_SESSION_HANDLE> v;
-    for (auto& s : sessions_) v.push_back(s.first);
-    return v;
-  }
-
   // Called by the environment's cleanup: close sessions, drop this object's init share, unload.
   // teardown: the environment is going away, so only work already inside the module is waited for.
   void Release(bool teardown = false);
   void DetachFromEnv() { envData_ = nullptr; }
+
+  // Async calls out: the wrapper stays alive while any is in flight (their results read it), with
+  // one reference for all of them rather than one per call.
+  void CallOut() {
+    if (inFlight_++ == 0) Ref();
+  }
+  void CallBack() {
+    if (inFlight_ > 0 && --inFlight_ == 0) Unref();
+  }
 
  private:
   Napi::Value Load(const Napi::CallbackInfo& info);
@@ -92,8 +121,8 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   std::shared_ptr<FlightState> flights_ = std::make_shared<FlightState>();
   EnvData* envData_ = nullptr;
   friend struct EnvData;
+  size_t inFlight_ = 0;
 
-  std::map<CK_SESSION_HANDLE, CK_SLOT_ID> sessions_;
 };
 
 }  // namespace p11

@@ -8,7 +8,10 @@ import * as raw from '../lib/raw';
 import { runChild, expectCleanExit, repoRoot } from './helpers/child-process';
 
 const CASES = Number(process.env.P11BRIDGE_FUZZ_CASES || 10000);
-const SEED = Number(process.env.P11BRIDGE_FUZZ_SEED || 0x5eed);
+// A new seed each run, so CI keeps exploring (a fixed seed hid the crash of docs/fuzzing.md's
+// finding 5); .ci/run picks and prints it, and P11BRIDGE_FUZZ_SEED replays a run.
+const SEED = process.env.P11BRIDGE_FUZZ_SEED ? Number(process.env.P11BRIDGE_FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
+const REPRODUCE = `node --expose-gc test/fuzz/raw-fuzz.js --seed ${SEED} --cases ${CASES} --verbose`;
 const script = path.join(repoRoot, 'test', 'fuzz', 'raw-fuzz.js');
 
 // Error classes a call may end with: argument errors, the module's Pkcs11Error subclasses, what a
@@ -30,7 +33,7 @@ beforeAll(() => {
   result = runChild(script, ['--cases', String(CASES), '--seed', String(SEED)], { execArgv: ['--expose-gc'], timeoutMs: 240_000 });
 }, 250_000);
 
-describe(`raw layer fuzzing (${CASES} cases, seed ${SEED})`, () => {
+describe(`raw layer fuzzing (${CASES} cases, seed ${SEED}; reproduce with: ${REPRODUCE})`, () => {
   test('the child exits cleanly: no crash, no hang, no disallowed error', () => {
     expectCleanExit(result);
     const j = result.json;

@@ -450,7 +450,7 @@ describe('NSS softoken through the typed layer: empty-password database', () => 
         expect(publicKey).toBeInstanceOf(PublicKey);
         expect(privateKey).toBeInstanceOf(PrivateKey);
         expect(await privateKey.getAttributes(['keyType', 'label', 'sign', 'sensitive'])).toEqual({ keyType: 'ec', label: `ec-${curve}`, sign: true, sensitive: true });
-        const init = watchRaw(mod.raw, 'C_SignInitAsync');
+        const init = watchRaw(mod.raw, 'signOnceAsync'); // C_SignInit + C_Sign in one trip (lib/fused.ts)
         let sig: Buffer;
         try {
           sig = await privateKey.sign({ name: 'ECDSA', hash }, data);

@@ -10,6 +10,7 @@ import { classNumber, encodeTemplate, KEY_TYPES, TemplateObject } from '../templ
 import type { CallOptions, Session } from '../session';
 import { Pkcs11Object } from './object';
 import { contextLogin, endOperation, OperationKind } from '../operation-end';
+import { failedInInit, fused } from '../fused';
 
 async function resolved(key: Pkcs11Object, spec: MechanismSpec, what: string) {
   const slot = key.session.slot;
@@ -27,7 +28,9 @@ function prehashed(data: Bytes, hash: string | undefined): Bytes {
 export class Key extends Pkcs11Object {}
 
 // Each call takes its place on the session at once (so close() and the caller's stack see it),
-// and resolves the mechanism inside, where the token's mechanism list is at hand.
+// and resolves the mechanism inside, where the token's mechanism list is at hand. Without a
+// context PIN, Init and the call go to the module in one trip (`once`, lib/fused.ts); with one, the
+// context login goes between them.
 function oneShot<T>(
   key: Key,
   kind: OperationKind,
@@ -35,6 +38,7 @@ function oneShot<T>(
   options: PrivateKeyCallOptions,
   init: (raw: RawModule, h: Ulong, m: Mechanism) => Promise<void>,
   call: (raw: RawModule, h: Ulong, prehash: string | undefined) => Promise<T>,
+  once: (raw: RawModule, h: Ulong, m: Mechanism, prehash: string | undefined) => Promise<T>,
 ): Promise<T> {
   // The common case — an idle session, the mechanism list known, no signal, no context PIN —
   // runs as one async function: the general path's layers (admit, mutex, call) cost about 10%
@@ -42,14 +46,15 @@ function oneShot<T>(
   const set = key.session.slot.knownMechanisms;
   if (set && !options.signal && options.contextPin === undefined) {
     const release = key.session.tryHold();
-    if (release) return fastOneShot(key, kind, spec, set, init, call, release);
+    if (release) return fastOneShot(key, kind, spec, set, once, release);
   }
   return key.session.run(
     kind,
     async (raw, h) => {
       const r = await resolved(key, spec, kind);
+      if (options.contextPin === undefined) return runOnce(raw, h, kind, () => once(raw, h, r.mechanism, r.prehash));
       await init(raw, h, r.mechanism);
-      if (options.contextPin !== undefined) await contextLogin(raw, h, options.contextPin, kind);
+      await contextLogin(raw, h, options.contextPin, kind);
       try {
         return await call(raw, h, r.prehash);
       } catch (e) {
@@ -63,13 +68,22 @@ function oneShot<T>(
   );
 }
 
+// A fused Init + call; a failure after Init ends the operation, as above.
+async function runOnce<T>(raw: RawModule, h: Ulong, kind: OperationKind, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (!failedInInit(e)) await endOperation(raw, h, kind);
+    throw e;
+  }
+}
+
 async function fastOneShot<T>(
   key: Key,
   kind: OperationKind,
   spec: MechanismSpec,
   supported: Set<string>,
-  init: (raw: RawModule, h: Ulong, m: Mechanism) => Promise<void>,
-  call: (raw: RawModule, h: Ulong, prehash: string | undefined) => Promise<T>,
+  once: (raw: RawModule, h: Ulong, m: Mechanism, prehash: string | undefined) => Promise<T>,
   release: () => void,
 ): Promise<T> {
   const m = key.session.slot.module;
@@ -78,13 +92,7 @@ async function fastOneShot<T>(
     const r = resolveMechanism(spec, (t) => supported.has(String(t)), kind);
     const raw = m.raw;
     const h = key.session.handle;
-    await init(raw, h, r.mechanism);
-    try {
-      return await call(raw, h, r.prehash);
-    } catch (e) {
-      await endOperation(raw, h, kind);
-      throw e;
-    }
+    return await runOnce(raw, h, kind, () => once(raw, h, r.mechanism, r.prehash));
   } catch (e) {
     throw m.nameError(e, fastOneShot);
   } finally {
@@ -101,6 +109,7 @@ function sign(key: Key, spec: MechanismSpec, data: Bytes, options: PrivateKeyCal
     options,
     (raw, h, m) => raw.C_SignInitAsync(h, m, key.handle),
     (raw, h, prehash) => raw.C_SignAsync(h, prehashed(data, prehash)),
+    (raw, h, m, prehash) => fused(raw).signOnceAsync(h, m, key.handle, prehashed(data, prehash)),
   );
 }
 
@@ -113,6 +122,16 @@ export interface PrivateKeyCallOptions extends CallOptions {
   contextPin?: Pin;
 }
 
+// CKR_SIGNATURE_INVALID is false (the raw layer already maps it); a wrong length is false too.
+async function verdict(p: Promise<boolean>): Promise<boolean> {
+  try {
+    return await p;
+  } catch (e) {
+    if ((e as { rvName?: string }).rvName === 'CKR_SIGNATURE_LEN_RANGE') return false;
+    throw e;
+  }
+}
+
 function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes, options: CallOptions): Promise<boolean> {
   return oneShot(
     key,
@@ -120,15 +139,8 @@ function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes, op
     spec,
     { signal: options.signal },
     (raw, h, m) => raw.C_VerifyInitAsync(h, m, key.handle),
-    async (raw, h, prehash) => {
-      // CKR_SIGNATURE_INVALID is false (the raw layer already maps it); a wrong length is false too.
-      try {
-        return await raw.C_VerifyAsync(h, prehashed(data, prehash), signature);
-      } catch (e) {
-        if ((e as { rvName?: string }).rvName === 'CKR_SIGNATURE_LEN_RANGE') return false;
-        throw e;
-      }
-    },
+    (raw, h, prehash) => verdict(raw.C_VerifyAsync(h, prehashed(data, prehash), signature)),
+    (raw, h, m, prehash) => verdict(fused(raw).verifyOnceAsync(h, m, key.handle, prehashed(data, prehash), signature)),
   );
 }
 
@@ -140,6 +152,7 @@ function encrypt(key: Key, spec: MechanismSpec, data: Bytes, options: CallOption
     { signal: options.signal },
     (raw, h, m) => raw.C_EncryptInitAsync(h, m, key.handle),
     (raw, h) => raw.C_EncryptAsync(h, data),
+    (raw, h, m) => fused(raw).encryptOnceAsync(h, m, key.handle, data),
   );
 }
 
@@ -151,6 +164,7 @@ function decrypt(key: Key, spec: MechanismSpec, data: Bytes, options: PrivateKey
     options,
     (raw, h, m) => raw.C_DecryptInitAsync(h, m, key.handle),
     (raw, h) => raw.C_DecryptAsync(h, data),
+    (raw, h, m) => fused(raw).decryptOnceAsync(h, m, key.handle, data),
   );
 }
 

@@ -23,8 +23,10 @@ struct Op_C_Initialize : OpBase {
   InitArgs init{};
   bool already = false;
   bool shared = false;
+  bool adopted = false;
 
   bool Parse(Args& a) {
+    ownThread = true;  // a module may take its time to start (a network HSM connects)
     init.args.flags = CKF_OS_LOCKING_OK;
     if (!a.IsNullish(0)) {
       napi_value o = a.At(0);
@@ -57,15 +59,18 @@ struct Op_C_Initialize : OpBase {
   }
   CK_RV Run(const FunctionTable&) {
     if (already) return CKR_CRYPTOKI_ALREADY_INITIALIZED;
-    return lib->Initialize(&init.args, &shared);
+    // After a C_Finalize queued before this call: the order the caller made the calls in.
+    flights->WaitForEarlier(ticket, false, 0);
+    CK_RV rv = lib->Initialize(&init.args, &shared);
+    if (rv != CKR_OK) return rv;
+    // The share belongs to the object from here on, on this thread, so a close() that races the
+    // result still finds it and gives it back. A load that ended meanwhile (teardown) refuses it.
+    adopted = flights->Adopt(loadGen) != 0;
+    if (!adopted) lib->Finalize();
+    return CKR_OK;
   }
   Napi::Value Result(Napi::Env env) {
-    if (Current()) {
-      mod->SetInitialized(true);
-    } else if (!already) {
-      // Closed while initializing: nobody owns the share this call took; give it back.
-      lib->Finalize();
-    }
+    if (Current() && adopted) mod->SetInitialized(true);
     return env.Undefined();
   }
   void Cleanup(napi_env) {
@@ -75,11 +80,10 @@ struct Op_C_Initialize : OpBase {
 
 struct Op_C_Finalize : OpBase {
   static constexpr Fn kFn = Fn::C_Finalize;
-  std::vector<CK_SESSION_HANDLE> open;
+  static constexpr bool kEndsInit = true;
   bool Parse(Args&) {
+    ownThread = true;  // never queued behind calls that hold the pool's threads
     if (!lib->fns().C_Finalize) return true;  // "not supported" follows; change nothing
-    // Our sessions end with our share of the module even when another user keeps it initialized.
-    open = mod->TrackedSessions();
     // From here on this object is finalized: later calls get CKR_CRYPTOKI_NOT_INITIALIZED from us
     // instead of racing the module's teardown.
     mod->SetInitialized(false);
@@ -87,14 +91,15 @@ struct Op_C_Finalize : OpBase {
   }
   CK_RV Run(const FunctionTable& f) {
     flights->WaitForEarlier(ticket, false, 0);
+    // Everything queued before has run; later calls were refused, so the share is ours to end.
+    // Our sessions end with it even when another user keeps the module initialized.
+    std::vector<CK_SESSION_HANDLE> open;
+    if (!flights->TakeShare(&open)) return CKR_CRYPTOKI_NOT_INITIALIZED;
     if (f.C_CloseSession)
       for (CK_SESSION_HANDLE h : open) f.C_CloseSession(h);
     return lib->Finalize();
   }
-  Napi::Value Result(Napi::Env env) {
-    if (Current()) mod->UntrackAll();
-    return env.Undefined();
-  }
+  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 };
 
 struct Op_C_GetInfo : OpBase {
@@ -242,7 +247,11 @@ struct Op_C_WaitForSlotEvent : OpBase {
   bool noEvent = false;
   bool Parse(Args& a) {
     waitExempt = true;
-    return a.OptUlong(0, "flags", &flags, 0);
+    if (!a.OptUlong(0, "flags", &flags, 0)) return false;
+    // A blocking wait holds its thread until an event or C_Finalize: a thread of its own, so no
+    // number of watchers can take the pool's threads (engine/call_pool.h).
+    ownThread = !(flags & CKF_DONT_BLOCK);
+    return true;
   }
   CK_RV Run(const FunctionTable& f) {
     CK_RV rv = f.C_WaitForSlotEvent(flags, &slot, nullptr);

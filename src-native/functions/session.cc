@@ -13,17 +13,14 @@ struct Op_C_OpenSession : OpBase {
   CK_SESSION_HANDLE handle = 0;
   // Notification callbacks are not offered: a module may call them from any thread.
   bool Parse(Args& a) { return a.Ulong(0, "slotID", &slot) && a.OptUlong(1, "flags", &flags, CKF_SERIAL_SESSION); }
-  CK_RV Run(const FunctionTable& f) { return f.C_OpenSession(slot, flags, nullptr, nullptr, &handle); }
-  Napi::Value Result(Napi::Env env) {
-    if (Current()) {
-      mod->TrackSession(handle, slot);
-    } else if (lib->fns().C_CloseSession) {
-      // Opened for a load that was closed meanwhile: nobody would ever close it (and tracking it
-      // here would close a later load's session with the same number).
-      lib->fns().C_CloseSession(handle);
-    }
-    return Napi::Value(env, UlongToJs(env, handle));
+  CK_RV Run(const FunctionTable& f) {
+    CK_RV rv = f.C_OpenSession(slot, flags, nullptr, nullptr, &handle);
+    // Tracked here, under the share the call runs under: whatever ends that share (C_Finalize,
+    // close(), a worker's exit) closes it, however late this result reaches JS.
+    if (rv == CKR_OK) flights->TrackSession(handle, slot);
+    return rv;
   }
+  Napi::Value Result(Napi::Env env) { return Napi::Value(env, UlongToJs(env, handle)); }
 };
 
 struct Op_C_CloseSession : OpBase {
@@ -31,12 +28,11 @@ struct Op_C_CloseSession : OpBase {
   bool Parse(Args& a) { return SessionArg(a, 0); }
   CK_RV Run(const FunctionTable& f) {
     flights->WaitForEarlier(ticket, true, session);
-    return f.C_CloseSession(session);
+    CK_RV rv = f.C_CloseSession(session);
+    if (rv == CKR_OK || rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED) flights->UntrackSession(session);
+    return rv;
   }
-  Napi::Value Result(Napi::Env env) {
-    if (Current()) mod->UntrackSession(session);
-    return env.Undefined();
-  }
+  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 };
 
 struct Op_C_CloseAllSessions : OpBase {
@@ -45,12 +41,11 @@ struct Op_C_CloseAllSessions : OpBase {
   bool Parse(Args& a) { return a.Ulong(0, "slotID", &slot); }
   CK_RV Run(const FunctionTable& f) {
     flights->WaitForEarlier(ticket, false, 0);
-    return f.C_CloseAllSessions(slot);
+    CK_RV rv = f.C_CloseAllSessions(slot);
+    if (rv == CKR_OK) flights->UntrackSlot(slot);
+    return rv;
   }
-  Napi::Value Result(Napi::Env env) {
-    if (Current()) mod->UntrackSlot(slot);
-    return env.Undefined();
-  }
+  Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 };
 
 struct Op_C_GetSessionInfo : OpBase {

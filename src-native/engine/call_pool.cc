@@ -1,0 +1,199 @@
+#include "engine/call_pool.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+namespace p11 {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+size_t EnvSize(const char* name, size_t dflt, size_t lo, size_t hi) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return dflt;
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(v, &end, 10);
+  if (!end || *end || n < lo || n > hi) return dflt;
+  return static_cast<size_t>(n);
+}
+
+}  // namespace
+
+struct CallPool::State {
+  std::mutex mu;
+  std::condition_variable work;     // idle threads wait here
+  std::condition_variable monitor;  // the monitor sleeps here while no call starves
+  std::deque<Task*> queue;
+  size_t threads = 0;  // pool threads alive (the monitor not counted)
+  size_t idle = 0;     // of which waiting for work
+  size_t max = 64;
+  size_t core = 2;
+  size_t peak = 0;
+  size_t spawned = 0;
+  bool monitorRunning = false;
+  bool monitorAsleep = false;
+  bool stopping = false;
+  Clock::duration idleExit = std::chrono::seconds(5);
+  Clock::duration starveAfter = std::chrono::milliseconds(1);
+
+  // With mu held. Returns false when no thread could be made (the caller runs with what exists).
+  bool SpawnLocked(const std::shared_ptr<State>& self) {
+    try {
+      std::thread([self] { self->Worker(); }).detach();
+    } catch (...) {
+      return false;
+    }
+    threads++;
+    spawned++;
+    peak = std::max(peak, threads);
+    return true;
+  }
+
+  void Worker() {
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      if (queue.empty()) {
+        if (stopping) break;
+        idle++;
+        const bool timedOut = !work.wait_for(lock, idleExit, [&] { return stopping || !queue.empty(); });
+        idle--;
+        if (queue.empty()) {
+          if (timedOut || stopping) break;
+          continue;
+        }
+      }
+      Task* t = queue.front();
+      queue.pop_front();
+      lock.unlock();
+      t->Execute();  // hands the task on; it is not ours any more
+      lock.lock();
+    }
+    threads--;
+  }
+
+  void Monitor(const std::shared_ptr<State>& self) {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stopping) {
+      if (queue.empty() || queue.size() <= idle) {
+        monitorAsleep = true;
+        const bool woken = monitor.wait_for(lock, idleExit, [&] { return stopping || queue.size() > idle; });
+        monitorAsleep = false;
+        if (!woken) break;  // nothing starved for a while: the monitor goes too
+        continue;
+      }
+      monitor.wait_for(lock, starveAfter);
+      if (queue.empty() || queue.size() <= idle) continue;
+      // The oldest call waited a whole interval while every thread was busy: the threads are held
+      // by slow calls, not by the CPU. One thread per waiting call, within the cap.
+      if (Clock::now() - queue.front()->queuedAt >= starveAfter) {
+        size_t want = std::min(queue.size() - idle, max > threads ? max - threads : 0);
+        while (want-- > 0 && SpawnLocked(self)) {
+        }
+      }
+    }
+    monitorRunning = false;
+  }
+};
+
+namespace {
+std::mutex g_exitMu;
+std::condition_variable g_exitCv;
+size_t g_inModule = 0;
+bool g_exiting = false;
+}  // namespace
+
+bool ExitGuard::Enter() {
+  std::lock_guard<std::mutex> lock(g_exitMu);
+  if (g_exiting) return false;
+  g_inModule++;
+  return true;
+}
+
+void ExitGuard::Leave() {
+  std::lock_guard<std::mutex> lock(g_exitMu);
+  if (--g_inModule == 0 && g_exiting) g_exitCv.notify_all();
+}
+
+void ExitGuard::BeginExit() {
+  std::unique_lock<std::mutex> lock(g_exitMu);
+  g_exiting = true;
+  g_exitCv.wait_for(lock, std::chrono::milliseconds(kExitWaitMs), [] { return g_inModule == 0; });
+}
+
+void ExitGuard::RegisterFor() { std::atexit(BeginExit); }
+
+std::shared_ptr<CallPool> CallPool::Create() {
+  auto s = std::make_shared<State>();
+  s->max = EnvSize("P11BRIDGE_MAX_THREADS", 64, 1, 4096);
+  const unsigned cpus = std::thread::hardware_concurrency();
+  s->core = std::min(s->max, static_cast<size_t>(cpus > 2 ? cpus : 2));
+  s->idleExit = std::chrono::milliseconds(EnvSize("P11BRIDGE_THREAD_IDLE_MS", 5000, 1, 3600000));
+  return std::make_shared<CallPool>(std::move(s));
+}
+
+void CallPool::Submit(Task* t) {
+  State& s = *s_;
+  t->queuedAt = Clock::now();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.queue.push_back(t);
+  if (s.queue.size() <= s.idle) {
+    s.work.notify_one();
+    return;
+  }
+  // No idle thread for this call. Up to `core` threads, start one now; past that, leave it to the
+  // monitor, which adds threads only if the calls really starve.
+  if (s.threads < s.core && s.threads < s.max && s.SpawnLocked(s_)) return;
+  if (s.threads == 0) {
+    // Not even one thread could be made (the system refuses threads): the call would wait for
+    // ever. Run it here instead; slow, but it completes.
+    s.queue.pop_back();
+    t->Execute();
+    return;
+  }
+  if (s.threads >= s.max) return;
+  if (!s.monitorRunning) {
+    try {
+      auto self = s_;
+      std::thread([self] { self->Monitor(self); }).detach();
+      s.monitorRunning = true;
+    } catch (...) {
+      // No monitor: the calls still run, on the threads there are.
+    }
+  } else if (s.monitorAsleep) {
+    s.monitor.notify_one();
+  }
+}
+
+bool CallPool::Detached(Task* t) {
+  try {
+    std::thread([t] { t->Execute(); }).detach();
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+void CallPool::SetMax(size_t max) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  s_->max = max < 1 ? 1 : max;
+  const unsigned cpus = std::thread::hardware_concurrency();
+  s_->core = std::min(s_->max, static_cast<size_t>(cpus > 2 ? cpus : 2));
+}
+
+PoolStats CallPool::Stats() {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return PoolStats{s_->threads, s_->idle, s_->queue.size(), s_->max, s_->core, s_->peak, s_->spawned};
+}
+
+void CallPool::Shutdown() {
+  if (!s_) return;
+  std::lock_guard<std::mutex> lock(s_->mu);
+  s_->stopping = true;
+  s_->work.notify_all();
+  s_->monitor.notify_all();
+}
+
+}  // namespace p11
