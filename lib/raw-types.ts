@@ -89,6 +89,27 @@ export interface LoadOptions {
    * destructors behind can crash the process later.
    */
   unload?: boolean;
+  /**
+   * Cap on the module's call threads (the addon's own, never libuv's), from 1 to 4096. Default 64,
+   * or the P11BRIDGE_MAX_THREADS environment variable. The threads belong to the module, so every
+   * object that loads it shares them; the last value given applies.
+   */
+  maxThreads?: number;
+}
+
+/** The module's call threads (see README, "Threads"). */
+export interface ThreadStats {
+  /** Threads alive now, and how many of them wait for work. */
+  alive: number;
+  idle: number;
+  /** Calls waiting for a thread. */
+  queued: number;
+  /** Most threads alive at once, and threads started since load. */
+  peak: number;
+  started: number;
+  /** Threads started as soon as calls need them (the CPU count); more only when calls starve. */
+  core: number;
+  max: number;
 }
 
 export interface Version {
@@ -162,6 +183,8 @@ export interface ModuleInfo {
   functionCount: number;
   functions: FunctionName[];
   initialized: boolean;
+  /** The module's call threads, shared by every object that loaded it. */
+  threads: ThreadStats;
 }
 
 export interface KeyPair {

@@ -208,6 +208,17 @@ Napi::Value ModuleObject::GetModuleInfo(const Napi::CallbackInfo& info) {
     if (lib_->fns().Has(static_cast<Fn>(i))) names.Set(k++, FunctionTable::Name(static_cast<Fn>(i)));
   o.Set("functions", names);
   o.Set("initialized", Napi::Boolean::New(env, initialized_));
+  // The module's call threads (engine/call_pool.h), shared by every object that loaded it.
+  PoolStats ps = lib_->pool().Stats();
+  Napi::Object t = Napi::Object::New(env);
+  t.Set("alive", Napi::Number::New(env, static_cast<double>(ps.threads)));
+  t.Set("idle", Napi::Number::New(env, static_cast<double>(ps.idle)));
+  t.Set("queued", Napi::Number::New(env, static_cast<double>(ps.queued)));
+  t.Set("peak", Napi::Number::New(env, static_cast<double>(ps.peak)));
+  t.Set("started", Napi::Number::New(env, static_cast<double>(ps.spawned)));
+  t.Set("core", Napi::Number::New(env, static_cast<double>(ps.core)));
+  t.Set("max", Napi::Number::New(env, static_cast<double>(ps.max)));
+  o.Set("threads", t);
   return o;
 }
 

@@ -8,6 +8,8 @@
 //          'p11bridge-out' C_Sign(h, digest, out72) — a caller buffer, one C call
 //          'p11bridge-initasync'  async only: C_SignInitAsync too, so the JS thread makes no C call
 //          'p11bridge-nodeep'     load(path, { deepBind: false }), like pkcs11js's plain dlopen
+//          'p11bridge-typed'      async only: typed privateKey.sign() from `callers` (8) loops over a
+//                                 slot.pool() of `sessions` sessions
 //          'pkcs11js'      C_Sign(h, digest, out72) (its only form), callbacks for async
 // measure: cheap | sign | async | sha
 'use strict';
@@ -149,9 +151,43 @@ function sign(ctx) {
 
 // ---- 3 and 5. async sign over several sessions, event-loop lag ------------------------------
 
+// The typed layer as a server uses it: `callers` concurrent loops of pool.use(s => key.sign()) over
+// a slot.pool() of `sessions` sessions. The Module shares the raw object's module, login and
+// session key (session objects belong to the process), so only the JS on top differs.
+function startTypedCallers({ privateKey }, onOp, onDone) {
+  const p11 = require(path.join(root, 'dist', 'index.js'));
+  (async () => {
+    const m = await p11.Module.open({ path: opts.module });
+    const slot = await m.findSlot(opts.label);
+    const pool = await slot.pool({ size: opts.sessions });
+    const keys = new Map();
+    const keyFor = async (s) => {
+      let k = keys.get(s);
+      if (!k) keys.set(s, (k = await s.object(privateKey)));
+      return k;
+    };
+    const spec = { name: 'ECDSA' };
+    await Promise.all(
+      Array.from({ length: opts.callers || 8 }, async () => {
+        for (;;) {
+          const sig = await pool.use(async (s) => (await keyFor(s)).sign(spec, DIGEST));
+          if (!onOp(sig)) break;
+        }
+      }),
+    );
+    await pool.close();
+    await m.close();
+    onDone();
+  })().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
+
 // Starts one chain per session: C_SignInit (sync) then the async C_Sign, again on completion.
 // `onOp` is called after every signature; the chain stops when it returns false.
 function startChains({ mod, sessions, privateKey }, onOp, onDone) {
+  if (opts.impl === 'p11bridge-typed') return startTypedCallers({ privateKey }, onOp, onDone);
   let live = sessions.length;
   const finish = () => {
     if (--live === 0) onDone();
