@@ -149,7 +149,7 @@ std::shared_ptr<Library> Library::Open(const std::string& path, const LoadOption
   auto it = g_registry.find(key);
   if (it != g_registry.end()) {
     if (auto existing = it->second.lock()) {
-      if (opts.maxThreads) existing->pool().SetMax(opts.maxThreads);
+      if (opts.maxThreads) existing->pool().SetMax(opts.maxThreads);  // the last value given applies
       return existing;
     }
   }

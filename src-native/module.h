@@ -4,6 +4,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -41,7 +42,9 @@ struct FlightState {
   std::map<uint64_t, Flight> flights;  // ticket → op; ordered, so "queued earlier" is a range
 
   uint64_t loadGen = 1;  // bumped by load() and close(): ops of an earlier load never start
-  uint64_t share = 0;    // id of the share this object holds; 0: none
+  // Id of the share this object holds (0: none). Written under `mutex`; read without it by the
+  // JS thread's admission of each call (CurrentShare), which Start re-checks under the lock.
+  std::atomic<uint64_t> share{0};
   uint64_t nextShare = 1;
   std::map<CK_SESSION_HANDLE, CK_SLOT_ID> sessions;  // opened under `share`
 
@@ -55,10 +58,7 @@ struct FlightState {
   // work is refused by Start and never calls the module).
   void WaitForEarlier(uint64_t ticket, bool sessionOnly, CK_SESSION_HANDLE session, bool runningOnly = false);
 
-  uint64_t CurrentShare() {
-    std::lock_guard<std::mutex> lock(mutex);
-    return share;
-  }
+  uint64_t CurrentShare() const { return share.load(std::memory_order_acquire); }
   // A C_Initialize of load `opLoadGen` took a share of the module: the object adopts it, unless
   // that load is gone or the object already holds one (then the caller gives it back). Returns
   // the new share id, or 0.

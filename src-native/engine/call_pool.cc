@@ -33,6 +33,12 @@ size_t EnvSize(const char* name, size_t dflt, size_t lo, size_t hi) {
   return static_cast<size_t>(n);
 }
 
+// Threads started as soon as calls need them: one per CPU (at least 2), within the cap.
+size_t CoreFor(size_t max) {
+  const unsigned cpus = std::thread::hardware_concurrency();
+  return std::min(max, static_cast<size_t>(cpus > 2 ? cpus : 2));
+}
+
 }  // namespace
 
 struct CallPool::State {
@@ -176,8 +182,7 @@ void ExitGuard::RegisterFor() { std::atexit(BeginExit); }
 std::shared_ptr<CallPool> CallPool::Create() {
   auto s = std::make_shared<State>();
   s->max = EnvSize("P11BRIDGE_MAX_THREADS", 64, 1, 4096);
-  const unsigned cpus = std::thread::hardware_concurrency();
-  s->core = std::min(s->max, static_cast<size_t>(cpus > 2 ? cpus : 2));
+  s->core = CoreFor(s->max);
   s->idleExit = std::chrono::milliseconds(EnvSize("P11BRIDGE_THREAD_IDLE_MS", 5000, 1, 3600000));
   s->spin = std::chrono::microseconds(EnvSize("P11BRIDGE_SPIN_US", 50, 0, 10000));
   return std::make_shared<CallPool>(std::move(s));
@@ -232,8 +237,7 @@ bool CallPool::Detached(Task* t) {
 void CallPool::SetMax(size_t max) {
   std::lock_guard<std::mutex> lock(s_->mu);
   s_->max = max < 1 ? 1 : max;
-  const unsigned cpus = std::thread::hardware_concurrency();
-  s_->core = std::min(s_->max, static_cast<size_t>(cpus > 2 ? cpus : 2));
+  s_->core = CoreFor(s_->max);
 }
 
 PoolStats CallPool::Stats() {

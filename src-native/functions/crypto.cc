@@ -8,22 +8,6 @@ namespace p11 {
 
 namespace {
 
-// (hSession, pIn, ulInLen, pOut, pulOutLen): module-sized output or the caller's `out` buffer.
-template <Fn F, CK_C_Encrypt FunctionTable::*M>
-struct DataOutOp : OpBase {
-  static constexpr Fn kFn = F;
-  ByteSpan in;
-  OutBuf out;
-  static constexpr const char* kIn = F == Fn::C_VerifyRecover ? "signature" : "data";
-  bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, kIn, &in) && a.Output(2, "out", &out); }
-  CK_RV Run(const FunctionTable& f) {
-    return FillOutput(
-        out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, in.p, in.n, p, n); }, OutputGuess(in.n));
-  }
-  Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
-  void Cleanup(napi_env env) { ReleaseOutput(env, out); }
-};
-
 // (hSession, pOut, pulOutLen)
 template <Fn F, CK_C_EncryptFinal FunctionTable::*M>
 struct FinalOutOp : OpBase {
@@ -63,17 +47,9 @@ struct Op_C_DigestKey : OpBase {
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 };
 
-// C_Verify / C_VerifyFinal answer true, or false for CKR_SIGNATURE_INVALID; other failures throw.
-struct Op_C_Verify : OpBase {
-  static constexpr Fn kFn = Fn::C_Verify;
-  ByteSpan data, sig;
-  bool valid = false;
-  bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, "data", &data) && a.Bytes(2, "signature", &sig); }
-  CK_RV Run(const FunctionTable& f) {
-    return Verdict(f.C_Verify(session, data.p, data.n, sig.p, sig.n), &valid);
-  }
-  Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
-};
+// C_Verify (VerifyOp, functions/shapes.h) / C_VerifyFinal answer true, or false for
+// CKR_SIGNATURE_INVALID; other failures throw.
+using Op_C_Verify = VerifyOp;
 
 struct Op_C_VerifyFinal : OpBase {
   static constexpr Fn kFn = Fn::C_VerifyFinal;
