@@ -1,6 +1,11 @@
 {
   # N-API addon; prebuildify builds it into prebuilds/<platform>-<arch>/, node-gyp-build loads it.
-  "variables": { "p11_asan%": 0 },
+  "variables": {
+    "p11_asan%": 0,
+    "p11_tsan%": 0,
+    # 1 on glibc Linux (not musl): the binary is built for the glibc floor (src-native/platform/glibc_floor.h).
+    "p11_glibc%": "<!(node -p \"process.platform === 'linux' && process.report.getReport().header.glibcVersionRuntime ? 1 : 0\")"
+  },
   "targets": [
     {
       "target_name": "p11bridge",
@@ -26,7 +31,8 @@
         "src-native/functions/key.cc",
         "src-native/functions/message.cc",
         "src-native/functions/kem_async.cc",
-        "src-native/functions/fused.cc"
+        "src-native/functions/fused.cc",
+        "src-native/platform/glibc_floor.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -45,10 +51,30 @@
           "libraries": [ "-ldl" ],
           "cflags_cc": [ "-fvisibility=hidden" ]
         } ],
+        # Linux binaries that load on glibc 2.28 and later (src-native/platform/glibc_floor.cc):
+        # libstdc++ linked in with its symbols kept inside (--exclude-libs), and every reference
+        # to a glibc symbol newer than the floor sent to a wrapper. Not for the sanitizer builds,
+        # whose runtimes must see every allocation and every libc call.
+        [ "OS=='linux' and p11_glibc==1 and p11_asan==0 and p11_tsan==0", {
+          "ldflags": [
+            "-static-libstdc++", "-Wl,--exclude-libs,ALL",
+            "-Wl,--no-as-needed", "-l:libpthread.so.0", "-l:libdl.so.2", "-Wl,--as-needed",
+            "-Wl,--wrap=dlopen", "-Wl,--wrap=dlsym", "-Wl,--wrap=dlclose", "-Wl,--wrap=dlerror", "-Wl,--wrap=dladdr",
+            "-Wl,--wrap=pthread_create", "-Wl,--wrap=pthread_join", "-Wl,--wrap=pthread_detach", "-Wl,--wrap=pthread_once",
+            "-Wl,--wrap=pthread_key_create", "-Wl,--wrap=__pthread_key_create", "-Wl,--wrap=pthread_key_delete",
+            "-Wl,--wrap=pthread_getspecific", "-Wl,--wrap=pthread_setspecific", "-Wl,--wrap=pthread_setname_np",
+            "-Wl,--wrap=pthread_cond_clockwait", "-Wl,--wrap=arc4random"
+          ]
+        } ],
         [ "OS=='linux' and p11_asan==1", {
           "cflags_cc": [ "-fsanitize=address", "-fno-omit-frame-pointer" ],
           "ldflags": [ "-fsanitize=address" ],
           "defines": [ "P11_ASAN=1" ]
+        } ],
+        [ "OS=='linux' and p11_tsan==1", {
+          "cflags_cc": [ "-fsanitize=thread", "-fno-omit-frame-pointer" ],
+          "ldflags": [ "-fsanitize=thread", "-Wl,-Bsymbolic" ],
+          "defines": [ "P11_TSAN=1" ]
         } ],
         [ "OS=='mac'", {
           "xcode_settings": {

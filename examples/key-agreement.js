@@ -42,8 +42,9 @@ const RFC3394_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
     const sealed = await dataKey.encrypt({ name: 'AES-GCM', iv }, message);
 
     // AES-KW (RFC 3394) under the agreed key; node unwraps with the secret it computed itself.
+    // 'aes256-wrap' is OpenSSL's alias of id-aes256-wrap, and the name Deno's node:crypto knows.
     const wrapped = await kek.wrap({ name: 'AES-KW' }, dataKey);
-    const unwrappedByNode = crypto.createDecipheriv('id-aes256-wrap', nodeSecret, RFC3394_IV);
+    const unwrappedByNode = crypto.createDecipheriv('aes256-wrap', nodeSecret, RFC3394_IV);
     const dataKeyBytes = Buffer.concat([unwrappedByNode.update(wrapped), unwrappedByNode.final()]);
     const g = crypto.createDecipheriv('aes-256-gcm', dataKeyBytes, iv);
     g.setAuthTag(sealed.subarray(-16));

@@ -110,6 +110,11 @@ export interface ThreadStats {
   /** Threads started as soon as calls need them (the CPU count); more only when calls starve. */
   core: number;
   max: number;
+  /**
+   * Times calls waited for a thread but none was added, because the busy threads were computing
+   * (on CPU) rather than waiting on their token: more threads would not have run them sooner.
+   */
+  heldBack: number;
 }
 
 export interface Version {

@@ -26,6 +26,10 @@
 //                the sanitizers from failures that happen anyway
 //   --canary     self-test, in DIR-canary: plants a heap overflow, a signed overflow and a leak in
 //                the copy's C_GetInfo and checks that the sanitizers pin them on the addon
+//                (with --tsan: an unsynchronized counter that concurrent async calls race on)
+//   --tsan       ThreadSanitizer instead of ASan/UBSan (default copy /tmp/p11bridge-tsan): the call
+//                threads, the completion queue and the lifecycle, over the TSAN_TESTS below.
+//                Node is not instrumented: races inside node/V8 alone are reported as "other".
 //
 // Every report is classified by its first frame outside the sanitizer runtime (for a leak: the
 // allocating frame): "addon" (p11bridge.node's own code), "called" (the addon is on the stack but
@@ -46,6 +50,9 @@ const DEFAULT_TESTS = [
   'workers', 'v3-functions', 'interfaces', 'mechanisms-[^/]*', 'typed-[^/]*',
 ];
 
+// ThreadSanitizer's set: everything that runs calls on several threads at once.
+const TSAN_TESTS = ['engine', 'async', 'workers', 'lifecycle-races', 'fuzz-regressions', 'typed-pool'];
+
 function parseArgs(argv) {
   const o = { dir: '/tmp/p11bridge-asan', ubsan: true, leaks: false, all: false, clean: false, build: true, jestArgs: [] };
   for (let i = 0; i < argv.length; i++) {
@@ -58,6 +65,7 @@ function parseArgs(argv) {
     else if (a === '--clean') o.clean = true;
     else if (a === '--no-build') o.build = false;
     else if (a === '--canary') o.canary = true;
+    else if (a === '--tsan') o.tsan = true;
     else if (a === '--baseline') o.baseline = true;
     else if (a === '--soak') {
       o.soak = Number(argv[++i]);
@@ -69,10 +77,15 @@ function parseArgs(argv) {
       process.exit(0);
     } else throw new Error('unknown option ' + a + ' (see --help)');
   }
+  if (o.tsan) {
+    o.ubsan = false;
+    o.leaks = false;
+    if (o.dir === '/tmp/p11bridge-asan') o.dir = '/tmp/p11bridge-tsan';
+  }
   // The self-test gets a tree of its own, so the real copy's build stays clean.
   if (o.canary) {
     o.dir = path.resolve(o.dir) + '-canary';
-    if (!o.jestArgs.length) o.jestArgs = ['test/general\\.test\\.ts$'];
+    if (!o.jestArgs.length) o.jestArgs = [o.tsan ? 'test/tsan-canary\\.test\\.ts$' : 'test/general\\.test\\.ts$'];
   }
   o.dir = path.resolve(o.dir);
   return o;
@@ -117,12 +130,14 @@ function syncTree(dir, clean) {
 
 // The --canary self-test: two deliberate bugs in the copy (never in the repository) that every
 // C_GetInfo call hits, one for each sanitizer.
-function plantCanary(dir) {
+function plantCanary(dir, tsan) {
   const file = path.join(dir, 'src-native', 'functions', 'general.cc');
   const src = fs.readFileSync(file, 'utf8');
   const re = /(struct Op_C_GetInfo : OpBase \{[\s\S]*?CK_RV Run\(const FunctionTable& f\) \{)/;
   if (!re.test(src)) throw new Error('--canary: Op_C_GetInfo::Run not found in ' + file);
-  const bug = [
+  // ThreadSanitizer: a plain counter every C_GetInfo bumps, on whichever call thread runs it.
+  const race = ['', '    static long canary = 0;  // P11 TSAN CANARY: data race', '    canary = canary + 1;'].join('\n');
+  const bug = tsan ? race : [
     '',
     '    char* canary = new char[8];  // P11 ASAN CANARY: heap-buffer-overflow',
     '    volatile char c = canary[8 + (info.flags & 1)];',
@@ -134,8 +149,22 @@ function plantCanary(dir) {
     '    char* volatile lost = new char[24];  // P11 ASAN CANARY: leak (reported with --leaks)',
     '    (void)lost;',
   ].join('\n');
+  if (tsan) fs.writeFileSync(path.join(dir, 'test', 'tsan-canary.test.ts'), TSAN_CANARY_TEST);
   fs.writeFileSync(file, src.replace(re, `$1${bug}`));
 }
+
+// Calls C_GetInfo from many call threads at once, so the planted counter is raced on.
+const TSAN_CANARY_TEST = `import { PKCS11 } from '../lib/raw';
+import { fixture } from './helpers/softhsm';
+test('concurrent C_GetInfoAsync (tsan canary)', async () => {
+  const m = new PKCS11();
+  m.load(fixture().modulePath);
+  m.C_Initialize();
+  await Promise.all(Array.from({ length: 400 }, () => m.C_GetInfoAsync()));
+  m.C_Finalize();
+  m.close();
+});
+`;
 
 // ---- 2. the instrumented build -------------------------------------------------------------------
 
@@ -145,7 +174,12 @@ function nodedir() {
   return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? prefix : null;
 }
 
-function sanitizerFlags(ubsan) {
+function sanitizerFlags(ubsan, tsan) {
+  // binding.gyp's p11_tsan=1 adds -fsanitize=thread and defines P11_TSAN (no RTLD_DEEPBIND). It
+  // also links with -Bsymbolic: otherwise the addon's calls to libstdc++'s out-of-line template
+  // code (shared_ptr's _M_release) bind to node's uninstrumented copies, TSan never sees those
+  // atomics, and every shared_ptr hand-over between threads is reported as a race.
+  if (tsan) return { CXXFLAGS: '-g -O1 -fno-omit-frame-pointer', LDFLAGS: '-fsanitize=thread' };
   // binding.gyp's p11_asan=1 adds -fsanitize=address -fno-omit-frame-pointer and defines P11_ASAN.
   // Extra flags go through CXXFLAGS/LDFLAGS, which gyp's make generator appends to its own.
   const cxx = ['-g', '-O1', '-fno-omit-frame-pointer', '-fsanitize-recover=address'];
@@ -161,33 +195,34 @@ function sanitizerFlags(ubsan) {
   return { CXXFLAGS: cxx.join(' '), LDFLAGS: ld.join(' ') };
 }
 
-function build(dir, { sanitize, ubsan }) {
+function build(dir, { sanitize, ubsan, tsan }) {
   const gyp = path.join(repo, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-  const flags = sanitize ? sanitizerFlags(ubsan) : { CXXFLAGS: '', LDFLAGS: '' };
+  const flags = sanitize ? sanitizerFlags(ubsan, tsan) : { CXXFLAGS: '', LDFLAGS: '' };
+  const variable = tsan ? 'p11_tsan' : 'p11_asan';
   const env = { ...process.env, ...flags };
   delete env.LD_PRELOAD;
   const nd = nodedir();
   const common = nd ? ['--nodedir=' + nd] : [];
-  log(`node-gyp configure + build in ${dir}${sanitize ? ` (-Dp11_asan=1 CXXFLAGS=${flags.CXXFLAGS})` : ' (no sanitizer: the baseline)'}`);
+  log(`node-gyp configure + build in ${dir}${sanitize ? ` (-D${variable}=1 CXXFLAGS=${flags.CXXFLAGS})` : ' (no sanitizer: the baseline)'}`);
   const opts = { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] };
-  execFileSync(process.execPath, [gyp, 'configure', '--loglevel=warn', ...common, '--', `-Dp11_asan=${sanitize ? 1 : 0}`], opts);
+  execFileSync(process.execPath, [gyp, 'configure', '--loglevel=warn', ...common, '--', `-D${variable}=${sanitize ? 1 : 0}`], opts);
   execFileSync(process.execPath, [gyp, 'build', '--loglevel=warn', '-j', '2', ...common], opts);
   log('tsc -> dist/ in ' + dir);
   execFileSync(process.execPath, [path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], opts);
-  if (sanitize && buildShim(dir)) log('test/shim built with ASan into .tmp/p11shim (no RTLD_DEEPBIND)');
+  if (sanitize && buildShim(dir, tsan)) log(`test/shim built with ${tsan ? 'TSan' : 'ASan'} into .tmp/p11shim (no RTLD_DEEPBIND)`);
 }
 
 // The test fault-injection shim (test/shim, built by test/helpers/shim.ts into .tmp/p11shim when
 // stale) dlopens SoftHSM with RTLD_DEEPBIND unless __SANITIZE_ADDRESS__ is defined, and the ASan
 // runtime aborts any process that asks for DEEPBIND. Built here first, with ASan, newer than its
 // sources, so the helper uses it as it is. It is test code: its reports count as "other".
-function buildShim(dir) {
+function buildShim(dir, tsan) {
   const src = path.join(dir, 'test', 'shim');
   if (!fs.existsSync(src)) return null;
   const out = path.join(dir, '.tmp', 'p11shim', 'p11shim.so');
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const sources = fs.readdirSync(src).filter((n) => n.endsWith('.c')).map((n) => path.join(src, n));
-  const args = ['-std=c99', '-O1', '-g', '-fPIC', '-shared', '-fvisibility=hidden', '-fsanitize=address', '-fno-omit-frame-pointer'];
+  const args = ['-std=c99', '-O1', '-g', '-fPIC', '-shared', '-fvisibility=hidden', tsan ? '-fsanitize=thread' : '-fsanitize=address', '-fno-omit-frame-pointer'];
   args.push('-I', path.join(dir, 'src-native', 'pkcs11'), '-o', out, ...sources, '-ldl', '-lpthread');
   execFileSync('gcc', args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LD_PRELOAD: '' } });
   return out;
@@ -195,8 +230,8 @@ function buildShim(dir) {
 
 function checkInstrumented(addon) {
   const ldd = execFileSync('ldd', [addon], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: '' } });
-  const m = /libasan\.so[.\d]*\s*=>\s*(\S+)/.exec(ldd);
-  if (!m) throw new Error(`${addon} is not linked with libasan:\n${ldd}`);
+  const m = /lib[at]san\.so[.\d]*\s*=>\s*(\S+)/.exec(ldd);
+  if (!m) throw new Error(`${addon} is not linked with libasan or libtsan:\n${ldd}`);
   const syms = execFileSync('nm', [addon], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LD_PRELOAD: '' } });
   return { libasan: m[1], ubsan: /__ubsan_handle_/.test(syms) };
 }
@@ -223,6 +258,13 @@ function writeLeakSuppressions(file) {
 const FRAME_FORMAT = '"    #%n %p %F %L <%m>"';
 
 function sanitizerEnv(o, logsDir, libasan) {
+  if (o.tsan) {
+    // report_signal_unsafe: node's and the modules' signal handlers are not ours to judge.
+    // exitcode=0: jest's own exit status says whether the tests passed; the reports are counted here.
+    const tsan = ['halt_on_error=0', 'exitcode=0', `log_path=${path.join(logsDir, 'tsan')}`, 'report_signal_unsafe=0', 'second_deadlock_stack=1', `stack_trace_format=${FRAME_FORMAT}`];
+    if (fs.existsSync('/usr/bin/llvm-symbolizer')) tsan.push('external_symbolizer_path=/usr/bin/llvm-symbolizer');
+    return { LD_PRELOAD: libasan, TSAN_OPTIONS: tsan.join(':') };
+  }
   const asan = [
     `detect_leaks=${o.leaks ? 1 : 0}`,
     'halt_on_error=0',
@@ -255,6 +297,7 @@ function sanitizerEnv(o, logsDir, libasan) {
 
 function jestPatterns(o) {
   if (o.jestArgs.length) return o.jestArgs;
+  if (o.tsan && !o.all) return [`test/(${TSAN_TESTS.join('|')})\\.test\\.ts$`];
   return o.all ? ['--testPathIgnorePatterns', 'test/package\\.test\\.ts$'] : [`test/(${DEFAULT_TESTS.join('|')})\\.test\\.ts$`];
 }
 
@@ -314,7 +357,7 @@ function runSoak(dir, o, sanEnv) {
 // ---- 4. the reports ------------------------------------------------------------------------------
 
 // Frames of the sanitizer runtime itself (interceptors such as memmove, operator new, free).
-const RUNTIME_FRAME = /libsanitizer\/|\/libasan\.so|\/libubsan\.so|__interceptor_|\bsanitizer_common\b/;
+const RUNTIME_FRAME = /libsanitizer\/|\/lib[atu]+san\.so|__interceptor_|\bsanitizer_common\b/;
 // p11bridge's own code: its sources and node-addon-api's header, which is compiled into it.
 const ADDON_FRAME = /p11bridge\.node|src-native\/|node-addon-api\//;
 const DEEPBIND = /RTLD_DEEPBIND flag which is incompatible with sanitizer runtime/;
@@ -372,6 +415,49 @@ function parseAsanLog(text, file) {
   return reports;
 }
 
+// GCC's TSan runtime leaves frames in a dlopened library unsymbolized ("#0 0x… (lib+0x…) <lib>"):
+// llvm-symbolizer, run here over all of them at once, names their function, file and line.
+function symbolizeLeftovers(text) {
+  const re = /^(\s*#\d+ 0x[0-9a-f]+) +\((\/[^)+]+)\+(0x[0-9a-f]+)\)( <[^<>]+>)$/gm;
+  const want = new Map();
+  for (const m of text.matchAll(re)) {
+    if (!want.has(m[2])) want.set(m[2], new Set());
+    want.get(m[2]).add(m[3]);
+  }
+  if (!want.size || !fs.existsSync('/usr/bin/llvm-symbolizer')) return text;
+  const names = new Map();
+  for (const [obj, offs] of want) {
+    const list = [...offs];
+    const r = spawnSync('/usr/bin/llvm-symbolizer', ['--obj=' + obj, ...list], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (r.status !== 0) continue;
+    // One block per address: function/location pairs (inlined frames first), then a blank line.
+    const blocks = r.stdout.trim().split(/\n\s*\n/);
+    list.forEach((off, i) => {
+      const lines = (blocks[i] || '').split('\n');
+      if (lines.length >= 2 && lines[0] !== '??') names.set(`${obj}+${off}`, `${lines[0]} ${lines[1].replace(/^.*?\/build\/\.\.\//, '')}`);
+    });
+  }
+  return text.replace(re, (all, head, obj, off, mod) => {
+    const n = names.get(`${obj}+${off}`);
+    return n ? `${head} in ${n}${mod}` : all;
+  });
+}
+
+// ThreadSanitizer: one report per "WARNING: ThreadSanitizer: <kind>" block. A race has two
+// accesses; `access` is the first stack, `related` holds the other (see classify).
+function parseTsanLog(text, file) {
+  text = symbolizeLeftovers(text);
+  const reports = [];
+  for (const p of text.split(/(?=^WARNING: ThreadSanitizer: )/m).slice(1)) {
+    const kind = /^WARNING: ThreadSanitizer: ([^(\n]+?)\s*(?:\(|$)/m.exec(p);
+    const end = p.search(/^SUMMARY: .*$/m);
+    const body = end < 0 ? p : p.slice(0, p.indexOf('\n', end) + 1 || p.length);
+    const st = stacks(body);
+    reports.push({ tool: 'ThreadSanitizer', type: kind ? kind[1].replace(/ /g, '-') : 'unknown', file, text: body.trim(), access: st[0] || [], related: st.slice(1).flat(), stacks: st });
+  }
+  return reports;
+}
+
 function parseUbsanLog(text, file) {
   const reports = [];
   const lines = text.split('\n');
@@ -396,6 +482,11 @@ function parseUbsanLog(text, file) {
  * other:  the addon is nowhere on the stacks (node, V8, tools the tests run).
  */
 function classify(r) {
+  // A race is the addon's when either of its two accesses is made by the addon's own code.
+  if (r.tool === 'ThreadSanitizer' && r.stacks) {
+    const own = r.stacks.slice(0, 2).map(culprit).find((f) => ADDON_FRAME.test(f));
+    if (own) return { ...r, class: 'addon', where: own };
+  }
   const at = culprit(r.access);
   if (ADDON_FRAME.test(at)) return { ...r, class: 'addon', where: at };
   const via = r.access.find((f) => ADDON_FRAME.test(f)) || r.related.find((f) => ADDON_FRAME.test(f));
@@ -407,12 +498,12 @@ function analyze(logsDir) {
   const reports = [];
   const deepBindRefusals = [];
   for (const f of fs.readdirSync(logsDir).sort()) {
-    if (!/^(asan|ubsan)\.\d+$/.test(f)) continue;
+    if (!/^(asan|ubsan|tsan)\.\d+$/.test(f)) continue;
     const text = fs.readFileSync(path.join(logsDir, f), 'utf8');
     // Not an error report: the runtime killed a process that dlopened with DEEPBIND.
     const m = /dlopen a (\S+) shared library with RTLD_DEEPBIND/.exec(text);
     if (DEEPBIND.test(text)) deepBindRefusals.push(`${f}: ${m ? m[1] : '?'}`);
-    reports.push(...parseAsanLog(text, f), ...parseUbsanLog(text, f));
+    reports.push(...(f.startsWith('tsan') ? parseTsanLog(text, f) : [...parseAsanLog(text, f), ...parseUbsanLog(text, f)]));
   }
   const classified = reports.map(classify);
   // Identical reports (the same site hit by many tests) are grouped by kind and place.
@@ -458,8 +549,8 @@ function main() {
   if (process.platform !== 'linux') throw new Error('the sanitizer run is Linux-only (LD_PRELOAD of libasan)');
   if (o.build) {
     syncTree(o.dir, o.clean);
-    if (o.canary) plantCanary(o.dir);
-    build(o.dir, { sanitize: true, ubsan: o.ubsan });
+    if (o.canary) plantCanary(o.dir, o.tsan);
+    build(o.dir, { sanitize: true, ubsan: o.ubsan, tsan: o.tsan });
   }
   const addon = path.join(o.dir, 'build', 'Release', 'p11bridge.node');
   const inst = checkInstrumented(addon);
@@ -494,7 +585,7 @@ function main() {
 
   const summary = {
     addon,
-    sanitizers: inst.ubsan ? 'address+undefined' : 'address',
+    sanitizers: o.tsan ? 'thread' : inst.ubsan ? 'address+undefined' : 'address',
     leaks: o.leaks,
     tests: o.soak ? `scripts/soak.js --calls ${o.soak}` : jestPatterns(o).join(' '),
     logs: logsDir,
@@ -523,7 +614,11 @@ function main() {
     otherErrors: san.otherGroups.slice(0, 30).map((g) => ({ key: g.key, count: g.count, bytes: g.bytes || undefined, library: g.library, logs: g.logs })),
   };
   const jestOk = run.status === 0 && run.jest && run.jest.failed === 0 && run.jest.runtimeErrorSuites === 0;
-  if (o.canary) {
+  if (o.canary && o.tsan) {
+    const raceSeen = san.addonGroups.some((g) => /ThreadSanitizer data-race .*general\.cc/.test(g.key));
+    summary.canary = { tsanDetected: raceSeen };
+    process.exitCode = raceSeen ? 0 : 1;
+  } else if (o.canary) {
     // Both planted bugs must be caught and pinned on the addon.
     const asanSeen = san.addonGroups.some((g) => /AddressSanitizer heap-buffer-overflow .*general\.cc/.test(g.key));
     const ubsanSeen = !inst.ubsan || san.addonGroups.some((g) => /signed integer overflow/.test(g.key));

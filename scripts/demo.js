@@ -7,7 +7,10 @@
 'use strict';
 const crypto = require('node:crypto');
 const { createSoftHSM } = require('./softhsm.js');
-const raw = require('../dist/raw.js');
+// P11BRIDGE_PACKAGE=p11bridge runs the demo on an installed package instead of this checkout's
+// dist/ (scripts/platform-test.js: a packed tarball inside an older distribution's root).
+const pkg = process.env.P11BRIDGE_PACKAGE;
+const raw = require(pkg ? `${pkg}/raw` : '../dist/raw.js');
 
 const P256_OID = Buffer.from('06082a8648ce3d030107', 'hex');
 
@@ -97,7 +100,7 @@ async function main() {
 
 // The typed layer: a certificate whose key never leaves the token.
 async function issueCertificate(fx) {
-  const { Module, Pkcs11Crypto } = require('../dist/index.js');
+  const { Module, Pkcs11Crypto } = require(pkg || '../dist/index.js');
   const x509 = require('@peculiar/x509');
   const mod = await Module.open(fx.modulePath);
   try {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds what is missing or older than its sources: the addon (node-gyp) and dist/ (tsc).
+// Builds what is missing or older than its sources: the addon (node-gyp), the prebuild and its
+// SHA256SUMS, dist/ (tsc) and the ES module wrappers over it (esm/).
 // `npm test` and `npm run demo` call it so a fresh clone needs only `npm ci` first.
 'use strict';
 const fs = require('node:fs');
@@ -27,37 +28,50 @@ function run(cmd, args) {
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 }
 
-// Build against the headers of the running Node when it ships them (no download needed).
-function nodedirArgs() {
-  if (process.env.npm_config_nodedir) return [];
+// The headers of the running Node when it ships them (no download needed), or undefined.
+function nodedir() {
   const prefix = path.resolve(path.dirname(process.execPath), '..');
-  return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? ['--nodedir=' + prefix] : [];
+  return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
 }
 
-const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
-const addon = path.join(root, 'build', 'Release', 'p11bridge.node');
-const prebuild = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'p11bridge.node');
-const nativeSrc = Math.max(newest(path.join(root, 'src-native'), ['.cc', '.h']), mtime(path.join(root, 'binding.gyp')));
-
-// The package test installs the packed tarball, which carries prebuilds/ (made by prebuildify).
-if (mtime(prebuild) < nativeSrc && !process.argv.includes('--no-prebuild')) {
-  const env = { ...process.env };
-  if (!env.npm_config_nodedir && nodedirArgs().length) env.npm_config_nodedir = nodedirArgs()[0].slice('--nodedir='.length);
-  execFileSync(process.execPath, [require.resolve('prebuildify/bin.js'), '--napi', '--strip'], {
-    cwd: root,
-    stdio: 'inherit',
-    env,
-  });
-}
-// prebuildify moves its output away from build/Release; tests and tools load build/Release.
-if (mtime(addon) < nativeSrc) {
-  const configured = mtime(path.join(root, 'build', 'config.gypi')) >= mtime(path.join(root, 'binding.gyp'));
-  const args = configured ? ['build', '-j', '2'] : ['rebuild', '-j', '2'];
-  run(process.execPath, [nodeGyp, ...args, ...nodedirArgs()]);
+function nodedirArgs() {
+  if (process.env.npm_config_nodedir || !nodedir()) return [];
+  return ['--nodedir=' + nodedir()];
 }
 
-const dist = path.join(root, 'dist', 'index.js');
-if (mtime(dist) < newest(path.join(root, 'lib'), ['.ts'])) {
-  require('./prune-dist.js').prune();
-  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+function main() {
+  const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
+  const addon = path.join(root, 'build', 'Release', 'p11bridge.node');
+  const prebuilds = path.join(root, 'prebuilds');
+  const prebuildDir = path.join(prebuilds, `${process.platform}-${process.arch}`);
+  const nativeSrc = Math.max(newest(path.join(root, 'src-native'), ['.cc', '.h']), mtime(path.join(root, 'binding.gyp')));
+
+  // The package test installs the packed tarball, which carries prebuilds/: this machine's own
+  // target is rebuilt when stale (scripts/prebuild.js; `npm run prebuild` makes every target).
+  if (newest(prebuildDir, ['.node']) < nativeSrc && !process.argv.includes('--no-prebuild')) {
+    run(process.execPath, [path.join(__dirname, 'prebuild.js'), '--only', process.arch]);
+  }
+  // As `npm run prebuild` does: the shipped SHA256SUMS must describe the shipped binaries.
+  if (fs.existsSync(prebuilds) && mtime(path.join(prebuilds, 'SHA256SUMS')) < newest(prebuilds, ['.node'])) {
+    require('./prebuild-sums.js').write();
+  }
+  // prebuildify moves its output away from build/Release; tests and tools load build/Release.
+  if (mtime(addon) < nativeSrc) {
+    const configured = mtime(path.join(root, 'build', 'config.gypi')) >= mtime(path.join(root, 'binding.gyp'));
+    const args = configured ? ['build', '-j', '2'] : ['rebuild', '-j', '2'];
+    run(process.execPath, [nodeGyp, ...args, ...nodedirArgs()]);
+  }
+
+  const dist = path.join(root, 'dist', 'index.js');
+  if (mtime(dist) < newest(path.join(root, 'lib'), ['.ts'])) {
+    require('./prune-dist.js').prune();
+    run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+  }
+  // The wrappers list dist/'s export names, so they follow every compile (and their generator).
+  const esm = require('./gen-esm.js');
+  const esmTime = Math.min(...esm.ENTRIES.map((e) => mtime(path.join(root, 'esm', `${e}.mjs`))));
+  if (esmTime < Math.max(mtime(dist), mtime(path.join(__dirname, 'gen-esm.js')))) esm.write();
 }
+
+if (require.main === module) main();
+module.exports = { nodedir };

@@ -8,7 +8,9 @@
 #ifdef _WIN32
 #include <windows.h>
 #else
+#include <dirent.h>
 #include <dlfcn.h>
+#include <unistd.h>
 #include <climits>
 #include <cstdlib>
 #endif
@@ -60,7 +62,7 @@ std::string RealPath(const std::string& p) {
 #else
 void* OpenHandle(const std::string& path, const LoadOptions& opts, std::string* text) {
   int flags = RTLD_NOW | RTLD_LOCAL;
-#if defined(__linux__) && defined(RTLD_DEEPBIND) && !defined(P11_ASAN)
+#if defined(__linux__) && defined(RTLD_DEEPBIND) && !defined(P11_ASAN) && !defined(P11_TSAN)
   // SoftHSM and most Linux modules link the system libcrypto; without DEEPBIND their OpenSSL
   // calls can bind to the copy Node exports, with a different ABI (SoftHSM issue 625).
   if (opts.deepBind) flags |= RTLD_DEEPBIND;
@@ -85,6 +87,28 @@ void PinHandle(void* h) {
 std::string RealPath(const std::string& p) {
   char buf[PATH_MAX];
   return realpath(p.c_str(), buf) ? std::string(buf) : p;
+}
+#endif
+
+// Whether the path names anything (errno says why not), and whether that is a directory. On
+// Linux without stat(): glibc 2.33 gave stat its own symbol, which binaries for the 2.28 floor
+// cannot use (src-native/platform/glibc_floor.h); access() and opendir() are as old as glibc.
+#if defined(__linux__)
+bool Exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
+bool IsDirectory(const std::string& p) {
+  DIR* d = opendir(p.c_str());
+  if (!d) return false;
+  closedir(d);
+  return true;
+}
+#else
+bool Exists(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+bool IsDirectory(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR;
 }
 #endif
 
@@ -132,13 +156,12 @@ CK_RV Library::Finalize() {
 }
 
 std::shared_ptr<Library> Library::Open(const std::string& path, const LoadOptions& opts, LoadError* err) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
+  if (!Exists(path)) {
     err->code = errno == ENOENT ? "MODULE_NOT_FOUND" : "MODULE_LOAD_FAILED";
     err->message = "cannot open PKCS#11 module '" + path + "': " + std::strerror(errno);
     return nullptr;
   }
-  if ((st.st_mode & S_IFMT) == S_IFDIR) {
+  if (IsDirectory(path)) {
     err->code = "MODULE_IS_DIRECTORY";
     err->message = "PKCS#11 module path '" + path + "' is a directory, not a library";
     return nullptr;

@@ -216,6 +216,7 @@ Napi::Value ModuleObject::GetModuleInfo(const Napi::CallbackInfo& info) {
   t.Set("queued", Napi::Number::New(env, static_cast<double>(ps.queued)));
   t.Set("peak", Napi::Number::New(env, static_cast<double>(ps.peak)));
   t.Set("started", Napi::Number::New(env, static_cast<double>(ps.spawned)));
+  t.Set("heldBack", Napi::Number::New(env, static_cast<double>(ps.heldBack)));
   t.Set("core", Napi::Number::New(env, static_cast<double>(ps.core)));
   t.Set("max", Napi::Number::New(env, static_cast<double>(ps.max)));
   o.Set("threads", t);

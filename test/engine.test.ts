@@ -108,6 +108,18 @@ describe('call engine: the addon’s own threads (child processes, hard timeouts
     expect(j.threadsLater).toBe(0);
   }, 70_000);
 
+  // The other half of the sizing rule: calls that wait for a thread while the busy threads compute
+  // (a soft token on every core) get no extra threads, which would only add context switches.
+  test('CPU-bound calls do not grow the pool past one thread per CPU, however many wait', () => {
+    const r = run('busy', [hsm.modulePath], 60_000);
+    expectExit0(r);
+    const j = r.json as { keys: number; threads: { peak: number; core: number; heldBack: number } };
+    expect(j.keys).toBeGreaterThanOrEqual(32);
+    // Calls did wait (the monitor looked at the threads), and it held back every time.
+    expect(j.threads.heldBack).toBeGreaterThan(0);
+    expect(j.threads.peak).toBeLessThanOrEqual(j.threads.core);
+  }, 70_000);
+
   test('P11BRIDGE_MAX_THREADS caps the threads: 16 calls on 4 threads still all complete', () => {
     const r = run('slow', [shim(['delay C_Sign 100'])], 60_000, { P11BRIDGE_THREAD_IDLE_MS: '150', P11BRIDGE_MAX_THREADS: '4' });
     expectExit0(r);

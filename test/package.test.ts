@@ -1,45 +1,56 @@
 // The published shape: pack the package, install the tarball into an empty directory with
 // install scripts off (npm 11's default for dependencies), and reach SoftHSM from there. The addon
-// must come from prebuilds/ — no compiler, no build/ directory.
-import { execFileSync } from 'node:child_process';
+// must come from prebuilds/ — no compiler, no build/ directory. Then what the tarball holds: every
+// prebuild with a checksum that matches, the sources for a build from source, no test material,
+// and a size within budget.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fixture } from './helpers/softhsm';
+import { packAndInstall, repoRoot as root, type Installed } from './helpers/packed';
 
-const root = path.join(__dirname, '..');
+// Linux binaries carry their libc in the name (prebuildify --tag-libc, scripts/prebuild.js).
+const PREBUILD = process.platform === 'linux' ? 'p11bridge.glibc.node' : 'p11bridge.node';
 
-function npm(args: string[], cwd: string): string {
-  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+// Size budget. With one prebuild (linux-x64, libstdc++ not yet linked in) the package was about
+// 0.8 MB packed, 3.0 MB unpacked, of which the prebuild was 1.3 MB (0.4 MB compressed) and dist/
+// 1.3 MB. The budget leaves room for about six more prebuilds (linux-arm64, linux musl, darwin
+// x64/arm64, win32 x64/arm64) of 1–2 MB each:
+// unpacked 3.0 + 6 × 2 = 15 MB, so 16 MB; packed 0.8 + 6 × 2 MB × 0.4 (binaries compress to about
+// a third, as this one does; 0.4 for slack) ≈ 5.6 MB, so 6 MB. Passing it means something that
+// should not ship (a build/ tree, a debug binary, a test token) got in, or the budget needs a
+// deliberate raise here.
+const MAX_PACKED_BYTES = 6 * 1024 * 1024;
+const MAX_UNPACKED_BYTES = 16 * 1024 * 1024;
+
+// What ships: the code, its types, the CLI, the prebuilds, and src-native/ + binding.gyp for the
+// source build that node-gyp-build falls back to. Examples are not shipped: they provision their
+// SoftHSM token with the repository's scripts/softhsm.js, so they run only from a checkout.
+const TOP_LEVEL = ['CHANGELOG.md', 'LICENSE', 'README.md', 'bin', 'binding.gyp', 'dist', 'esm', 'package.json', 'prebuilds', 'src-native'];
+const NOT_SHIPPED = ['test/', 'bench/', 'examples/', '.tmp/', 'build/', 'scripts/', 'lib/', 'docs/', 'coverage/', 'node_modules/'];
+
+/** Every file under dir, as '/'-separated paths relative to base. */
+function walk(dir: string, base = dir): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? walk(p, base) : [path.relative(base, p).split(path.sep).join('/')];
+  });
 }
 
 describe('npm pack + install with scripts off', () => {
-  let dir: string;
+  let inst: Installed;
+  let files: string[];
   beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p11bridge-pack-'));
-  });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    // made by `npm run prebuild` (pretest does it when stale)
+    expect(fs.existsSync(path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, PREBUILD))).toBe(true);
+    inst = packAndInstall('pack');
+    files = inst.files.map((f) => f.path).sort();
+  }, 180_000);
+  afterAll(() => inst?.cleanup());
 
   test('the installed tarball loads its prebuild and calls C_GetInfo on SoftHSM', () => {
-    const prebuild = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'p11bridge.node');
-    expect(fs.existsSync(prebuild)).toBe(true); // made by `npm run prebuild` (pretest does it when stale)
-
-    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], root)) as Array<{
-      filename: string;
-      files: Array<{ path: string }>;
-    }>;
-    const files = packed[0].files.map((f) => f.path);
-    expect(files).toContain(`prebuilds/${process.platform}-${process.arch}/p11bridge.node`);
-    expect(files).toContain('dist/raw.js');
-    expect(files).toContain('dist/raw.d.ts');
-    expect(files.some((f) => f.startsWith('build/'))).toBe(false);
-
-    const app = path.join(dir, 'app');
-    fs.mkdirSync(app);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    npm(['install', '--ignore-scripts', '--no-audit', '--no-fund', path.join(dir, packed[0].filename)], app);
-    expect(fs.existsSync(path.join(app, 'node_modules', 'p11bridge', 'build'))).toBe(false);
-
+    expect(fs.existsSync(path.join(inst.pkg, 'build'))).toBe(false);
     const script = `
       const raw = require('p11bridge/raw');
       const m = new raw.PKCS11();
@@ -50,15 +61,65 @@ describe('npm pack + install with scripts off', () => {
       m.close();
       console.log(JSON.stringify({ binding: raw.BINDING_PATH, manufacturer: info.manufacturerID, main: typeof require('p11bridge').PKCS11 }));
     `;
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' })) as {
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: inst.app, encoding: 'utf8' })) as {
       binding: string;
       manufacturer: string;
       main: string;
     };
     expect(out.manufacturer).toBe('SoftHSM');
     expect(out.main).toBe('function');
-    expect(out.binding).toBe(
-      path.join(app, 'node_modules', 'p11bridge', 'prebuilds', `${process.platform}-${process.arch}`, 'p11bridge.node'),
+    expect(out.binding).toBe(path.join(inst.pkg, 'prebuilds', `${process.platform}-${process.arch}`, PREBUILD));
+  });
+
+  test('every prebuild in the repository is in the tarball, with SHA256SUMS and nothing else', () => {
+    // Computed from the repository's prebuilds/, so the list follows as platforms are added.
+    const prebuilds = path.join(root, 'prebuilds');
+    const platforms = fs.readdirSync(prebuilds, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    expect(platforms).toContain(`${process.platform}-${process.arch}`);
+    for (const p of platforms) expect(fs.readdirSync(path.join(prebuilds, p)).filter((f) => f.endsWith('.node'))).not.toEqual([]);
+    const expected = walk(prebuilds).map((f) => `prebuilds/${f}`);
+    expect(expected).toContain('prebuilds/SHA256SUMS');
+    expect(files.filter((f) => f.startsWith('prebuilds/'))).toEqual(expected.sort());
+  });
+
+  test('the tarball holds the entry points, the source build and the notices, and no test material', () => {
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'binding.gyp', 'bin/p11bridge.js',
+        'dist/index.js', 'dist/index.d.ts', 'dist/raw.js', 'dist/raw.d.ts',
+        'esm/index.mjs', 'esm/index.d.mts', 'esm/raw.mjs', 'esm/raw.d.mts',
+      ]),
     );
+    // The whole of src-native/, since binding.gyp may name any of it.
+    expect(files.filter((f) => f.startsWith('src-native/'))).toEqual(walk(path.join(root, 'src-native')).map((f) => `src-native/${f}`).sort());
+    expect([...new Set(files.map((f) => f.split('/')[0]))].sort()).toEqual([...TOP_LEVEL].sort());
+    for (const dir of NOT_SHIPPED) expect(files.filter((f) => f.startsWith(dir))).toEqual([]);
+    expect(files.filter((f) => /\.test\.|\.tgz$|(^|\/)\.tmp\//.test(f))).toEqual([]);
+  });
+
+  test(`the package stays within its size budget (${MAX_PACKED_BYTES >> 20} MB packed, ${MAX_UNPACKED_BYTES >> 20} MB unpacked)`, () => {
+    expect(fs.statSync(inst.tarball).size).toBe(inst.size);
+    expect(inst.size).toBeLessThan(MAX_PACKED_BYTES);
+    expect(inst.unpackedSize).toBeLessThan(MAX_UNPACKED_BYTES);
+  });
+
+  test("the installed prebuilds match their SHA256SUMS, and sha256sum -c agrees", () => {
+    const dir = path.join(inst.pkg, 'prebuilds');
+    const lines = fs.readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8').trimEnd().split('\n');
+    const listed = lines.map((l) => {
+      const m = /^([0-9a-f]{64}) {2}(\S+)$/.exec(l);
+      if (!m) throw new Error(`not a sha256sum line: ${JSON.stringify(l)}`);
+      return { hash: m[1], file: m[2] };
+    });
+    // Every installed binary is listed, in byte order, and each hash is the file's.
+    const binaries = walk(dir).filter((f) => f.endsWith('.node')).sort();
+    expect(listed.map((l) => l.file)).toEqual(binaries);
+    for (const { hash, file } of listed) {
+      expect(crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, file))).digest('hex')).toBe(hash);
+    }
+    const r = spawnSync('sha256sum', ['-c', '--strict', 'SHA256SUMS'], { cwd: dir, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trimEnd().split('\n')).toEqual(binaries.map((f) => `${f}: OK`));
+    expect(r.status).toBe(0);
   });
 });

@@ -22,6 +22,7 @@
  *                                           each thread its own session; query=1 asks for the
  *                                           length first (two C_Sign calls, like a module-sized
  *                                           output), query=0 passes a 72-byte buffer (one call)
+ *   split   <warmup> <iters>                µs in C_SignInit and in C_Sign, timed apart (one thread)
  *   sha     <mb> <reps>                     C_DigestInit + C_DigestUpdate(1 MB) x mb + C_DigestFinal
  *
  * The key pair is generated here with the same template as bench/raw/node-bench.js: session
@@ -36,6 +37,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pkcs11.h"
 
@@ -68,8 +70,13 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CLOOP_DEEPBIND=1 adds RTLD_DEEPBIND, as the addon does: inside a Node process (cloop-node.c)
+ * that is what keeps the module on the system libcrypto instead of Node's bundled OpenSSL. */
 static void load(const char *path) {
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  const char *deep = getenv("CLOOP_DEEPBIND");
+  int flags = RTLD_NOW | RTLD_LOCAL;
+  if (deep && strcmp(deep, "1") == 0) flags |= RTLD_DEEPBIND;
+  void *h = dlopen(path, flags);
   if (!h) {
     fprintf(stderr, "cloop: dlopen: %s\n", dlerror());
     exit(2);
@@ -219,6 +226,32 @@ static void run_sign(long warmup, double seconds, int threads) {
   free(ws);
 }
 
+/* Where a signature's time goes in the module: C_SignInit and C_Sign timed apart, one thread.
+ * (The raw async chain runs C_SignInit on the JS thread; this is that share of the work.) */
+static void run_split(long warmup, long iters) {
+  CK_SESSION_HANDLE s = open_session();
+  for (int i = 0; i < 32; i++) g_digest[i] = (CK_BYTE)(i * 7 + 1);
+  for (long i = 0; i < warmup; i++) sign_once(s);
+  CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
+  CK_BYTE sig[72];
+  double init = 0, sign = 0;
+  for (long i = 0; i < iters; i++) {
+    CK_ULONG len = sizeof sig;
+    double t0 = now_s();
+    CK_RV rv = F->C_SignInit(s, &mech, g_priv);
+    double t1 = now_s();
+    if (rv != CKR_OK) die("C_SignInit", rv);
+    rv = F->C_Sign(s, g_digest, sizeof g_digest, sig, &len);
+    double t2 = now_s();
+    if (rv != CKR_OK) die("C_Sign", rv);
+    init += t1 - t0;
+    sign += t2 - t1;
+  }
+  printf("{\"measure\":\"split\",\"impl\":\"c\",\"iters\":%ld,\"signInitUs\":%.3f,\"signUs\":%.3f}\n", iters,
+         init * 1e6 / (double)iters, sign * 1e6 / (double)iters);
+  F->C_CloseSession(s);
+}
+
 /* ---- 4. SHA-256 ------------------------------------------------------------------------- */
 
 #define CHUNK (1024 * 1024)
@@ -246,7 +279,22 @@ static void run_sha(CK_SESSION_HANDLE s, int mb, int reps) {
   free(chunk);
 }
 
-int main(int argc, char **argv) {
+/* CLOOP_IDLE_THREAD=1 starts one thread that only sleeps, before the module is loaded: the
+ * process is then multi-threaded, as every Node process is (glibc's malloc and stdio take their
+ * single-thread fast paths only while a process has one thread). */
+static void *idle_thread(void *p) {
+  (void)p;
+  for (;;) pause();
+  return NULL;
+}
+
+static int cloop_main(int argc, char **argv) {
+  const char *idle = getenv("CLOOP_IDLE_THREAD");
+  if (idle && strcmp(idle, "1") == 0) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, idle_thread, NULL) != 0) die("pthread_create", 0);
+    pthread_detach(t);
+  }
   if (argc < 5) {
     fprintf(stderr, "usage: cloop <module> <token-label> <pin> cheap|sign|sha [options]\n");
     return 2;
@@ -262,6 +310,9 @@ int main(int argc, char **argv) {
     generate_key(s);
     g_query = atoi(argv[8]);
     run_sign(atol(argv[5]), atof(argv[6]), atoi(argv[7]));
+  } else if (strcmp(measure, "split") == 0 && argc >= 7) {
+    generate_key(s);
+    run_split(atol(argv[5]), atol(argv[6]));
   } else if (strcmp(measure, "sha") == 0 && argc >= 7) {
     run_sha(s, atoi(argv[5]), atoi(argv[6]));
   } else {
@@ -275,3 +326,7 @@ int main(int argc, char **argv) {
   printf("{\"cpuSec\":%.4f}\n", cpu_s());
   return 0;
 }
+
+#ifndef CLOOP_NO_MAIN
+int main(int argc, char **argv) { return cloop_main(argc, argv); }
+#endif

@@ -14,6 +14,7 @@
 // measure: cheap | sign | async | sha
 'use strict';
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const path = require('node:path');
 const { performance, monitorEventLoopDelay } = require('node:perf_hooks');
 
@@ -224,6 +225,18 @@ function startChains({ mod, sessions, privateKey }, onOp, onDone) {
   }
 }
 
+// CPU µs the main (JS) thread has used: utime + stime of /proc/self/task/<pid>/stat.
+const CLK_TCK = 100;
+function mainThreadCpuUs() {
+  try {
+    const st = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) / CLK_TCK) * 1e6; // fields 14 and 15 of stat(5)
+  } catch {
+    return NaN;
+  }
+}
+
 function asyncSign(ctx) {
   return new Promise((resolve) => {
     const resolution = 1; // ms
@@ -236,6 +249,9 @@ function asyncSign(ctx) {
     let sigLen = 0;
     let cpu0;
     let cpuCores = 0;
+    let jsCpu0 = 0;
+    let jsCpuUsPerOp = null;
+    let otherCpuUsPerOp = null;
     const onOp = (sig) => {
       sigLen = sig.length;
       if (phase === 'measure') ops++;
@@ -254,12 +270,17 @@ function asyncSign(ctx) {
         lagP99Ms: Math.max(0, hist.percentile(99) / 1e6 - resolution),
         lagMeanMs: Math.max(0, hist.mean / 1e6 - resolution),
         cpuCores, // process CPU time / wall time during the window: how many cores it kept busy
+        jsCpuUsPerOp, // the JS (main) thread's CPU µs per signature
+        otherCpuUsPerOp, // every other thread's (call threads, libuv pool, V8's) CPU µs per signature
+        // p11bridge's call threads for this module (peak, started, heldBack …)
+        threads: typeof ctx.mod.moduleInfo === 'function' ? ctx.mod.moduleInfo().threads : undefined,
       });
     });
     setTimeout(() => {
       phase = 'measure';
       t0 = performance.now();
       cpu0 = process.cpuUsage();
+      jsCpu0 = mainThreadCpuUs();
       hist.enable();
       setTimeout(() => {
         t1 = performance.now();
@@ -267,6 +288,10 @@ function asyncSign(ctx) {
         hist.disable();
         const cpu = process.cpuUsage(cpu0);
         cpuCores = (cpu.user + cpu.system) / 1000 / (t1 - t0);
+        // The JS thread's share: what it spends per signature bounds what the other threads get.
+        const js = mainThreadCpuUs() - jsCpu0;
+        jsCpuUsPerOp = js / counted;
+        otherCpuUsPerOp = (cpu.user + cpu.system - js) / counted;
         phase = 'stop';
       }, opts.seconds * 1000);
     }, opts.warmupSeconds * 1000);

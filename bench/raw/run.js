@@ -74,6 +74,26 @@ function compileCLoop(tmp) {
   return out;
 }
 
+// The same C loop as a plain N-API addon (bench/raw/cloop-node.c), run inside a Node process: it
+// separates what the process around the loop costs from what the binding costs. Needs Node's
+// headers (node_api.h); without them its rows are n/a.
+function nodeIncludeDir() {
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  for (const d of [path.join(prefix, 'include', 'node'), '/usr/include/node', '/usr/local/include/node']) {
+    if (fs.existsSync(path.join(d, 'node_api.h'))) return d;
+  }
+  return null;
+}
+
+function compileCLoopAddon(tmp) {
+  const inc = nodeIncludeDir();
+  if (!inc) return null;
+  const out = path.join(tmp, 'cloop-node.node');
+  const args = ['-O2', '-shared', '-fPIC', '-DCLOOP_NO_MAIN', '-o', out, 'bench/raw/cloop-node.c', '-I', 'src-native/pkcs11', '-I', inc, '-ldl', '-lpthread'];
+  const r = spawnSync('cc', args, { cwd: root, stdio: ['ignore', 2, 2] });
+  return r.error || r.status !== 0 ? null : out;
+}
+
 // ---- CPU used by everything else on the machine while a child ran ------------------------------
 
 let clkTck = 100;
@@ -127,6 +147,15 @@ function cChild(measure, args, name) {
   return runChild(`C ${measure}`, cloop, [fx.modulePath, TOKEN.label, TOKEN.userPin, measure, ...args.map(String)]);
 }
 
+// The C loop inside `node`, the module opened with RTLD_DEEPBIND (as p11bridge does) or without.
+function cInNodeChild(measure, args, deepBind) {
+  if (!cloopAddon) return null;
+  log(`  ${measure.padEnd(6)} C loop inside node${deepBind ? ', RTLD_DEEPBIND' : ''}`);
+  const argv = [fx.modulePath, TOKEN.label, TOKEN.userPin, measure, ...args.map(String)];
+  const code = `process.exitCode = require(${JSON.stringify(cloopAddon)}).run(${JSON.stringify(argv)})`;
+  return runChild('C-in-node', process.execPath, ['-e', code], { ...childEnv, CLOOP_DEEPBIND: deepBind ? '1' : '0' });
+}
+
 // ---- main ---------------------------------------------------------------------------------------
 
 const min = (a) => Math.min(...a);
@@ -134,6 +163,7 @@ const max = (a) => Math.max(...a);
 
 let fx;
 let cloop;
+let cloopAddon;
 let tmp;
 
 function main() {
@@ -142,12 +172,14 @@ function main() {
   if (!pk.ok) log(`pkcs11js unavailable, its rows are n/a: ${pk.why}`);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'p11bridge-bench-'));
   cloop = compileCLoop(tmp);
+  cloopAddon = compileCLoopAddon(tmp);
+  if (!cloopAddon) log('no node_api.h found: the "C loop inside node" rows are n/a');
   const { createSoftHSM } = require('../../scripts/softhsm.js');
   fx = createSoftHSM({ tokens: [TOKEN] }); // sets process.env.SOFTHSM2_CONF
   childEnv.SOFTHSM2_CONF = process.env.SOFTHSM2_CONF;
 
   const nodeImpls = pk.ok ? ['p11bridge', 'pkcs11js'] : ['p11bridge'];
-  const samples = { cheap: {}, sign: {}, async: {}, sha: {} };
+  const samples = { cheap: {}, sign: {}, split: {}, async: {}, sha: {} };
   const push = (m, impl, r) => (samples[m][impl] = samples[m][impl] || []).push(r);
 
   log('1. cheap call (C_GetSessionInfo)');
@@ -165,7 +197,14 @@ function main() {
     push('sign', 'p11bridge-out', nodeChild('p11bridge-out', 'sign', { ...sg, sessions: 1 }));
     push('sign', 'p11bridge-nodeep', nodeChild('p11bridge-nodeep', 'sign', { ...sg, sessions: 1 }));
     push('sign', 'c-query', cChild('sign', [sg.warmup, sg.seconds, 1, 1], 'C (length query + call)'));
+    // The like-for-like check: the C loop inside a Node process, binding the module as p11bridge
+    // does (RTLD_DEEPBIND: the system libcrypto) and as pkcs11js does (Node's OpenSSL).
+    if (cloopAddon) {
+      push('sign', 'c-in-node-deep', cInNodeChild('sign', [sg.warmup, sg.seconds, 1, 0], true));
+      push('sign', 'c-in-node', cInNodeChild('sign', [sg.warmup, sg.seconds, 1, 0], false));
+    }
   }
+  push('split', 'c', cChild('split', [sg.warmup, 20000], 'C (C_SignInit and C_Sign timed apart)'));
 
   log(`3/5. async sign (${CFG.async.sessions} sessions in Node, ${CFG.async.cThreads} threads in C) and event-loop lag`);
   const as = CFG.async;
@@ -199,12 +238,32 @@ function main() {
     res.shaMs[impl] = pick('sha', impl, (s) => min(s.flatMap((x) => x.ms)));
     res.shaMBps[impl] = res.shaMs[impl] === null ? null : (CFG.sha.mb / res.shaMs[impl]) * 1000;
   }
-  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-out', 'p11bridge-nodeep', 'c-query']) {
+  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-out', 'p11bridge-nodeep', 'c-query', 'c-in-node-deep', 'c-in-node']) {
     res.signOps[impl] = pick('sign', impl, (s) => max(s.map((x) => x.opsPerSec)));
   }
+  res.signSplitUs = pick('split', 'c', (s) => ({ signInit: min(s.map((x) => x.signInitUs)), sign: min(s.map((x) => x.signUs)) }));
+  res.asyncJsCpuUs = {};
+  res.asyncOtherCpuUs = {};
   for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-typed', 'p11bridge-initasync', 'p11bridge-pool1']) {
     res.asyncOps[impl] = pick('async', impl, (s) => max(s.map((x) => x.opsPerSec)));
     res.asyncCpuCores[impl] = pick('async', impl, (s) => max(s.map((x) => x.cpuCores)));
+    // CPU µs per signature on the JS thread and on every other thread, from the best window.
+    const best = pick('async', impl, (s) => s.reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a)));
+    res.asyncJsCpuUs[impl] = best && typeof best.jsCpuUsPerOp === 'number' ? best.jsCpuUsPerOp : null;
+    res.asyncOtherCpuUs[impl] = best && typeof best.otherCpuUsPerOp === 'number' ? best.otherCpuUsPerOp : null;
+  }
+  // C's CPU per signature with 2 threads on the 2 cores (what one signature costs when both are
+  // busy), and the bounds it sets on the Node rows, which also need their JS thread:
+  // - any layout: ops/s <= cores / (C's CPU per signature + the JS thread's CPU per signature);
+  // - the raw chain runs C_SignInit on the JS thread, one at a time: ops/s <= 1 / (JS CPU per op).
+  const cCpuUs = res.asyncOps.c && res.asyncCpuCores.c ? (res.asyncCpuCores.c / res.asyncOps.c) * 1e6 : null;
+  res.asyncBound = { cCpuUsPerSign: cCpuUs };
+  for (const impl of ['p11bridge', 'pkcs11js', 'p11bridge-typed']) {
+    const js = res.asyncJsCpuUs[impl];
+    res.asyncBound[impl] =
+      cCpuUs && js
+        ? { cores: (os.cpus().length * 1e6) / (cCpuUs + js), jsThread: impl === 'p11bridge-typed' ? null : 1e6 / js }
+        : null;
   }
   for (const impl of ['p11bridge', 'pkcs11js', 'p11bridge-typed', 'p11bridge-initasync', 'p11bridge-pool1']) {
     res.lagMaxMs[impl] = pick('async', impl, (s) => max(s.map((x) => x.lagMaxMs)));
@@ -225,9 +284,15 @@ function main() {
     { name: 'sync sign p11bridge+out / C (ops/s)', value: ratio(res.signOps['p11bridge-out'], res.signOps.c) },
     { name: 'sync sign p11bridge no-deepbind / C', value: ratio(res.signOps['p11bridge-nodeep'], res.signOps.c) },
     { name: 'sync sign pkcs11js / C (ops/s)', value: ratio(res.signOps.pkcs11js, res.signOps.c) },
+    { name: 'sync: C loop in node, DEEPBIND / C', value: ratio(res.signOps['c-in-node-deep'], res.signOps.c) },
+    { name: 'sync: p11bridge / C loop in node, DEEPBIND', value: ratio(res.signOps.p11bridge, res.signOps['c-in-node-deep']) },
+    { name: 'sync: p11bridge+out / C loop in node, DEEPB.', value: ratio(res.signOps['p11bridge-out'], res.signOps['c-in-node-deep']) },
+    { name: 'sync: no-deepbind / C loop in node, no DEEPB.', value: ratio(res.signOps['p11bridge-nodeep'], res.signOps['c-in-node']) },
     { name: 'typed sign() 8 callers / C 2 threads', value: ratio(res.asyncOps['p11bridge-typed'], res.asyncOps.c), target: '>= 0.9', ok: (v) => v >= 0.9 },
     { name: 'async sign p11bridge / C 2 threads', value: ratio(res.asyncOps.p11bridge, res.asyncOps.c), target: '>= 0.8', ok: (v) => v >= 0.8 },
     { name: 'async sign p11bridge / pkcs11js', value: ratio(res.asyncOps.p11bridge, res.asyncOps.pkcs11js), target: '>= 1', ok: (v) => v >= 1 },
+    { name: 'bound typed: cores / (C CPU + JS CPU) / C', value: ratio(res.asyncBound['p11bridge-typed'] && res.asyncBound['p11bridge-typed'].cores, res.asyncOps.c) },
+    { name: 'bound raw chain: 1 / JS CPU per op / C', value: ratio(res.asyncBound.p11bridge && res.asyncBound.p11bridge.jsThread, res.asyncOps.c) },
     { name: 'async sign p11bridge InitAsync / C 2 thr', value: ratio(res.asyncOps['p11bridge-initasync'], res.asyncOps.c) },
     { name: 'async sign p11bridge pool=1 / C 2 thr', value: ratio(res.asyncOps['p11bridge-pool1'], res.asyncOps.c) },
     { name: 'async sign pkcs11js / C 2 threads', value: ratio(res.asyncOps.pkcs11js, res.asyncOps.c) },
@@ -309,11 +374,15 @@ function printTable({ env, results: r, ratios }) {
   out.push(row(['    µs per sign beyond C', fmt(r.signOverheadUs.p11bridge, 2), fmt(r.signOverheadUs.pkcs11js, 2), ''], w));
   out.push(row(['    p11bridge 72-byte out / C length query', fmt(r.signOps['p11bridge-out']), '', fmt(r.signOps['c-query'])], w));
   out.push(row(['    p11bridge deepBind:false', fmt(r.signOps['p11bridge-nodeep']), '', ''], w));
+  out.push(row(['    C loop inside node: DEEPBIND / plain', '', '', `${fmt(r.signOps['c-in-node-deep'])} / ${fmt(r.signOps['c-in-node'])}`], w));
+  out.push(row(['    C: µs in C_SignInit / in C_Sign', '', '', r.signSplitUs ? `${fmt(r.signSplitUs.signInit, 1)} / ${fmt(r.signSplitUs.sign, 1)}` : 'n/a'], w));
   out.push(row([`3 async sign (ops/s) ${CFG.async.sessions} sessions / C ${CFG.async.cThreads} thr`, fmt(r.asyncOps.p11bridge), fmt(r.asyncOps.pkcs11js), fmt(r.asyncOps.c)], w));
   out.push(row(['    typed sign(), 8 callers, 4-session pool', fmt(r.asyncOps['p11bridge-typed']), '', ''], w));
   out.push(row(['    p11bridge C_SignInitAsync too', fmt(r.asyncOps['p11bridge-initasync']), '', ''], w));
   out.push(row(['    p11bridge UV_THREADPOOL_SIZE=1', fmt(r.asyncOps['p11bridge-pool1']), '', ''], w));
   out.push(row(['    CPU cores busy during async window', fmt(r.asyncCpuCores.p11bridge, 2), fmt(r.asyncCpuCores.pkcs11js, 2), fmt(r.asyncCpuCores.c, 2)], w));
+  out.push(row(['    CPU µs per sign: JS thread / others', `${fmt(r.asyncJsCpuUs.p11bridge, 1)} / ${fmt(r.asyncOtherCpuUs.p11bridge, 1)}`, `${fmt(r.asyncJsCpuUs.pkcs11js, 1)} / ${fmt(r.asyncOtherCpuUs.pkcs11js, 1)}`, fmt(r.asyncBound.cCpuUsPerSign, 1)], w));
+  out.push(row(['      typed sign(): JS thread / others', `${fmt(r.asyncJsCpuUs['p11bridge-typed'], 1)} / ${fmt(r.asyncOtherCpuUs['p11bridge-typed'], 1)}`, '', ''], w));
   out.push(row([`4 SHA-256 ${CFG.sha.mb} MB, 1 MB updates (MB/s)`, fmt(r.shaMBps.p11bridge), fmt(r.shaMBps.pkcs11js), fmt(r.shaMBps.c)], w));
   out.push(row(['5 event-loop max lag, async sign (ms)', fmt(r.lagMaxMs.p11bridge, 2), fmt(r.lagMaxMs.pkcs11js, 2), ''], w));
   out.push(row(['    p99 lag (ms)', fmt(r.lagP99Ms.p11bridge, 2), fmt(r.lagP99Ms.pkcs11js, 2), ''], w));

@@ -50,7 +50,7 @@ class ExitGuard {
 };
 
 struct PoolStats {
-  size_t threads, idle, queued, max, core, peak, spawned;
+  size_t threads, idle, queued, max, core, peak, spawned, heldBack;
 };
 
 class CallPool {

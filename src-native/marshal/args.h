@@ -19,6 +19,9 @@ struct ByteSpan {
 
 // A variable-length output: module-sized by default, or written into a caller's buffer.
 struct OutBuf {
+  OutBuf() = default;
+  OutBuf(const OutBuf&) = delete;  // `data` may point into `small`: never copied or moved
+  OutBuf& operator=(const OutBuf&) = delete;
   bool hasCaller = false;
   napi_ref callerRef = nullptr;  // async: the caller's buffer, written back on the JS thread
   CK_BYTE_PTR callerPtr = nullptr;  // sync: written in place
@@ -28,6 +31,18 @@ struct OutBuf {
   CK_ULONG len = 0;
   CK_ULONG needed = 0;  // set with CKR_BUFFER_TOO_SMALL for a caller buffer
   std::unique_ptr<uint8_t[]> own;
+  // Outputs up to 1 KiB (signatures, digests, MACs, small ciphertexts: the first offer of
+  // OutputGuess) go here instead of the heap. An async call fills it on a call thread and the JS
+  // thread copies it out; a heap block would be allocated on one thread and freed on the other,
+  // which makes glibc's malloc lock the call thread's arena from the JS thread (measured on the
+  // server path as lock waits between the two).
+  uint8_t small[1024];
+  // Room for n output bytes: the inline block when it fits, else a heap block of our own.
+  CK_BYTE_PTR Room(CK_ULONG n) {
+    if (n <= sizeof small) return small;
+    own.reset(new uint8_t[n]);
+    return own.get();
+  }
 };
 
 // An output field inside a parameter struct (the IV and tag of CK_GCM_MESSAGE_PARAMS): async calls
@@ -147,10 +162,7 @@ template <class F>
 CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call, CK_ULONG guess = 0) {
   if (o.hasCaller) {
     CK_BYTE_PTR target = o.callerPtr;
-    if (!target) {  // async: write into our own memory, copied to the caller's buffer later
-      o.own.reset(new uint8_t[o.callerCap ? o.callerCap : 1]);
-      target = o.own.get();
-    }
+    if (!target) target = o.Room(static_cast<CK_ULONG>(o.callerCap));  // async: copied to the caller's buffer later
     CK_ULONG n = static_cast<CK_ULONG>(o.callerCap);
     CK_RV rv = call(target, &n);
     if (rv == CKR_BUFFER_TOO_SMALL) o.needed = n;
@@ -176,9 +188,9 @@ CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call, CK_ULONG guess = 0) {
       detail = "module asked for an output buffer of " + std::to_string(n) + " bytes";
       return CKR_GENERAL_ERROR;
     }
-    o.own.reset(new uint8_t[n ? n : 1]);
+    CK_BYTE_PTR room = o.Room(n);
     CK_ULONG got = n;
-    rv = call(o.own.get(), &got);
+    rv = call(room, &got);
     if (rv == CKR_BUFFER_TOO_SMALL) {
       n = got > n ? got : n * 2 + 64;
       continue;
@@ -188,7 +200,7 @@ CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call, CK_ULONG guess = 0) {
       detail = "module reported " + std::to_string(got) + " bytes written into a " + std::to_string(n) + "-byte buffer";
       return CKR_GENERAL_ERROR;
     }
-    o.data = o.own.get();
+    o.data = room;
     o.len = got;
     return CKR_OK;
   }

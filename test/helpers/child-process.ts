@@ -31,17 +31,21 @@ export function runChild(
     killSignal: 'SIGKILL',
     maxBuffer: 64 * 1024 * 1024,
   });
-  let json: unknown;
-  for (const line of (r.stdout || '').trim().split('\n').reverse()) {
+  const json = lastJson(r.stdout);
+  const summary = `exit ${r.status} signal ${r.signal}${r.error ? ' error ' + r.error.message : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+  return { status: r.status, signal: r.signal, stdout: r.stdout || '', stderr: r.stderr || '', json, summary };
+}
+
+/** The last line of `text` that parses as JSON, or undefined. */
+export function lastJson(text: string | null | undefined): any {
+  for (const line of (text || '').trim().split('\n').reverse()) {
     try {
-      json = JSON.parse(line);
-      break;
+      return JSON.parse(line);
     } catch {
       /* not JSON */
     }
   }
-  const summary = `exit ${r.status} signal ${r.signal}${r.error ? ' error ' + r.error.message : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-  return { status: r.status, signal: r.signal, stdout: r.stdout || '', stderr: r.stderr || '', json, summary };
+  return undefined;
 }
 
 /** Asserts a clean exit (code 0, no signal) with the child's output in the failure message. */

@@ -19,7 +19,9 @@
 const crypto = require('node:crypto');
 const path = require('node:path');
 
-const dist = path.join(__dirname, '..', '..', 'dist', 'index.js');
+// P11BRIDGE_PACKAGE=p11bridge: an installed package instead of this checkout's dist/
+// (scripts/platform-test.js).
+const dist = process.env.P11BRIDGE_PACKAGE || path.join(__dirname, '..', '..', 'dist', 'index.js');
 const p11 = require(dist);
 const { Module, PinIncorrectError, ObjectHandleInvalidError, Pkcs11Error, CKM_SHA256, CKM_EC_KEY_PAIR_GEN, CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_AES_KEY_GEN, CKM_ECDSA, CKM_SHA256_RSA_PKCS, CKM_AES_CBC_PAD } = p11;
 

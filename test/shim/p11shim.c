@@ -136,7 +136,7 @@ static CK_RV load_real(void) {
   if (g_real) return CKR_OK;
   if (!shim_find_config((void *)&g_mu, target, sizeof(target), g_rules_path, sizeof(g_rules_path)))
     return CKR_GENERAL_ERROR;
-#if defined(__linux__) && defined(RTLD_DEEPBIND) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__linux__) && defined(RTLD_DEEPBIND) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   /* Like the addon: keep the real module's libcrypto apart from the one Node exports. */
   flags |= RTLD_DEEPBIND;
 #endif
