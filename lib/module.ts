@@ -2,6 +2,7 @@
 import { PKCS11 } from './raw';
 import type { InitializeOptions, LoadOptions, Ulong, Version } from './raw-types';
 import { Slot } from './slot';
+import { ModuleClosedError } from './errors/library';
 import { appendCallerStack, tracked } from './util/stack';
 import { applyVendorErrors, vendorErrorTable, vendorErrorTableFor, VendorErrorTable } from './errors/vendors';
 import { asyncDispose } from './util/dispose';
@@ -52,14 +53,7 @@ async function callNamed<T>(table: VendorErrorTable | undefined, fn: () => Promi
   }
 }
 
-/** A call on a Module (or its slots) after close(). Not a Pkcs11Error: the module was not called. */
-export class ModuleClosedError extends Error {
-  readonly code = 'ERR_P11_MODULE_CLOSED';
-  constructor() {
-    super('the module is closed');
-    this.name = 'ModuleClosedError';
-  }
-}
+export { ModuleClosedError };
 
 export class Module {
   private readonly slotCache = new Map<string, Slot>();

@@ -3,7 +3,8 @@
 import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import nodeGypBuild = require('node-gyp-build');
-import { ModuleLoadError, ModuleLoadErrorCode, Ulong, createPkcs11Error } from './errors/pkcs11-error';
+import { ModuleLoadError, ModuleLoadErrorCode, Ulong } from './errors/pkcs11-error';
+import { createPkcs11Error } from './errors/create';
 import type { AttributeResult, AttributeStatus, PKCS11 as RawModule, SessionInfo, StructField } from './raw-types';
 
 export interface StructLayout {

@@ -5,13 +5,9 @@ import type { Bytes, PKCS11, Ulong } from './raw-types';
 import type { Session } from './session';
 import { abortReason, AsyncMutex } from './util/mutex';
 import { endOperation, OperationKind } from './operation-end';
+import { OperationFinishedError } from './errors/library';
 
-export class OperationFinishedError extends Error {
-  constructor(what: string) {
-    super(`${what}: the operation has already finished`);
-    this.name = 'OperationFinishedError';
-  }
-}
+export { OperationFinishedError };
 
 /** Data given in chunks: an array, a generator, a Node Readable, any (async) iterable of bytes. */
 export type ByteSource = Iterable<Bytes> | AsyncIterable<Bytes>;

@@ -4,6 +4,7 @@ import type { Pin } from './raw-types';
 import type { Session, UserType } from './session';
 import type { Slot } from './slot';
 import { DeviceRemovedError, SessionClosedError, SessionHandleInvalidError, TokenNotPresentError } from './errors/generated';
+import { PoolClosedError, PoolTimeoutError } from './errors/library';
 
 /** Errors after which a session cannot be used again. */
 function sessionIsGone(e: unknown): boolean {
@@ -26,19 +27,7 @@ export interface PoolOptions {
   waitTimeout?: number;
 }
 
-export class PoolTimeoutError extends Error {
-  constructor(ms: number) {
-    super(`no session became free within ${ms} ms`);
-    this.name = 'PoolTimeoutError';
-  }
-}
-
-export class PoolClosedError extends Error {
-  constructor() {
-    super('the session pool is closed');
-    this.name = 'PoolClosedError';
-  }
-}
+export { PoolTimeoutError, PoolClosedError };
 
 interface Waiter {
   resolve: (s: Session) => void;

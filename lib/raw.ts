@@ -5,7 +5,8 @@ import type { PKCS11 as RawModule } from './raw-types';
 
 export * from './raw-types';
 export * from './constants/generated';
-export { Pkcs11Error, ModuleLoadError, createPkcs11Error } from './errors/pkcs11-error';
+export { Pkcs11Error, ModuleLoadError } from './errors/pkcs11-error';
+export { createPkcs11Error } from './errors/create';
 export * from './errors/groups';
 export * from './errors/generated';
 export type { ModuleLoadErrorCode } from './errors/pkcs11-error';

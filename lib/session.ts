@@ -3,7 +3,7 @@
 // as a backstop — when it is garbage-collected unclosed.
 import * as C from './constants/generated';
 import { SessionClosedError as CkrSessionClosedError, SessionHandleInvalidError, UserAlreadyLoggedInError, UserNotLoggedInError } from './errors/generated';
-import { ModuleClosedError } from './module';
+import { ModuleClosedError, SessionNotOpenError } from './errors/library';
 import type { Pin, SessionInfo as RawSessionInfo, Ulong } from './raw-types';
 import type { PKCS11 } from './raw-types';
 import { abortReason, AsyncMutex } from './util/mutex';
@@ -61,17 +61,7 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-/**
- * A call on a Session object that was closed (or whose Module was). Not a Pkcs11Error: the module
- * was never called. (CKR_SESSION_CLOSED from a module is the generated SessionClosedError.)
- */
-export class SessionNotOpenError extends Error {
-  readonly code = 'ERR_P11_SESSION_NOT_OPEN';
-  constructor(what: string) {
-    super(`${what}: the session is closed`);
-    this.name = 'SessionNotOpenError';
-  }
-}
+export { SessionNotOpenError };
 
 // Closes sessions whose objects were collected without close(): a leaked session would keep the
 // token's session count (and its login) alive until the module is finalized.

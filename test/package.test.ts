@@ -103,6 +103,17 @@ describe('npm pack + install with scripts off', () => {
     expect(inst.unpackedSize).toBeLessThan(MAX_UNPACKED_BYTES);
   });
 
+  // lib/ is not shipped, so every source map carries the TypeScript it maps to (inlineSources):
+  // stack traces and debuggers in a user's project show real lines, not a missing file.
+  test('every shipped source map carries its sources', () => {
+    const maps = walk(path.join(inst.pkg, 'dist')).filter((f) => f.endsWith('.js.map'));
+    expect(maps.length).toBeGreaterThan(10);
+    for (const f of maps) {
+      const map = JSON.parse(fs.readFileSync(path.join(inst.pkg, 'dist', f), 'utf8')) as { sources: string[]; sourcesContent?: Array<string | null> };
+      expect({ f, n: map.sourcesContent?.filter((c) => typeof c === 'string' && c.length > 0).length }).toEqual({ f, n: map.sources.length });
+    }
+  });
+
   test("the installed prebuilds match their SHA256SUMS, and sha256sum -c agrees", () => {
     const dir = path.join(inst.pkg, 'prebuilds');
     const lines = fs.readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8').trimEnd().split('\n');

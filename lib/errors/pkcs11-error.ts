@@ -29,18 +29,6 @@ export class Pkcs11Error extends Error {
   }
 }
 
-/** The error for a module's return value: the generated class for the code, else Pkcs11Error. */
-export function createPkcs11Error(rv: Ulong, fn: string, detail?: string): Pkcs11Error {
-  // Lazy: generated.ts imports this module through groups.ts.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { ERROR_CLASSES, VendorDefinedError } = require('./generated') as typeof import('./generated');
-  const cls = typeof rv === 'number' ? ERROR_CLASSES.get(rv) : undefined;
-  if (cls) return new cls(rv, fn, detail);
-  // Every vendor code (CKR_VENDOR_DEFINED + n) shares one class; rvName tells them apart.
-  if (typeof rv === 'number' ? rv >= 0x80000000 : rv >= 0x80000000n) return new VendorDefinedError(rv, fn, detail);
-  return new Pkcs11Error(rv, fn, detail);
-}
-
 export type ModuleLoadErrorCode =
   | 'MODULE_NOT_FOUND'
   | 'MODULE_IS_DIRECTORY'

@@ -351,3 +351,41 @@ export function derToEcdsa(der: Uint8Array, size: number): Buffer {
   if (at !== b.length) throw bad('trailing bytes');
   return out;
 }
+
+// The node:crypto forms of a public key, as methods: added here, above objects/keys.ts, in the
+// way sharp's operation files add to its class (objects/ must not import interop/).
+declare module '../objects/keys' {
+  interface PublicKey {
+    /** The key as a node:crypto KeyObject (RSA, EC, Ed25519/Ed448, X25519/X448). */
+    toKeyObject(): Promise<KeyObject>;
+    /** SubjectPublicKeyInfo, DER or PEM, encoded by node:crypto. */
+    toSpki(format?: 'der'): Promise<Buffer>;
+    toSpki(format: 'pem'): Promise<string>;
+    /** The public JWK. */
+    toJwk(): Promise<JsonWebKey>;
+  }
+}
+
+Object.defineProperties(PublicKey.prototype, {
+  toKeyObject: {
+    value: function toKeyObject(this: PublicKey): Promise<KeyObject> {
+      return exportPublicKey(this);
+    },
+    writable: true,
+    configurable: true,
+  },
+  toSpki: {
+    value: function toSpki(this: PublicKey, format: 'der' | 'pem' = 'der'): Promise<Buffer | string> {
+      return format === 'pem' ? exportSpki(this, 'pem') : exportSpki(this, 'der');
+    },
+    writable: true,
+    configurable: true,
+  },
+  toJwk: {
+    value: function toJwk(this: PublicKey): Promise<JsonWebKey> {
+      return exportJwk(this);
+    },
+    writable: true,
+    configurable: true,
+  },
+});

@@ -305,28 +305,9 @@ export class PrivateKey extends Key {
   }
 }
 
-// interop/keyobject imports this file, so it is loaded when first used.
-function interop(): typeof import('../interop/keyobject') {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  return require('../interop/keyobject') as typeof import('../interop/keyobject');
-}
-
+// toKeyObject(), toSpki() and toJwk() are added by interop/keyobject.ts, the layer above, which
+// needs this class (it makes keys) and so cannot be imported from here.
 export class PublicKey extends Key {
-  /** The key as a node:crypto KeyObject (RSA, EC, Ed25519/Ed448, X25519/X448). */
-  toKeyObject(): Promise<import('node:crypto').KeyObject> {
-    return interop().exportPublicKey(this);
-  }
-  /** SubjectPublicKeyInfo, DER or PEM, encoded by node:crypto. */
-  toSpki(format: 'der'): Promise<Buffer>;
-  toSpki(format: 'pem'): Promise<string>;
-  toSpki(format: 'der' | 'pem' = 'der'): Promise<Buffer | string> {
-    return format === 'pem' ? interop().exportSpki(this, 'pem') : interop().exportSpki(this, 'der');
-  }
-  /** The public JWK. */
-  toJwk(): Promise<import('node:crypto').JsonWebKey> {
-    return interop().exportJwk(this);
-  }
-
   /** true or false; an invalid signature is false, not an error. */
   verify(spec: MechanismSpec, data: Bytes, signature: Bytes, options: CallOptions = {}): Promise<boolean> {
     return verify(this, spec, data, signature, options);
