@@ -153,7 +153,7 @@ export class SlotWatcher extends EventEmitter<SlotEventMap> implements AsyncIter
   }
 
   private deliver(e: SlotEvent): void {
-    if (!e.tokenPresent) e.slot.loginState = null;
+    if (!e.tokenPresent) e.slot.setLoginState(null);
     this.emit('event', e);
     this.emit(e.tokenPresent ? 'tokenInserted' : 'tokenRemoved', e);
   }

@@ -281,7 +281,7 @@ export class Module {
         } finally {
           this.finalizing = true;
           this.raw.close();
-          for (const s of this.slotCache.values()) s.loginState = null;
+          for (const s of this.slotCache.values()) s.setLoginState(null);
         }
       })();
     }

@@ -70,7 +70,10 @@ export async function* withLast(chunks: AsyncIterable<Bytes>): AsyncGenerator<[B
  */
 export type OnError = 'abort' | 'keep';
 
-/** @internal The base of every operation handle (multi-part and message-based). */
+/**
+ * The base of every operation handle (multi-part and message-based): `isFinished`, `abort()`.
+ * Public because the handles extend it; made only by the session methods that start operations.
+ */
 export abstract class Operation {
   private finished = false;
   private readonly parts = new AsyncMutex();

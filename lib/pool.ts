@@ -93,7 +93,7 @@ export class SessionPool {
 
   private discardAll(failed: Session): void {
     this.loggedIn = null;
-    this.slot.loginState = null;
+    this.slot.setLoginState(null);
     for (const s of [failed, ...this.idle.splice(0)]) {
       this.busy.delete(s);
       s.close().catch(() => undefined);

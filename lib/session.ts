@@ -184,7 +184,7 @@ export class Session {
         if (!(e instanceof UserAlreadyLoggedInError)) throw e;
       }
     }, options.signal);
-    if (user !== 'context') this.slot.loginState = user;
+    if (user !== 'context') this.slot.setLoginState(user);
   }
 
   async logout(): Promise<void> {
@@ -195,7 +195,7 @@ export class Session {
         if (!(e instanceof UserNotLoggedInError)) throw e;
       }
     });
-    this.slot.loginState = null;
+    this.slot.setLoginState(null);
   }
 
   async info(): Promise<SessionInfo> {

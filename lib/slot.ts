@@ -12,8 +12,15 @@ export interface OpenSessionOptions {
 }
 
 export class Slot {
+  private login: Exclude<UserType, 'context'> | null = null;
   /** Who is logged in on this slot's token, as far as this Module knows (login is per token). */
-  loginState: Exclude<UserType, 'context'> | null = null;
+  get loginState(): Exclude<UserType, 'context'> | null {
+    return this.login;
+  }
+  /** @internal Sessions, the pool, slot events and close() record logins and logouts here. */
+  setLoginState(state: Exclude<UserType, 'context'> | null): void {
+    this.login = state;
+  }
   private readonly sessions = new Set<string>();
   private mechanismCache: Promise<Set<string>> | null = null;
   /** @internal The mechanism set once fetched, for callers that need not wait (hot paths). */
@@ -68,7 +75,7 @@ export class Slot {
   /** Re-initializes the token (all its objects are destroyed). No session may be open on it. */
   async initToken(soPin: Pin, label: string): Promise<void> {
     await this.module.call(() => this.module.raw.C_InitTokenAsync(this.id, soPin, label));
-    this.loginState = null;
+    this.login = null;
   }
 
   /** Number of sessions this Module has open on the slot. */
@@ -80,7 +87,7 @@ export class Slot {
   sessionClosedCallback(handle: Ulong): () => void {
     return () => {
       this.sessions.delete(String(handle));
-      if (this.sessions.size === 0) this.loginState = null;
+      if (this.sessions.size === 0) this.login = null;
     };
   }
 }

@@ -109,3 +109,24 @@ describe('the compiled import graph (dist/)', () => {
     }
   });
 });
+
+// What users see is deliberate: members marked @internal are not in the published .d.ts
+// (tsconfig stripInternal), and state the library keeps is read-only from outside.
+describe('the public surface (dist/*.d.ts)', () => {
+  const dts = (f: string) => fs.readFileSync(path.join(dist, f), 'utf8');
+
+  test.each([
+    ['module.d.ts', ['enter(', 'leave(', 'finalizing', 'admit<', 'nameError(', 'call<', 'operations:']],
+    ['session.d.ts', ['tryHold(']],
+    ['slot.d.ts', ['setLoginState(', 'knownMechanisms', 'sessionClosedCallback(']],
+    ['operations.d.ts', ['belongsTo(']],
+  ])('%s leaves out the internals', (file, names) => {
+    const text = dts(file);
+    for (const n of names) expect({ n, found: text.includes(n) }).toEqual({ n, found: false });
+  });
+
+  test('Slot.loginState is a getter only', () => {
+    expect(dts('slot.d.ts')).toMatch(/get loginState\(\)/);
+    expect(dts('slot.d.ts')).not.toMatch(/set loginState/);
+  });
+});
