@@ -8,8 +8,11 @@ export { SlotWatcher } from './events';
 export type { SlotEvent, SlotEventMode, SlotEventOptions } from './events';
 export type { OpenSessionOptions } from './slot';
 export { Session, SessionNotOpenError } from './session';
-export type { SessionInfo as TypedSessionInfo, SessionState, UserType, CallOptions } from './session';
-export type { Limit, MechanismInfo as TypedMechanismInfo, SlotInfo as TypedSlotInfo, TokenInfo as TypedTokenInfo } from './token';
+// The typed layer's info types under their plain names: they take precedence over the raw structs
+// of the same names that `export * from './raw'` brings (those stay under 'p11bridge/raw').
+// The Typed* names are kept as aliases for code written against 0.1.
+export type { SessionInfo, SessionInfo as TypedSessionInfo, SessionState, UserType, CallOptions } from './session';
+export type { Limit, MechanismInfo, SlotInfo, TokenInfo, MechanismInfo as TypedMechanismInfo, SlotInfo as TypedSlotInfo, TokenInfo as TypedTokenInfo } from './token';
 export { RUTOKEN_ERRORS, VendorPkcs11Error, registerVendorErrors, vendorErrorTable, vendorErrorTableFor, applyVendorErrors } from './errors/vendors';
 export type { VendorErrorTable } from './errors/vendors';
 export { Pkcs11Object } from './objects/object';
