@@ -12,11 +12,7 @@ import type { Slot } from './slot';
 import type { Pkcs11Object } from './objects/object';
 import { classNumber, objectFor, objectOfHandle } from './objects/factory';
 import { DomainParameters } from './objects/domain-parameters';
-import type { Certificate } from './objects/certificate';
-import type { KeyObject, X509Certificate } from 'node:crypto';
 import { matchesSlot, matchesToken, parse as parseUri, Pkcs11Uri, toTemplate as uriTemplate } from './uri';
-import { importKey } from './interop/keyobject';
-import { storeCertificate } from './interop/x509';
 import { encodeTemplate, TemplateObject } from './template/attributes';
 import { PrivateKey, PublicKey, SecretKey } from './objects/keys';
 import { KeyPairSpec, planKeyPair, planSecretKey, SecretKeySpec } from './objects/generate';
@@ -263,15 +259,8 @@ export class Session {
     return this.findAll(uriTemplate(u));
   }
 
-  /** A node:crypto key put on the token: private (RSA/EC/Edwards), public, or secret (AES/generic). */
-  importKey(keyObject: KeyObject, template?: TemplateObject): Promise<PrivateKey | PublicKey | SecretKey> {
-    return importKey(this, keyObject, template);
-  }
-
-  /** A certificate (X509Certificate or DER) stored with its subject, issuer and serial number. */
-  importCertificate(certificate: X509Certificate | Uint8Array, template: TemplateObject = {}): Promise<Certificate> {
-    return storeCertificate(this, certificate, template);
-  }
+  // importKey() and importCertificate() are added by interop/keyobject.ts and interop/x509.ts:
+  // the layer above, which makes objects from node:crypto values (a session does not import it).
 
   /** All matching objects at once. */
   async findAll(template: TemplateObject = {}): Promise<Pkcs11Object[]> {

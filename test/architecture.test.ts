@@ -90,6 +90,20 @@ describe('the compiled import graph (dist/)', () => {
     expect(graph.deferred).toEqual([]);
   });
 
+  // The top layers: interop/ (node:crypto, WebCrypto, X.509, JWS on top of the typed objects), the
+  // CLI and the entry point. Nothing below may import them (they add methods to the classes
+  // below instead: PublicKey.toKeyObject, Session.importKey, Session.importCertificate).
+  test('no file below interop/ imports interop/, cli/ or the entry point', () => {
+    const top = (f: string) => /^(interop|cli)\//.test(f) || f === 'index.js';
+    const up: string[] = [];
+    for (const [f, deps] of graph.edges) {
+      const from = path.relative(dist, f);
+      if (top(from)) continue;
+      for (const d of deps) if (top(path.relative(dist, d))) up.push(`${from} -> ${path.relative(dist, d)}`);
+    }
+    expect(up).toEqual([]);
+  });
+
   test('the checks see cycles and deferred requires where there are some', () => {
     // A throw-away graph: a → b → c → a, and d requiring e from inside a function.
     const dir = fs.mkdtempSync(path.join(dist, '..', '.tmp-arch-'));

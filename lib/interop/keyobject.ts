@@ -8,7 +8,7 @@ import type { JsonWebKey } from 'node:crypto';
 import { CURVES } from '../mechanisms';
 import { Pkcs11Object } from '../objects/object';
 import { PrivateKey, PublicKey, SecretKey } from '../objects/keys';
-import type { Session } from '../session';
+import { Session } from '../session';
 import type { TemplateObject } from '../template/attributes';
 
 // --- curves ---
@@ -354,6 +354,13 @@ export function derToEcdsa(der: Uint8Array, size: number): Buffer {
 
 // The node:crypto forms of a public key, as methods: added here, above objects/keys.ts, in the
 // way sharp's operation files add to its class (objects/ must not import interop/).
+declare module '../session' {
+  interface Session {
+    /** A node:crypto key put on the token: private (RSA/EC/Edwards), public, or secret (AES/generic). */
+    importKey(keyObject: KeyObject, template?: TemplateObject): Promise<PrivateKey | PublicKey | SecretKey>;
+  }
+}
+
 declare module '../objects/keys' {
   interface PublicKey {
     /** The key as a node:crypto KeyObject (RSA, EC, Ed25519/Ed448, X25519/X448). */
@@ -365,6 +372,14 @@ declare module '../objects/keys' {
     toJwk(): Promise<JsonWebKey>;
   }
 }
+
+Object.defineProperty(Session.prototype, 'importKey', {
+  value: function importKeyMethod(this: Session, keyObject: KeyObject, template?: TemplateObject) {
+    return importKey(this, keyObject, template);
+  },
+  writable: true,
+  configurable: true,
+});
 
 Object.defineProperties(PublicKey.prototype, {
   toKeyObject: {

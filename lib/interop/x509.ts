@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { Certificate } from '../objects/certificate';
 import { Pkcs11Object } from '../objects/object';
-import type { Session } from '../session';
+import { Session } from '../session';
 import type { TemplateObject } from '../template/attributes';
 
 interface Tlv {
@@ -94,3 +94,19 @@ export async function readCertificate(certificate: Certificate | Pkcs11Object): 
   if (certificate instanceof Pkcs11Object) return new Certificate(certificate.session, certificate.handle).x509();
   throw new TypeError("readCertificate: argument 'certificate' must be a Certificate object");
 }
+
+// session.importCertificate(): added here, above the session (which does not import interop/).
+declare module '../session' {
+  interface Session {
+    /** A certificate (X509Certificate or DER) stored with its subject, issuer and serial number. */
+    importCertificate(certificate: X509Certificate | Uint8Array, template?: TemplateObject): Promise<Certificate>;
+  }
+}
+
+Object.defineProperty(Session.prototype, 'importCertificate', {
+  value: function importCertificate(this: Session, certificate: X509Certificate | Uint8Array, template: TemplateObject = {}) {
+    return storeCertificate(this, certificate, template);
+  },
+  writable: true,
+  configurable: true,
+});
