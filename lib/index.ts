@@ -81,3 +81,6 @@ export { signJws, signJwt, jwkOf, JWS_ALGORITHMS } from './interop/jws';
 export type { JwsAlgorithm, JwsHeader, SignJwtOptions, JwkOfOptions, PublicJwk } from './interop/jws';
 export { Pkcs11Crypto, Pkcs11SubtleCrypto, Pkcs11CryptoKey, Pkcs11KeyStorage, Pkcs11CertificateStorage } from './interop/webcrypto';
 export type { Pkcs11KeyAlgorithm, Pkcs11CryptoOptions } from './interop/webcrypto';
+
+// Methods the layers above add to Session (docs/architecture.md): loaded with the entry point.
+import './objects/session-methods';

@@ -9,7 +9,8 @@ import { objectFor } from './objects/factory';
 import { PrivateKey, PublicKey, SecretKey } from './objects/keys';
 import { checkBytes, describeValue } from './operations';
 import type { Bytes, Mechanism, Template } from './raw-types';
-import type { Session } from './session';
+import { Session } from './session';
+import { addMethods } from './util/methods';
 import { encodeTemplate, OBJECT_CLASSES, TemplateObject } from './template/attributes';
 
 /** A KEM: ML-KEM (the parameter set comes from the key), or any mechanism spec / raw `{ mechanism, parameter }`. */
@@ -76,3 +77,22 @@ export async function decapsulate(session: Session, spec: KemSpec, privateKey: P
   const h = await session.run('decapsulate', (raw, s) => raw.C_DecapsulateKeyAsync(s, plan.mechanism, privateKey.handle, plan.template, ciphertext));
   return objectFor(session, h, OBJECT_CLASSES.secretKey) as SecretKey;
 }
+
+// session.encapsulate() and decapsulate(), added here (see docs/architecture.md).
+declare module './session' {
+  interface Session {
+    /** PKCS#11 3.2 C_EncapsulateKey: a new secret key (session object by default) and its ciphertext. */
+    encapsulate(spec: KemSpec, publicKey: PublicKey, template?: TemplateObject): Promise<{ ciphertext: Buffer; key: SecretKey }>;
+    /** PKCS#11 3.2 C_DecapsulateKey: the secret key `ciphertext` carries. */
+    decapsulate(spec: KemSpec, privateKey: PrivateKey, ciphertext: Bytes, template?: TemplateObject): Promise<SecretKey>;
+  }
+}
+
+addMethods(Session.prototype, {
+  encapsulate(this: Session, spec: KemSpec, publicKey: PublicKey, template?: TemplateObject) {
+    return encapsulate(this, spec, publicKey, template);
+  },
+  decapsulate(this: Session, spec: KemSpec, privateKey: PrivateKey, ciphertext: Bytes, template?: TemplateObject) {
+    return decapsulate(this, spec, privateKey, ciphertext, template);
+  },
+});

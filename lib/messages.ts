@@ -14,7 +14,8 @@ import type { Key } from './objects/keys';
 import { Pkcs11Object } from './objects/object';
 import { ByteSource, checkBytes, describeValue, isBytes, Operation } from './operations';
 import type { Bytes, Mechanism, Parameter, PKCS11, StructField, Ulong } from './raw-types';
-import type { Session } from './session';
+import { Session } from './session';
+import { addMethods } from './util/methods';
 
 /**
  * A message cipher. AES-GCM: `tagLength` in bits (default 128), `ivLength` in bytes (default
@@ -375,3 +376,29 @@ export async function messageVerifyInit(session: Session, spec: MechanismSpec, k
   const release = await start(session, 'messageVerifyInit', spec, key, (k) => (raw, h, m) => raw.C_MessageVerifyInitAsync(h, m, k.handle));
   return new MessageVerifyOperation(session, release);
 }
+
+// session.messageEncryptInit() & co., added here (see docs/architecture.md).
+declare module './session' {
+  interface Session {
+    /** PKCS#11 3.0 message encryption (AES-GCM, ChaCha20-Poly1305): holds the session until final()/abort(). */
+    messageEncryptInit(spec: MessageCipherSpec, key: Key): Promise<MessageEncryptOperation>;
+    messageDecryptInit(spec: MessageCipherSpec, key: Key): Promise<MessageDecryptOperation>;
+    messageSignInit(spec: MechanismSpec, key: Key): Promise<MessageSignOperation>;
+    messageVerifyInit(spec: MechanismSpec, key: Key): Promise<MessageVerifyOperation>;
+  }
+}
+
+addMethods(Session.prototype, {
+  messageEncryptInit(this: Session, spec: MessageCipherSpec, key: Key) {
+    return messageEncryptInit(this, spec, key);
+  },
+  messageDecryptInit(this: Session, spec: MessageCipherSpec, key: Key) {
+    return messageDecryptInit(this, spec, key);
+  },
+  messageSignInit(this: Session, spec: MechanismSpec, key: Key) {
+    return messageSignInit(this, spec, key);
+  },
+  messageVerifyInit(this: Session, spec: MechanismSpec, key: Key) {
+    return messageVerifyInit(this, spec, key);
+  },
+});

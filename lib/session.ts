@@ -9,22 +9,12 @@ import type { PKCS11 } from './raw-types';
 import { abortReason, AsyncMutex } from './util/mutex';
 import { asyncDispose } from './util/dispose';
 import type { Slot } from './slot';
-import type { Pkcs11Object } from './objects/object';
-import { classNumber, objectFor, objectOfHandle } from './objects/factory';
-import { DomainParameters } from './objects/domain-parameters';
-import { matchesSlot, matchesToken, parse as parseUri, Pkcs11Uri, toTemplate as uriTemplate } from './uri';
-import { encodeTemplate, TemplateObject } from './template/attributes';
-import { PrivateKey, PublicKey, SecretKey } from './objects/keys';
-import { KeyPairSpec, planKeyPair, planSecretKey, SecretKeySpec } from './objects/generate';
 import { CipherOperation, DigestOperation, SignOperation, VerifyOperation } from './operations';
 import { MechanismSpec, resolveMechanism } from './mechanisms';
 import type { Bytes } from './raw-types';
 import type { Key, PrivateKeyCallOptions } from './objects/keys';
 import { contextLogin } from './operation-end';
 import { fused } from './fused';
-import * as streams from './streams';
-import * as messages from './messages';
-import * as kem from './kem';
 
 export type UserType = 'user' | 'so' | 'context';
 
@@ -211,112 +201,6 @@ export class Session {
     return this.run('random', (raw, h) => raw.C_GenerateRandomAsync(h, length), options.signal);
   }
 
-  /** Creates an object from a template object ({ class: 'data', label, value, token … }). */
-  async createObject(template: TemplateObject): Promise<Pkcs11Object> {
-    const raw = encodeTemplate(template);
-    const h = await this.run('createObject', (m, s) => m.C_CreateObjectAsync(s, raw));
-    return objectFor(this, h, template.class);
-  }
-
-  /** Wraps a handle found elsewhere (a raw call, a URI) in its class (reads CKA_CLASS once). */
-  object(handle: Ulong): Promise<Pkcs11Object> {
-    return objectOfHandle(this, handle);
-  }
-
-  /**
-   * Objects matching `template`, fetched `batchSize` handles per C_FindObjects. The session is
-   * held only during each C call: attribute reads and writes on found objects work between
-   * batches, but many modules (SoftHSM) allow one active operation per session: a sign or digest
-   * on this session inside the loop fails with OperationActiveError there. Use another session
-   * (or findAll()) for those.
-   * C_FindObjectsFinal always runs, also when the loop breaks or throws. Objects come typed by class (PrivateKey,
-   * Certificate …): from the template's `class` when it has one, else one CKA_CLASS read each.
-   */
-  async *find(template: TemplateObject = {}, options: { batchSize?: number } = {}): AsyncGenerator<Pkcs11Object, void, undefined> {
-    const batch = options.batchSize ?? 64;
-    if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError("find: option 'batchSize' must be a positive integer");
-    const raw = encodeTemplate(template);
-    const cls = classNumber(template.class);
-    await this.run('find', (m, s) => m.C_FindObjectsInitAsync(s, raw));
-    try {
-      for (;;) {
-        const handles = await this.run('find', (m, s) => m.C_FindObjectsAsync(s, batch));
-        for (const h of handles) yield cls !== undefined ? objectFor(this, h, cls) : await objectOfHandle(this, h);
-        if (handles.length < batch) return;
-      }
-    } finally {
-      if (this.open) await this.run('find', (m, s) => m.C_FindObjectsFinalAsync(s));
-    }
-  }
-
-  /**
-   * Objects a PKCS#11 URI names (its object, id and type attributes), when its token attributes
-   * match this session's token; [] otherwise. A PIN in the URI is not used: login stays yours.
-   */
-  async findByUri(uri: string | Pkcs11Uri): Promise<Pkcs11Object[]> {
-    const u = typeof uri === 'string' ? parseUri(uri) : uri;
-    if (!matchesToken(u, await this.slot.tokenInfo()) || !matchesSlot(u, await this.slot.info(), this.slot.id)) return [];
-    return this.findAll(uriTemplate(u));
-  }
-
-  // importKey() and importCertificate() are added by interop/keyobject.ts and interop/x509.ts:
-  // the layer above, which makes objects from node:crypto values (a session does not import it).
-
-  /** All matching objects at once. */
-  async findAll(template: TemplateObject = {}): Promise<Pkcs11Object[]> {
-    const out: Pkcs11Object[] = [];
-    for await (const o of this.find(template)) out.push(o);
-    return out;
-  }
-
-  /**
-   * Generates a key pair. Defaults: session objects, private key private + sensitive + sign (RSA
-   * also decrypt), public key verify (RSA also encrypt); `templates` override them.
-   */
-  async generateKeyPair(
-    spec: KeyPairSpec,
-    templates: { publicKey?: TemplateObject; privateKey?: TemplateObject } = {},
-    options: CallOptions = {},
-  ): Promise<{ publicKey: PublicKey; privateKey: PrivateKey }> {
-    if (spec && (spec.name === 'DSA' || spec.name === 'DH') && spec.parameters instanceof DomainParameters) {
-      spec = { name: spec.name, parameters: await spec.parameters.publicKeyTemplate() as { prime: Buffer; base: Buffer } };
-    }
-    const plan = planKeyPair(spec);
-    const pub = encodeTemplate({ ...plan.publicKey, ...templates.publicKey }, 'publicKey');
-    const priv = encodeTemplate({ ...plan.privateKey, ...templates.privateKey }, 'privateKey');
-    const kp = await this.run('generateKeyPair', (m, s) => m.C_GenerateKeyPairAsync(s, plan.mechanism, pub, priv), options.signal);
-    return { publicKey: new PublicKey(this, kp.publicKey), privateKey: new PrivateKey(this, kp.privateKey) };
-  }
-
-  /** Generates a secret key (AES, generic secret for HMAC, DES3); `template` overrides the defaults. */
-  async generateKey(spec: SecretKeySpec, template: TemplateObject = {}, options: CallOptions = {}): Promise<SecretKey> {
-    // NSS reads PBKDF2 parameters in the pre-2.40 layout (and crashes on the current one): pick it
-    // by manufacturer unless the caller said which.
-    const legacyUnset = spec !== null && typeof spec === 'object' && spec.name === 'PBKDF2' && spec.legacyParams === undefined;
-    const plan = planSecretKey(spec, legacyUnset ? { manufacturerID: (await this.slot.module.info()).manufacturerID } : {});
-    const raw = encodeTemplate({ ...plan.template, ...template });
-    const h = await this.run('generateKey', (m, s) => m.C_GenerateKeyAsync(s, plan.mechanism, raw), options.signal);
-    return new SecretKey(this, h);
-  }
-
-  /**
-   * Generates DSA or PKCS#3 DH domain parameters (p, q, g) as a token object; key pairs can then
-   * be generated from `params.publicKeyTemplate()`.
-   */
-  async generateDomainParameters(
-    spec: { name: 'DSA' | 'DH'; primeBits: number },
-    template: TemplateObject = {},
-    options: CallOptions = {},
-  ): Promise<DomainParameters> {
-    if (spec === null || typeof spec !== 'object') throw new TypeError("generateDomainParameters: argument 'spec' must be an object");
-    const mech = spec.name === 'DSA' ? C.CKM_DSA_PARAMETER_GEN : spec.name === 'DH' ? C.CKM_DH_PKCS_PARAMETER_GEN : undefined;
-    if (mech === undefined) throw new RangeError("generateDomainParameters: spec.name must be 'DSA' or 'DH'");
-    if (!Number.isSafeInteger(spec.primeBits) || spec.primeBits <= 0) throw new RangeError("generateDomainParameters: spec.primeBits must be a positive integer");
-    const raw = encodeTemplate({ class: 'domainParameters', keyType: spec.name === 'DSA' ? 'dsa' : 'dh', token: false, primeBits: spec.primeBits, ...template });
-    const h = await this.run('generateDomainParameters', (m, s) => m.C_GenerateKeyAsync(s, { mechanism: mech }, raw), options.signal);
-    return new DomainParameters(this, h);
-  }
-
   /**
    * Starts a multi-part operation. The session is this operation's until final() or abort();
    * other calls on the session wait for it.
@@ -404,59 +288,10 @@ export class Session {
     return { release };
   }
 
-  // --- streams, message-based AEAD and KEM (lib/streams.ts, lib/messages.ts) ---
-
-  /** A Transform encrypting what is written to it (the session is the stream's until it ends or is destroyed). */
-  encryptStream(spec: MechanismSpec, key: Key, options?: streams.OperationStreamOptions): streams.CipherStream {
-    return streams.encryptStream(this, spec, key, options);
-  }
-
-  /** A Transform decrypting what is written to it. */
-  decryptStream(spec: MechanismSpec, key: Key, options?: streams.OperationStreamOptions): streams.CipherStream {
-    return streams.decryptStream(this, spec, key, options);
-  }
-
-  /** A Writable digesting what is written to it; `result` is the digest. */
-  digestStream(spec: MechanismSpec, options?: streams.OperationStreamOptions): streams.OperationWritable<Buffer> {
-    return streams.digestStream(this, spec, options);
-  }
-
-  /** A Writable signing what is written to it; `result` is the signature. */
-  signStream(spec: MechanismSpec, key: Key, options?: streams.OperationStreamOptions): streams.OperationWritable<Buffer> {
-    return streams.signStream(this, spec, key, options);
-  }
-
-  /** A Writable verifying `signature` over what is written to it; `result` is the verdict. */
-  verifyStream(spec: MechanismSpec, key: Key, signature: Bytes, options?: streams.OperationStreamOptions): streams.OperationWritable<boolean> {
-    return streams.verifyStream(this, spec, key, signature, options);
-  }
-
-  /** PKCS#11 3.0 message encryption (AES-GCM, ChaCha20-Poly1305): holds the session until final()/abort(). */
-  messageEncryptInit(spec: messages.MessageCipherSpec, key: Key): Promise<messages.MessageEncryptOperation> {
-    return messages.messageEncryptInit(this, spec, key);
-  }
-
-  messageDecryptInit(spec: messages.MessageCipherSpec, key: Key): Promise<messages.MessageDecryptOperation> {
-    return messages.messageDecryptInit(this, spec, key);
-  }
-
-  messageSignInit(spec: MechanismSpec, key: Key): Promise<messages.MessageSignOperation> {
-    return messages.messageSignInit(this, spec, key);
-  }
-
-  messageVerifyInit(spec: MechanismSpec, key: Key): Promise<messages.MessageVerifyOperation> {
-    return messages.messageVerifyInit(this, spec, key);
-  }
-
-  /** PKCS#11 3.2 C_EncapsulateKey: a new secret key (session object by default) and its ciphertext. */
-  encapsulate(spec: kem.KemSpec, publicKey: PublicKey, template?: TemplateObject): Promise<{ ciphertext: Buffer; key: SecretKey }> {
-    return kem.encapsulate(this, spec, publicKey, template);
-  }
-
-  /** PKCS#11 3.2 C_DecapsulateKey: the secret key `ciphertext` carries. */
-  decapsulate(spec: kem.KemSpec, privateKey: PrivateKey, ciphertext: Bytes, template?: TemplateObject): Promise<SecretKey> {
-    return kem.decapsulate(this, spec, privateKey, ciphertext, template);
-  }
+  // Added by the files of the layers above (each imports this class; this file imports none of
+  // them): createObject, object, find, findAll, findByUri and the generate* methods by
+  // objects/session-methods.ts; the *Stream methods by streams.ts; messageEncryptInit & co. by
+  // messages.ts; encapsulate/decapsulate by kem.ts; importKey/importCertificate by interop/.
 
   /** @internal Runs `init` and holds the session until the returned release (lib/messages.ts). */
   async holdSession(what: string, spec: MechanismSpec, init: (raw: PKCS11, h: Ulong, m: import('./raw-types').Mechanism) => Promise<void>): Promise<() => void> {

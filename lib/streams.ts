@@ -13,7 +13,8 @@ import type { Key } from './objects/keys';
 import { Pkcs11Object } from './objects/object';
 import { checkBytes, CipherOperation, describeValue } from './operations';
 import type { Bytes } from './raw-types';
-import type { Session } from './session';
+import { Session } from './session';
+import { addMethods } from './util/methods';
 
 export interface OperationStreamOptions {
   /** The stream's buffering (bytes), as for any Node stream. */
@@ -263,3 +264,37 @@ export function verifyStream(session: Session, spec: MechanismSpec, key: Key, si
     options,
   );
 }
+
+// session.encryptStream() & co., added here (streams build on the objects layer's key checks).
+declare module './session' {
+  interface Session {
+    /** A Transform encrypting what is written to it (the session is the stream's until it ends or is destroyed). */
+    encryptStream(spec: MechanismSpec, key: Key, options?: OperationStreamOptions): CipherStream;
+    /** A Transform decrypting what is written to it. */
+    decryptStream(spec: MechanismSpec, key: Key, options?: OperationStreamOptions): CipherStream;
+    /** A Writable digesting what is written to it; `result` is the digest. */
+    digestStream(spec: MechanismSpec, options?: OperationStreamOptions): OperationWritable<Buffer>;
+    /** A Writable signing what is written to it; `result` is the signature. */
+    signStream(spec: MechanismSpec, key: Key, options?: OperationStreamOptions): OperationWritable<Buffer>;
+    /** A Writable verifying `signature` over what is written to it; `result` is the verdict. */
+    verifyStream(spec: MechanismSpec, key: Key, signature: Bytes, options?: OperationStreamOptions): OperationWritable<boolean>;
+  }
+}
+
+addMethods(Session.prototype, {
+  encryptStream(this: Session, spec: MechanismSpec, key: Key, options?: OperationStreamOptions) {
+    return encryptStream(this, spec, key, options);
+  },
+  decryptStream(this: Session, spec: MechanismSpec, key: Key, options?: OperationStreamOptions) {
+    return decryptStream(this, spec, key, options);
+  },
+  digestStream(this: Session, spec: MechanismSpec, options?: OperationStreamOptions) {
+    return digestStream(this, spec, options);
+  },
+  signStream(this: Session, spec: MechanismSpec, key: Key, options?: OperationStreamOptions) {
+    return signStream(this, spec, key, options);
+  },
+  verifyStream(this: Session, spec: MechanismSpec, key: Key, signature: Bytes, options?: OperationStreamOptions) {
+    return verifyStream(this, spec, key, signature, options);
+  },
+});

@@ -104,6 +104,21 @@ describe('the compiled import graph (dist/)', () => {
     expect(up).toEqual([]);
   });
 
+  // Core and sessions (module, slots, slot events, the pool, sessions, operations) sit below the
+  // objects: object classes and everything that makes them (objects/, streams, messages, KEM) add
+  // their methods to Session instead (docs/architecture.md).
+  test('core and session files import no object class and nothing above', () => {
+    const core = new Set(['module.js', 'slot.js', 'token.js', 'events.js', 'pool.js', 'session.js', 'operations.js', 'operation-end.js', 'fused.js']);
+    const above = (f: string) => /^(objects|interop|cli)\//.test(f) || ['streams.js', 'messages.js', 'kem.js', 'index.js'].includes(f);
+    const up: string[] = [];
+    for (const [f, deps] of graph.edges) {
+      const from = path.relative(dist, f);
+      if (!core.has(from)) continue;
+      for (const d of deps) if (above(path.relative(dist, d))) up.push(`${from} -> ${path.relative(dist, d)}`);
+    }
+    expect(up).toEqual([]);
+  });
+
   test('the checks see cycles and deferred requires where there are some', () => {
     // A throw-away graph: a → b → c → a, and d requiring e from inside a function.
     const dir = fs.mkdtempSync(path.join(dist, '..', '.tmp-arch-'));
