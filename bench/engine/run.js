@@ -15,22 +15,13 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync, spawnSync } = require('node:child_process');
+const { buildShim } = require('../common');
 
 const root = path.join(__dirname, '..', '..');
 const JSON_OUT = process.argv.includes('--json');
 const log = (s) => process.stderr.write(s + '\n');
 
 const { createSoftHSM } = require(path.join(root, 'scripts', 'softhsm.js'));
-
-function buildShim(dir, rules, target) {
-  const so = path.join(dir, 'p11shim.so');
-  const src = path.join(root, 'test', 'shim');
-  const sources = fs.readdirSync(src).filter((n) => n.endsWith('.c')).map((n) => path.join(src, n));
-  execFileSync('gcc', ['-std=c99', '-O2', '-fPIC', '-shared', '-fvisibility=hidden', '-I', path.join(root, 'src-native', 'pkcs11'), '-o', so, ...sources, '-ldl', '-lpthread']);
-  fs.writeFileSync(path.join(dir, 'p11shim.target'), target + '\n');
-  fs.writeFileSync(path.join(dir, 'p11shim.rules'), rules.join('\n') + '\n');
-  return so;
-}
 
 function child(opts, env) {
   const r = spawnSync(process.execPath, [path.join(__dirname, 'child.js'), JSON.stringify(opts)], {

@@ -12,6 +12,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync, execFileSync } = require('node:child_process');
+const { busySeconds, machineEnv, writeReport, cleanupRun, runMain } = require('../common');
 
 const root = path.join(__dirname, '..', '..');
 const JSON_OUT = process.argv.includes('--json');
@@ -96,20 +97,7 @@ function compileCLoopAddon(tmp) {
 
 // ---- CPU used by everything else on the machine while a child ran ------------------------------
 
-let clkTck = 100;
-try {
-  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-} catch {}
-
-function busySeconds() {
-  try {
-    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0); // guest time is already in user
-    return (total - cpu[3] - cpu[4]) / clkTck; // minus idle and iowait
-  } catch {
-    return null;
-  }
-}
+// busySeconds() (bench/common.js): the machine's busy CPU time, read around each child.
 
 // ---- children -----------------------------------------------------------------------------------
 
@@ -310,18 +298,10 @@ function main() {
   }));
 
   const bg = Object.values(samples).flatMap((m) => Object.values(m).flat()).map((s) => s.backgroundCores).filter((v) => typeof v === 'number');
-  let softhsm = 'unknown';
-  try {
-    softhsm = execFileSync('softhsm2-util', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {}
   const binding = samples.cheap.p11bridge[0].binding;
   const report = {
     env: {
-      node: process.version,
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0] && os.cpus()[0].model,
-      softhsm,
-      module: fx.modulePath,
+      ...machineEnv(fx.modulePath),
       p11bridgeBinding: binding,
       p11bridgeBindingStale: bindingStale(binding),
       pkcs11js: pk.ok ? pk.version : null,
@@ -401,22 +381,7 @@ function printTable({ env, results: r, ratios }) {
       `lag is the worst window. ` +
       `took ${fmt(env.seconds, 0)} s`,
   );
-  if (env.backgroundCoresMax !== null) {
-    const note = env.backgroundCoresMax > 0.25 ? '  WARNING: other processes were busy; numbers are noisy' : '';
-    out.push(`other processes' CPU during the measurements: mean ${fmt(env.backgroundCoresMean, 2)}, max ${fmt(env.backgroundCoresMax, 2)} cores${note}`);
-  }
-  process.stdout.write(out.join('\n') + '\n');
+  writeReport(out, env, fmt);
 }
 
-// Ctrl-C reaches the running child too (same process group); let it end, then clean up here.
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => log(`${sig}: stopping`));
-
-try {
-  main();
-} catch (e) {
-  log(e && e.stack ? e.stack : String(e));
-  process.exitCode = 1;
-} finally {
-  if (fx) fx.cleanup();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-}
+runMain(main, () => cleanupRun(fx, tmp));
