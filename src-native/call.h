@@ -33,9 +33,9 @@ struct OpBase {
   std::shared_ptr<Library> libHold;
   std::shared_ptr<FlightState> flightsHold;
   Arena arena;
-  std::vector<WriteBack> writeBacks;     // async: output fields of parameter structs
-  std::string detail;                    // extra text for the error, never argument values
-  const char* failedFn = nullptr;        // the function that failed, when not kFn (fused calls)
+  std::vector<WriteBack> writeBacks;  // async: output fields of parameter structs
+  std::string detail;                 // extra text for the error, never argument values
+  const char* failedFn = nullptr;     // the function that failed, when not kFn (fused calls)
   CK_SESSION_HANDLE session = 0;
   bool hasSession = false;
   bool waitExempt = false;  // C_WaitForSlotEvent: C_Finalize is what ends it, so it must not wait
@@ -307,8 +307,8 @@ Napi::Value ModuleObject::Async(const Napi::CallbackInfo& info) {
 }
 
 // Registers `C_X` and `C_XAsync` for op struct Op_C_X.
-#define P11_METHODS(props, NAME)                                                             \
-  props.push_back(ModuleObject::InstanceMethod<&ModuleObject::Sync<Op_##NAME>>(#NAME));      \
+#define P11_METHODS(props, NAME)                                                        \
+  props.push_back(ModuleObject::InstanceMethod<&ModuleObject::Sync<Op_##NAME>>(#NAME)); \
   props.push_back(ModuleObject::InstanceMethod<&ModuleObject::Async<Op_##NAME>>(#NAME "Async"))
 
 using Props = std::vector<Napi::ClassPropertyDescriptor<ModuleObject>>;

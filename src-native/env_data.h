@@ -26,8 +26,8 @@ struct EnvData {
   Napi::FunctionReference makeAttribute;  // (type, status, value?) => AttributeResult
   Napi::FunctionReference makeView;       // (buffer, length) => buffer.subarray(0, length)
   Napi::FunctionReference moduleConstructor;
-  std::unordered_set<ModuleObject*> modules;   // live wrappers, released at env teardown
-  std::shared_ptr<Completions> completions;    // finished async calls back to this thread
+  std::unordered_set<ModuleObject*> modules;  // live wrappers, released at env teardown
+  std::shared_ptr<Completions> completions;   // finished async calls back to this thread
   bool tearingDown = false;
   napi_ref keys[static_cast<int>(Key::Count)] = {};  // see KeyName()
 };

@@ -119,9 +119,9 @@ Napi::Error LoadFailure(Napi::Env env, const std::string& code, const std::strin
 Napi::Error ArgTypeError(Napi::Env env, const char* function, const char* arg, const std::string& expected,
                          napi_value actual) {
   std::string got = actual ? DescribeType(env, actual) : "nothing";
-  return WithCode(
-      MakePlain(env, "TypeError", std::string(function) + ": argument '" + arg + "' must be " + expected + ", got " + got),
-      "ERR_INVALID_ARG_TYPE");
+  return WithCode(MakePlain(env, "TypeError",
+                            std::string(function) + ": argument '" + arg + "' must be " + expected + ", got " + got),
+                  "ERR_INVALID_ARG_TYPE");
 }
 
 Napi::Error ArgRangeError(Napi::Env env, const char* function, const char* arg, const std::string& what) {

@@ -11,8 +11,8 @@
 namespace p11 {
 
 Napi::Error Pkcs11Error(Napi::Env env, CK_RV rv, const char* function, const std::string& detail = "");
-Napi::Error LoadFailure(Napi::Env env, const std::string& code, const std::string& message,
-                        const std::string& path, CK_RV rv);
+Napi::Error LoadFailure(Napi::Env env, const std::string& code, const std::string& message, const std::string& path,
+                        CK_RV rv);
 Napi::Error ArgTypeError(Napi::Env env, const char* function, const char* arg, const std::string& expected,
                          napi_value actual);
 Napi::Error ArgRangeError(Napi::Env env, const char* function, const char* arg, const std::string& what);

@@ -14,11 +14,11 @@ static_assert(sizeof(kNames) / sizeof(kNames[0]) == 104, "PKCS#11 3.2 has 104 fu
 void FunctionTable::FillFrom(const CK_FUNCTION_LIST_3_2* list, int count) {
   // Reads only the first `count` members: a 2.40 list is shorter than the 3.2 struct.
   int i = 0;
-#define P11_FILL(name) \
-  if (i < count) {                                 \
-    name = list->name;                             \
+#define P11_FILL(name)                                \
+  if (i < count) {                                    \
+    name = list->name;                                \
     byIndex[i] = reinterpret_cast<void*>(list->name); \
-  }                                                \
+  }                                                   \
   i++;
   P11_ALL_FUNCTIONS(P11_FILL)
 #undef P11_FILL

@@ -10,7 +10,7 @@ enum class Fn : int {
 #define P11_ENUM(name) name,
   P11_ALL_FUNCTIONS(P11_ENUM)
 #undef P11_ENUM
-  Count
+      Count
 };
 
 struct FunctionTable {

@@ -32,8 +32,8 @@ std::wstring Widen(const std::string& s) {
 std::string LastErrorText() {
   DWORD code = GetLastError();
   char buf[512] = {0};
-  FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0, buf,
-                 sizeof(buf) - 1, nullptr);
+  FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0, buf, sizeof(buf) - 1,
+                 nullptr);
   return std::string(buf) + " (error " + std::to_string(code) + ")";
 }
 void* OpenHandle(const std::string& path, const LoadOptions&, std::string* text) {

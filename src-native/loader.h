@@ -11,13 +11,14 @@
 namespace p11 {
 
 struct LoadOptions {
-  bool deepBind = true;  // Linux: keep the module's own libcrypto apart from Node's OpenSSL.
-  bool unload = false;   // unmap the library when its last user closes (default: keep it mapped)
+  bool deepBind = true;   // Linux: keep the module's own libcrypto apart from Node's OpenSSL.
+  bool unload = false;    // unmap the library when its last user closes (default: keep it mapped)
   size_t maxThreads = 0;  // cap of the module's call threads; 0: keep (default 64 or P11BRIDGE_MAX_THREADS)
 };
 
 struct LoadError {
-  std::string code;     // MODULE_NOT_FOUND, MODULE_IS_DIRECTORY, MODULE_LOAD_FAILED, NOT_A_PKCS11_MODULE, FUNCTION_LIST_FAILED
+  std::string
+      code;  // MODULE_NOT_FOUND, MODULE_IS_DIRECTORY, MODULE_LOAD_FAILED, NOT_A_PKCS11_MODULE, FUNCTION_LIST_FAILED
   std::string message;  // includes the system loader's own text where there is one
   CK_RV rv = CKR_OK;    // for FUNCTION_LIST_FAILED
 };

@@ -135,8 +135,11 @@ void ModuleObject::Release(bool teardown) {
 Napi::Value ModuleObject::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString())
-    return detail::Throw(env, ArgTypeError(env, "load", "path", "a string", info.Length() ? static_cast<napi_value>(info[0]) : nullptr).Value());
-  if (lib_) return detail::Throw(env, StateError(env, "load", "a module is already loaded; call close() first").Value());
+    return detail::Throw(
+        env, ArgTypeError(env, "load", "path", "a string", info.Length() ? static_cast<napi_value>(info[0]) : nullptr)
+                 .Value());
+  if (lib_)
+    return detail::Throw(env, StateError(env, "load", "a module is already loaded; call close() first").Value());
   LoadOptions opts;
   if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
     if (!info[1].IsObject())
@@ -162,7 +165,8 @@ Napi::Value ModuleObject::Load(const Napi::CallbackInfo& info) {
         return detail::Throw(env, ArgTypeError(env, "load", "options.maxThreads", "a number", threads).Value());
       const double n = threads.As<Napi::Number>().DoubleValue();
       if (!(n >= 1 && n <= 4096) || n != static_cast<double>(static_cast<size_t>(n)))
-        return detail::Throw(env, ArgRangeError(env, "load", "options.maxThreads", "must be an integer from 1 to 4096").Value());
+        return detail::Throw(
+            env, ArgRangeError(env, "load", "options.maxThreads", "must be an integer from 1 to 4096").Value());
       opts.maxThreads = static_cast<size_t>(n);
     }
   }
@@ -186,10 +190,13 @@ Napi::Value ModuleObject::Close(const Napi::CallbackInfo& info) {
 Napi::Value ModuleObject::Has(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString())
-    return detail::Throw(env, ArgTypeError(env, "has", "name", "a string", info.Length() ? static_cast<napi_value>(info[0]) : nullptr).Value());
+    return detail::Throw(
+        env, ArgTypeError(env, "has", "name", "a string", info.Length() ? static_cast<napi_value>(info[0]) : nullptr)
+                 .Value());
   std::string name = info[0].As<Napi::String>().Utf8Value();
   int idx = FunctionTable::Find(name.c_str());
-  if (idx < 0) return detail::Throw(env, ArgRangeError(env, "has", "name", "is not a PKCS#11 3.2 function name").Value());
+  if (idx < 0)
+    return detail::Throw(env, ArgRangeError(env, "has", "name", "is not a PKCS#11 3.2 function name").Value());
   return Napi::Boolean::New(env, lib_ && lib_->fns().Has(static_cast<Fn>(idx)));
 }
 

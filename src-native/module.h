@@ -122,7 +122,6 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   EnvData* envData_ = nullptr;
   friend struct EnvData;
   size_t inFlight_ = 0;
-
 };
 
 }  // namespace p11

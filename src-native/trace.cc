@@ -15,7 +15,8 @@ void InitTrace() {
 
 void TraceCall(const char* function, CK_RV rv, double ms, bool async) {
   // One fprintf per line: lines from pool threads do not interleave mid-line.
-  std::fprintf(stderr, "p11bridge: %s%s rv=0x%lx %.3f ms\n", function, async ? " (async)" : "", static_cast<unsigned long>(rv), ms);
+  std::fprintf(stderr, "p11bridge: %s%s rv=0x%lx %.3f ms\n", function, async ? " (async)" : "",
+               static_cast<unsigned long>(rv), ms);
 }
 
 }  // namespace p11

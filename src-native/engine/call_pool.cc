@@ -108,10 +108,10 @@ struct CallPool::State {
   std::condition_variable monitor;  // the monitor sleeps here while no call starves
   std::deque<Task*> queue;
   std::atomic<size_t> queued{0};  // queue.size(), readable without the lock (the spinner reads it)
-  size_t threads = 0;   // pool threads alive (the monitor not counted)
-  size_t idle = 0;      // of which waiting for work
-  size_t spinning = 0;  // of which spinning before they wait (at most one)
-  size_t starting = 0;  // started, not yet looking for work: they will take a queued call each
+  size_t threads = 0;             // pool threads alive (the monitor not counted)
+  size_t idle = 0;                // of which waiting for work
+  size_t spinning = 0;            // of which spinning before they wait (at most one)
+  size_t starting = 0;            // started, not yet looking for work: they will take a queued call each
   size_t max = 64;
   size_t core = 2;
   size_t peak = 0;
@@ -139,7 +139,7 @@ struct CallPool::State {
     return true;
   }
 
-  int spinScore = 0;   // hits +1, misses −2: spin while it is not negative
+  int spinScore = 0;     // hits +1, misses −2: spin while it is not negative
   unsigned skipped = 0;  // spins left out since the score went negative
   bool SpinWorthIt() {
     if (spinScore >= 0) return true;

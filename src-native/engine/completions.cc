@@ -12,7 +12,8 @@ std::shared_ptr<Completions> Completions::Create(napi_env env) {
       napi_ok)
     return nullptr;
   napi_value global, setImmediate, pump;
-  if (napi_get_global(env, &global) != napi_ok || napi_get_named_property(env, global, "setImmediate", &setImmediate) != napi_ok ||
+  if (napi_get_global(env, &global) != napi_ok ||
+      napi_get_named_property(env, global, "setImmediate", &setImmediate) != napi_ok ||
       napi_create_function(env, "p11bridgePump", NAPI_AUTO_LENGTH, Pump, c.get(), &pump) != napi_ok ||
       napi_create_reference(env, setImmediate, 1, &c->setImmediate_) != napi_ok ||
       napi_create_reference(env, pump, 1, &c->pump_) != napi_ok)

@@ -15,7 +15,8 @@ struct FinalOutOp : OpBase {
   OutBuf out;
   bool Parse(Args& a) { return SessionArg(a, 0) && a.Output(1, "out", &out); }
   CK_RV Run(const FunctionTable& f) {
-    return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, p, n); }, 1024);
+    return FillOutput(
+        out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, p, n); }, 1024);
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }
@@ -56,9 +57,7 @@ struct Op_C_VerifyFinal : OpBase {
   ByteSpan sig;
   bool valid = false;
   bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, "signature", &sig); }
-  CK_RV Run(const FunctionTable& f) {
-    return Verdict(f.C_VerifyFinal(session, sig.p, sig.n), &valid);
-  }
+  CK_RV Run(const FunctionTable& f) { return Verdict(f.C_VerifyFinal(session, sig.p, sig.n), &valid); }
   Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
 };
 

@@ -23,7 +23,8 @@ struct KeyedOnce : CallOp {
   CK_MECHANISM_PTR mech = nullptr;
   CK_OBJECT_HANDLE key = 0;
   bool Parse(Args& a) {
-    return this->SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hKey", &key) && CallOp::ParseFrom(a, 3);
+    return this->SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hKey", &key) &&
+           CallOp::ParseFrom(a, 3);
   }
   CK_RV Run(const FunctionTable& f) {
     CK_RV rv = f.Has(InitF) ? (f.*Init)(this->session, mech, key) : CKR_FUNCTION_NOT_SUPPORTED;
@@ -50,10 +51,13 @@ struct Op_DigestOnce : DigestOp {
   }
 };
 
-using Op_SignOnce = KeyedOnce<DataOutOp<Fn::C_Sign, &FunctionTable::C_Sign>, Fn::C_SignInit, &FunctionTable::C_SignInit>;
+using Op_SignOnce =
+    KeyedOnce<DataOutOp<Fn::C_Sign, &FunctionTable::C_Sign>, Fn::C_SignInit, &FunctionTable::C_SignInit>;
 using Op_VerifyOnce = KeyedOnce<VerifyOp, Fn::C_VerifyInit, &FunctionTable::C_VerifyInit>;
-using Op_EncryptOnce = KeyedOnce<DataOutOp<Fn::C_Encrypt, &FunctionTable::C_Encrypt>, Fn::C_EncryptInit, &FunctionTable::C_EncryptInit>;
-using Op_DecryptOnce = KeyedOnce<DataOutOp<Fn::C_Decrypt, &FunctionTable::C_Decrypt>, Fn::C_DecryptInit, &FunctionTable::C_DecryptInit>;
+using Op_EncryptOnce =
+    KeyedOnce<DataOutOp<Fn::C_Encrypt, &FunctionTable::C_Encrypt>, Fn::C_EncryptInit, &FunctionTable::C_EncryptInit>;
+using Op_DecryptOnce =
+    KeyedOnce<DataOutOp<Fn::C_Decrypt, &FunctionTable::C_Decrypt>, Fn::C_DecryptInit, &FunctionTable::C_DecryptInit>;
 
 }  // namespace
 

@@ -82,7 +82,7 @@ struct Op_C_Finalize : OpBase {
   static constexpr Fn kFn = Fn::C_Finalize;
   static constexpr bool kEndsInit = true;
   bool Parse(Args&) {
-    ownThread = true;  // never queued behind calls that hold the pool's threads
+    ownThread = true;                         // never queued behind calls that hold the pool's threads
     if (!lib->fns().C_Finalize) return true;  // "not supported" follows; change nothing
     // From here on this object is finalized: later calls get CKR_CRYPTOKI_NOT_INITIALIZED from us
     // instead of racing the module's teardown.

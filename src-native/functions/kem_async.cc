@@ -88,9 +88,7 @@ struct Op_C_VerifySignature : OpBase {
   ByteSpan data;
   bool valid = false;
   bool Parse(Args& a) { return SessionArg(a, 0) && a.Bytes(1, "data", &data); }
-  CK_RV Run(const FunctionTable& f) {
-    return Verdict(f.C_VerifySignature(session, data.p, data.n), &valid);
-  }
+  CK_RV Run(const FunctionTable& f) { return Verdict(f.C_VerifySignature(session, data.p, data.n), &valid); }
   Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
 };
 
@@ -106,9 +104,7 @@ struct Op_C_VerifySignatureFinal : OpBase {
   static constexpr Fn kFn = Fn::C_VerifySignatureFinal;
   bool valid = false;
   bool Parse(Args& a) { return SessionArg(a, 0); }
-  CK_RV Run(const FunctionTable& f) {
-    return Verdict(f.C_VerifySignatureFinal(session), &valid);
-  }
+  CK_RV Run(const FunctionTable& f) { return Verdict(f.C_VerifySignatureFinal(session), &valid); }
   Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
 };
 

@@ -22,9 +22,10 @@ struct CryptMessageOp : OpBase {
            a.Bytes(3, kIn, &in) && a.Output(4, "out", &out);
   }
   CK_RV Run(const FunctionTable& f) {
-    return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) {
-      return (f.*M)(session, param, paramLen, aad.p, aad.n, in.p, in.n, p, n);
-    }, OutputGuess(in.n));
+    return FillOutput(
+        out, detail,
+        [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, param, paramLen, aad.p, aad.n, in.p, in.n, p, n); },
+        OutputGuess(in.n));
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }
@@ -60,9 +61,10 @@ struct CryptNextOp : OpBase {
            a.OptUlong(3, "flags", &flags, 0) && a.Output(4, "out", &out);
   }
   CK_RV Run(const FunctionTable& f) {
-    return FillOutput(out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) {
-      return (f.*M)(session, param, paramLen, in.p, in.n, p, n, flags);
-    }, OutputGuess(in.n));
+    return FillOutput(
+        out, detail,
+        [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, param, paramLen, in.p, in.n, p, n, flags); },
+        OutputGuess(in.n));
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }

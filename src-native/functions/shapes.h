@@ -34,7 +34,8 @@ struct DataOutOp : OpBase {
   bool ParseFrom(Args& a, size_t first) { return a.Bytes(first, kIn, &in) && a.Output(first + 1, "out", &out); }
   CK_RV Run(const FunctionTable& f) {
     return FillOutput(
-        out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, in.p, in.n, p, n); }, OutputGuess(in.n));
+        out, detail, [&](CK_BYTE_PTR p, CK_ULONG_PTR n) { return (f.*M)(session, in.p, in.n, p, n); },
+        OutputGuess(in.n));
   }
   Napi::Value Result(Napi::Env env) { return OutputToJs(env, out, FunctionTable::Name(kFn)); }
   void Cleanup(napi_env env) { ReleaseOutput(env, out); }
@@ -46,7 +47,9 @@ struct VerifyOp : OpBase {
   ByteSpan data, sig;
   bool valid = false;
   bool Parse(Args& a) { return SessionArg(a, 0) && ParseFrom(a, 1); }
-  bool ParseFrom(Args& a, size_t first) { return a.Bytes(first, "data", &data) && a.Bytes(first + 1, "signature", &sig); }
+  bool ParseFrom(Args& a, size_t first) {
+    return a.Bytes(first, "data", &data) && a.Bytes(first + 1, "signature", &sig);
+  }
   CK_RV Run(const FunctionTable& f) { return Verdict(f.C_Verify(session, data.p, data.n, sig.p, sig.n), &valid); }
   Napi::Value Result(Napi::Env env) { return Napi::Boolean::New(env, valid); }
 };

@@ -46,9 +46,8 @@ struct Op_C_GetMechanismList : OpBase {
   std::vector<CK_ULONG> mechs;
   bool Parse(Args& a) { return a.Ulong(0, "slotID", &slot); }
   CK_RV Run(const FunctionTable& f) {
-    return FillUlongs(mechs, detail, [&](CK_MECHANISM_TYPE_PTR p, CK_ULONG_PTR n) {
-      return f.C_GetMechanismList(slot, p, n);
-    });
+    return FillUlongs(mechs, detail,
+                      [&](CK_MECHANISM_TYPE_PTR p, CK_ULONG_PTR n) { return f.C_GetMechanismList(slot, p, n); });
   }
   Napi::Value Result(Napi::Env env) { return UlongArrayToJs(env, mechs.data(), mechs.size()); }
 };

@@ -20,9 +20,14 @@ bool ViewBytes(napi_env env, napi_value v, void** data, size_t* length) {
     if (napi_get_typedarray_info(env, v, &type, &count, data, &ab, &offset) != napi_ok) return false;
     size_t elem = 1;
     switch (type) {
-      case napi_int16_array: case napi_uint16_array: elem = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      case napi_int16_array:
+      case napi_uint16_array: elem = 2; break;
+      case napi_int32_array:
+      case napi_uint32_array:
+      case napi_float32_array: elem = 4; break;
+      case napi_float64_array:
+      case napi_bigint64_array:
+      case napi_biguint64_array: elem = 8; break;
       default: elem = 1;
     }
     *length = count * elem;
@@ -86,9 +91,8 @@ bool Args::ValueUlong(napi_value v, const char* name, CK_ULONG* out) {
     case UlongParse::Ok: return true;
     case UlongParse::WrongType: FailType(name, "a number or bigint", v); return false;
     case UlongParse::OutOfRange:
-      FailRange(name, sizeof(CK_ULONG) == 8
-                          ? "must be an integer from 0 to 2^53-1 (or a bigint up to 2^64-1)"
-                          : "must be an integer from 0 to 2^32-1");
+      FailRange(name, sizeof(CK_ULONG) == 8 ? "must be an integer from 0 to 2^53-1 (or a bigint up to 2^64-1)"
+                                            : "must be an integer from 0 to 2^32-1");
       return false;
   }
   return false;
@@ -275,7 +279,8 @@ Napi::Value OutputToJs(Napi::Env env, OutBuf& o, const char* fn) {
   Napi::Object obj(env, target);
   Napi::Value sub = obj.Get("subarray");
   if (!sub.IsFunction()) return Napi::Value();
-  return sub.As<Napi::Function>().Call(target, {Napi::Number::New(env, 0), Napi::Number::New(env, static_cast<double>(o.len))});
+  return sub.As<Napi::Function>().Call(target,
+                                       {Napi::Number::New(env, 0), Napi::Number::New(env, static_cast<double>(o.len))});
 }
 
 void ReleaseOutput(napi_env env, OutBuf& o) {

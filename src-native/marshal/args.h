@@ -23,8 +23,8 @@ struct OutBuf {
   OutBuf(const OutBuf&) = delete;  // `data` may point into `small`: never copied or moved
   OutBuf& operator=(const OutBuf&) = delete;
   bool hasCaller = false;
-  napi_ref callerRef = nullptr;  // async: the caller's buffer, written back on the JS thread
-  CK_BYTE_PTR callerPtr = nullptr;  // sync: written in place
+  napi_ref callerRef = nullptr;      // async: the caller's buffer, written back on the JS thread
+  CK_BYTE_PTR callerPtr = nullptr;   // sync: written in place
   napi_value callerValue = nullptr;  // sync: the caller's buffer, valid for the call's scope
   size_t callerCap = 0;
   CK_BYTE_PTR data = nullptr;
@@ -101,13 +101,16 @@ class Args {
     writeBacks_->push_back(w);
     return true;
   }
-  void Borrow(napi_value v, void* data, size_t length, const std::string& name) { borrowed_.push_back({v, data, length, name}); }
+  void Borrow(napi_value v, void* data, size_t length, const std::string& name) {
+    borrowed_.push_back({v, data, length, name});
+  }
   // Every template attribute and struct field read in one call spends from one budget, so a
   // description that shares sub-arrays cannot make the walk exponential.
   bool Spend(const std::string& name, size_t n = 1) {
     visited_ += n;
     if (visited_ <= kMaxElements) return true;
-    FailRange(name.c_str(), "makes the call's templates/structs too large (over " + std::to_string(kMaxElements) + " elements in all)");
+    FailRange(name.c_str(), "makes the call's templates/structs too large (over " + std::to_string(kMaxElements) +
+                                " elements in all)");
     return false;
   }
   static constexpr size_t kMaxElements = 65536;
@@ -168,7 +171,8 @@ CK_RV FillOutput(OutBuf& o, std::string& detail, F&& call, CK_ULONG guess = 0) {
     if (rv == CKR_BUFFER_TOO_SMALL) o.needed = n;
     if (rv != CKR_OK) return rv;
     if (n > o.callerCap) {
-      detail = "module reported " + std::to_string(n) + " bytes written into a " + std::to_string(o.callerCap) + "-byte buffer";
+      detail = "module reported " + std::to_string(n) + " bytes written into a " + std::to_string(o.callerCap) +
+               "-byte buffer";
       return CKR_GENERAL_ERROR;
     }
     o.data = target;

@@ -66,7 +66,8 @@ bool ParseField(Args& a, napi_value e, const std::string& name, int depth, Field
     if (has) kind = k;
   }
   if (kind < 0) {
-    a.FailType(name.c_str(), "a field with one of ulong, byte, bytes, fixed, struct, structs, inline, out, template", e);
+    a.FailType(name.c_str(), "a field with one of ulong, byte, bytes, fixed, struct, structs, inline, out, template",
+               e);
     return false;
   }
   napi_value v;

@@ -149,7 +149,8 @@ bool ParseValue(Args& a, napi_value v, const std::string& name, int depth, CK_AT
         if (!IsTemplateAttribute(attr.type) && !(attr.type & CKF_ARRAY_ATTRIBUTE)) {
           // Only template attributes (and vendor ones marked CKF_ARRAY_ATTRIBUTE) hold nested
           // templates; elsewhere the module would store our pointers as the value's bytes.
-          a.FailType(name.c_str(), "bytes or a value of this attribute's type (nested templates go in template attributes)", v);
+          a.FailType(name.c_str(),
+                     "bytes or a value of this attribute's type (nested templates go in template attributes)", v);
           return false;
         }
         CK_ATTRIBUTE_PTR inner = nullptr;
@@ -168,8 +169,7 @@ bool ParseValue(Args& a, napi_value v, const std::string& name, int depth, CK_AT
       return true;
     }
     default:
-      a.FailType(name.c_str(),
-                 "a boolean, number, bigint, string, Buffer, Date, number[] or nested template", v);
+      a.FailType(name.c_str(), "a boolean, number, bigint, string, Buffer, Date, number[] or nested template", v);
       return false;
   }
 }
@@ -347,9 +347,12 @@ CK_RV ReadAttributes(const FunctionTable& f, CK_SESSION_HANDLE s, CK_OBJECT_HAND
       r.nested = IsTemplateAttribute(r.type) && t[i].ulValueLen % sizeof(CK_ATTRIBUTE) == 0;
       if (r.nested) {
         CK_RV nrv = ReadNested(f, s, o, r, t[i].ulValueLen, detail);
-        if (nrv == CKR_BUFFER_TOO_SMALL) retry = true;
-        else if (nrv != CKR_OK && !IsPerAttributeRv(nrv)) return nrv;
-        else if (nrv != CKR_OK) r.status = StatusOf(nrv);
+        if (nrv == CKR_BUFFER_TOO_SMALL)
+          retry = true;
+        else if (nrv != CKR_OK && !IsPerAttributeRv(nrv))
+          return nrv;
+        else if (nrv != CKR_OK)
+          r.status = StatusOf(nrv);
         continue;
       }
       r.value.resize(t[i].ulValueLen);
@@ -358,8 +361,10 @@ CK_RV ReadAttributes(const FunctionTable& f, CK_SESSION_HANDLE s, CK_OBJECT_HAND
     }
     if (!read.empty()) {
       rv = f.C_GetAttributeValue(s, o, read.data(), static_cast<CK_ULONG>(read.size()));
-      if (rv == CKR_BUFFER_TOO_SMALL) retry = true;  // a value grew between the passes
-      else if (!IsPerAttributeRv(rv)) return rv;
+      if (rv == CKR_BUFFER_TOO_SMALL)
+        retry = true;  // a value grew between the passes
+      else if (!IsPerAttributeRv(rv))
+        return rv;
       for (size_t k = 0; k < read.size() && !retry; k++) {
         AttrRead& r = attrs[index[k]];
         if (read[k].ulValueLen == CK_UNAVAILABLE_INFORMATION) {

@@ -12,49 +12,49 @@ namespace p11 {
 // Property names of the objects built on hot paths. Created once per environment and reused, so
 // V8 sees the same internalized key (and the same hidden class) every call instead of decoding
 // and looking up a UTF-8 name per property.
-#define P11_KEYS(X) \
-  X(major) \
-  X(minor) \
-  X(cryptokiVersion) \
-  X(manufacturerID) \
-  X(flags) \
+#define P11_KEYS(X)     \
+  X(major)              \
+  X(minor)              \
+  X(cryptokiVersion)    \
+  X(manufacturerID)     \
+  X(flags)              \
   X(libraryDescription) \
-  X(libraryVersion) \
-  X(slotDescription) \
-  X(hardwareVersion) \
-  X(firmwareVersion) \
-  X(label) \
-  X(model) \
-  X(serialNumber) \
-  X(maxSessionCount) \
-  X(sessionCount) \
-  X(maxRwSessionCount) \
-  X(rwSessionCount) \
-  X(maxPinLen) \
-  X(minPinLen) \
-  X(totalPublicMemory) \
-  X(freePublicMemory) \
+  X(libraryVersion)     \
+  X(slotDescription)    \
+  X(hardwareVersion)    \
+  X(firmwareVersion)    \
+  X(label)              \
+  X(model)              \
+  X(serialNumber)       \
+  X(maxSessionCount)    \
+  X(sessionCount)       \
+  X(maxRwSessionCount)  \
+  X(rwSessionCount)     \
+  X(maxPinLen)          \
+  X(minPinLen)          \
+  X(totalPublicMemory)  \
+  X(freePublicMemory)   \
   X(totalPrivateMemory) \
-  X(freePrivateMemory) \
-  X(utcTime) \
-  X(slotID) \
-  X(state) \
-  X(deviceError) \
-  X(minKeySize) \
-  X(maxKeySize) \
-  X(type) \
-  X(status) \
-  X(value) \
-  X(publicKey) \
-  X(privateKey) \
-  X(mechanism) \
-  X(parameter) \
+  X(freePrivateMemory)  \
+  X(utcTime)            \
+  X(slotID)             \
+  X(state)              \
+  X(deviceError)        \
+  X(minKeySize)         \
+  X(maxKeySize)         \
+  X(type)               \
+  X(status)             \
+  X(value)              \
+  X(publicKey)          \
+  X(privateKey)         \
+  X(mechanism)          \
+  X(parameter)
 
 enum class Key {
 #define P11_KEY_ENUM(k) k,
   P11_KEYS(P11_KEY_ENUM)
 #undef P11_KEY_ENUM
-  Count
+      Count
 };
 napi_value KeyName(napi_env env, Key k);
 const char* KeyText(int i);

@@ -37,9 +37,9 @@
 #define P11_HIDDEN __attribute__((visibility("hidden")))
 
 // OLD(ret, name, version, (params), (args)): __wrap_name calls name@version.
-#define OLD(ret, name, version, params, args)                        \
-  extern "C" ret p11_old_##name params;                            \
-  __asm__(".symver p11_old_" #name "," #name "@" version);           \
+#define OLD(ret, name, version, params, args)              \
+  extern "C" ret p11_old_##name params;                    \
+  __asm__(".symver p11_old_" #name "," #name "@" version); \
   extern "C" P11_HIDDEN ret __wrap_##name params { return p11_old_##name args; }
 
 OLD(void*, dlopen, P11_BASE, (const char* f, int m), (f, m))
@@ -47,17 +47,18 @@ OLD(void*, dlsym, P11_BASE, (void* h, const char* s), (h, s))
 OLD(int, dlclose, P11_BASE, (void* h), (h))
 OLD(char*, dlerror, P11_BASE, (void), ())
 OLD(int, dladdr, P11_BASE, (const void* a, Dl_info* i), (a, i))
-OLD(int, pthread_create, P11_BASE, (pthread_t* t, const pthread_attr_t* a, void* (*f)(void*), void* p), (t, a, f, p))
+OLD(int, pthread_create, P11_BASE, (pthread_t * t, const pthread_attr_t* a, void* (*f)(void*), void* p), (t, a, f, p))
 OLD(int, pthread_join, P11_BASE, (pthread_t t, void** r), (t, r))
 OLD(int, pthread_detach, P11_BASE, (pthread_t t), (t))
-OLD(int, pthread_once, P11_BASE, (pthread_once_t* o, void (*f)(void)), (o, f))
-OLD(int, pthread_key_create, P11_BASE, (pthread_key_t* k, void (*d)(void*)), (k, d))
-OLD(int, __pthread_key_create, P11_BASE, (pthread_key_t* k, void (*d)(void*)), (k, d))
+OLD(int, pthread_once, P11_BASE, (pthread_once_t * o, void (*f)(void)), (o, f))
+OLD(int, pthread_key_create, P11_BASE, (pthread_key_t * k, void (*d)(void*)), (k, d))
+OLD(int, __pthread_key_create, P11_BASE, (pthread_key_t * k, void (*d)(void*)), (k, d))
 OLD(int, pthread_key_delete, P11_BASE, (pthread_key_t k), (k))
 OLD(void*, pthread_getspecific, P11_BASE, (pthread_key_t k), (k))
 OLD(int, pthread_setspecific, P11_BASE, (pthread_key_t k, const void* v), (k, v))
 OLD(int, pthread_setname_np, P11_SETNAME, (pthread_t t, const char* n), (t, n))
-OLD(int, pthread_cond_timedwait, P11_CONDWAIT, (pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t), (c, m, t))
+OLD(int, pthread_cond_timedwait, P11_CONDWAIT, (pthread_cond_t * c, pthread_mutex_t* m, const struct timespec* t),
+    (c, m, t))
 
 // pthread_cond_clockwait (glibc 2.30; libstdc++ uses it for steady_clock waits): the same wait
 // on the condition's own clock (CLOCK_REALTIME, the default), the deadline moved to that clock.
@@ -84,8 +85,10 @@ extern "C" P11_HIDDEN uint32_t __wrap_arc4random(void) {
   size_t got = 0;
   while (got < sizeof v) {
     const ssize_t n = getrandom(reinterpret_cast<char*>(&v) + got, sizeof v - got, 0);
-    if (n > 0) got += size_t(n);
-    else if (errno != EINTR) break;
+    if (n > 0)
+      got += size_t(n);
+    else if (errno != EINTR)
+      break;
   }
   return v;
 }
