@@ -38,12 +38,12 @@ function sh(cmd, args, opts = {}) {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20, ...opts });
 }
 
+// Only what is missing goes to scripts/softhsm.js's aptInstall (apt-get update + install).
 function aptInstall(pkgs) {
   const missing = pkgs.filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.indexOf('install ok installed') < 0);
   if (!missing.length) return;
   log(`apt-get install ${missing.join(' ')}`);
-  sh('apt-get', ['update', '-qq']);
-  sh('apt-get', ['install', '-y', '-qq', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  require('./softhsm.js').aptInstall(missing);
 }
 
 // arm64 binaries run through qemu-aarch64 registered with binfmt_misc (flag F: the interpreter is

@@ -123,11 +123,7 @@ struct Op_C_GenerateRandom : OpBase {
     return true;
   }
   CK_RV Run(const FunctionTable& f) {
-    CK_BYTE_PTR target = out.callerPtr;
-    if (!target) {
-      out.own.reset(new uint8_t[length ? length : 1]);
-      target = out.own.get();
-    }
+    CK_BYTE_PTR target = out.callerPtr ? out.callerPtr : out.Room(length);
     CK_RV rv = f.C_GenerateRandom(session, target, length);
     out.data = target;
     out.len = rv == CKR_OK ? length : 0;
