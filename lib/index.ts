@@ -1,18 +1,19 @@
 // p11bridge: the typed layer (Module → Slot → Session) over `p11bridge/raw`, which is
 // re-exported here too (constants, error classes, PKCS11).
 export * from './raw';
-export { Module, ModuleClosedError } from './module';
-export type { ModuleInfo, ModuleOpenOptions } from './module';
-export { Slot } from './slot';
-export { SlotWatcher } from './events';
-export type { SlotEvent, SlotEventMode, SlotEventOptions } from './events';
-export type { OpenSessionOptions } from './slot';
-export { Session, SessionNotOpenError } from './session';
+export { Module, ModuleClosedError } from './core/module';
+export type { ModuleInfo, ModuleOpenOptions } from './core/module';
+export { Slot } from './core/slot';
+export { SlotWatcher } from './core/events';
+export type { SlotEvent, SlotEventMode, SlotEventOptions } from './core/events';
+export type { OpenSessionOptions } from './session';
+export { Session } from './session';
+export { SessionNotOpenError } from './session/session';
 // The typed layer's info types under their plain names: they take precedence over the raw structs
 // of the same names that `export * from './raw'` brings (those stay under 'p11bridge/raw').
 // The Typed* names are kept as aliases for code written against 0.1.
-export type { SessionInfo, SessionInfo as TypedSessionInfo, SessionState, UserType, CallOptions } from './session';
-export type { Limit, MechanismInfo, SlotInfo, TokenInfo, MechanismInfo as TypedMechanismInfo, SlotInfo as TypedSlotInfo, TokenInfo as TypedTokenInfo } from './token';
+export type { SessionInfo, SessionInfo as TypedSessionInfo, SessionState, UserType, CallOptions } from './session/session';
+export type { Limit, MechanismInfo, SlotInfo, TokenInfo, MechanismInfo as TypedMechanismInfo, SlotInfo as TypedSlotInfo, TokenInfo as TypedTokenInfo } from './core/token';
 export { RUTOKEN_ERRORS, VendorPkcs11Error, registerVendorErrors, vendorErrorTable, vendorErrorTableFor, applyVendorErrors } from './errors/vendors';
 export type { VendorErrorTable } from './errors/vendors';
 export { Pkcs11Object } from './objects/object';
@@ -27,16 +28,16 @@ export { Key, PrivateKey, PublicKey, SecretKey } from './objects/keys';
 export type { KeyPairSpec, SecretKeySpec } from './objects/generate';
 export { resolveMechanism, curveParams, CURVES } from './mechanisms';
 export type { MechanismSpec, HashName } from './mechanisms';
-export { SessionPool, PoolTimeoutError, PoolClosedError } from './pool';
-export type { PoolOptions } from './pool';
-export { SignOperation, VerifyOperation, CipherOperation, DigestOperation, OperationFinishedError } from './operations';
-export type { ByteSource } from './operations';
-export { CipherStream, OperationWritable } from './streams';
-export type { OperationStreamOptions } from './streams';
-export { MessageEncryptOperation, MessageDecryptOperation, MessageSignOperation, MessageVerifyOperation } from './messages';
-export type { MessageCipherSpec, MessageEncryptOptions, MessageDecryptOptions, EncryptedMessage, MessageSignOptions } from './messages';
-export { planKem } from './kem';
-export type { KemSpec, KemPlan } from './kem';
+export { SessionPool, PoolTimeoutError, PoolClosedError } from './core/pool';
+export type { PoolOptions } from './core/pool';
+export { SignOperation, VerifyOperation, CipherOperation, DigestOperation, OperationFinishedError } from './session/operations';
+export type { ByteSource } from './session/operations';
+export { CipherStream, OperationWritable } from './session/streams';
+export type { OperationStreamOptions } from './session/streams';
+export { MessageEncryptOperation, MessageDecryptOperation, MessageSignOperation, MessageVerifyOperation } from './session/messages';
+export type { MessageCipherSpec, MessageEncryptOptions, MessageDecryptOptions, EncryptedMessage, MessageSignOptions } from './session/messages';
+export { planKem } from './session/kem';
+export type { KemSpec, KemPlan } from './session/kem';
 export type { KeyClassName, KeyOfClass, UnwrapTemplate, UnwrappedKey, DerivedKey } from './objects/keys';
 export type { Pbkdf2Spec, SecretKeyPlanContext } from './objects/generate';
 export { resolveWrapMechanism, resolveDeriveMechanism, pbkdf2Mechanism, rawEcPoint } from './mechanisms/kdf';
@@ -55,10 +56,10 @@ export type {
   Sp800108Spec,
   Sp800108Prf,
 } from './mechanisms/kdf';
-export { parse as parseUri, format as formatUri, matchesModule, matchesSlot, matchesToken, toTemplate as uriTemplate, uriTypeOf, Pkcs11UriError } from './uri';
-export type { Pkcs11Uri, UriObjectType, FormatOptions as UriFormatOptions, Pkcs11UriErrorCode } from './uri';
-export { discover, readP11KitConfig, findWellKnownModules, WELL_KNOWN_MODULES, parseP11KitConfig } from './discovery';
-export type { DiscoveredModule, DiscoverOptions, DiscoverySource, DiscoveryIssue, P11KitModule, P11KitModuleConfig, P11KitConfiguration, P11KitPaths, WellKnownModule, UserConfigMode } from './discovery';
+export { parse as parseUri, format as formatUri, matchesModule, matchesSlot, matchesToken, toTemplate as uriTemplate, uriTypeOf, Pkcs11UriError } from './locate/uri';
+export type { Pkcs11Uri, UriObjectType, FormatOptions as UriFormatOptions, Pkcs11UriErrorCode } from './locate/uri';
+export { discover, readP11KitConfig, findWellKnownModules, WELL_KNOWN_MODULES, parseP11KitConfig } from './locate/discovery';
+export type { DiscoveredModule, DiscoverOptions, DiscoverySource, DiscoveryIssue, P11KitModule, P11KitModuleConfig, P11KitConfiguration, P11KitPaths, WellKnownModule, UserConfigMode } from './locate/discovery';
 export {
   exportPublicKey,
   exportSpki,
@@ -83,4 +84,3 @@ export { Pkcs11Crypto, Pkcs11SubtleCrypto, Pkcs11CryptoKey, Pkcs11KeyStorage, Pk
 export type { Pkcs11KeyAlgorithm, Pkcs11CryptoOptions } from './interop/webcrypto';
 
 // Methods the layers above add to Session (docs/architecture.md): loaded with the entry point.
-import './objects/session-methods';

@@ -1,7 +1,7 @@
 // The typed layer's import graph, as it runs: the compiled dist/ (what users load), not the
 // TypeScript (whose `import type` lines vanish). No run-time import cycle, whose behaviour would
 // depend on which file a program happens to load first, and no require() deferred into a function
-// body to dodge one (it also breaks under ES module output). Issue 15 adds the layer rule.
+// body to dodge one (it also breaks under ES module output), and no import that points up a layer.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -79,6 +79,32 @@ export function cycles(edges: Map<string, string[]>): string[][] {
   return out;
 }
 
+/**
+ * The layers of lib/, bottom to top; a file's layer is that of its first folder (top-level files
+ * are the entry points). The CLI is a program on the public entry, as a user's would be.
+ * docs/architecture.md says what each holds.
+ */
+export const LAYERS = ['base', 'binding', 'pure', 'locate', 'core', 'objects', 'session', 'interop', 'features', 'entry', 'cli'] as const;
+const FOLDER_LAYER: Record<string, (typeof LAYERS)[number]> = {
+  util: 'base', constants: 'base', errors: 'base', types: 'base',
+  binding: 'binding',
+  template: 'pure', mechanisms: 'pure', encoding: 'pure',
+  locate: 'locate',
+  core: 'core',
+  objects: 'objects',
+  session: 'session',
+  interop: 'interop',
+  documents: 'features', compat: 'features',
+  cli: 'cli',
+};
+
+export function layerOf(file: string): number {
+  const parts = file.split(/[\\/]/);
+  if (parts.length === 1) return LAYERS.indexOf('entry');
+  const layer = FOLDER_LAYER[parts[0]];
+  return layer === undefined ? -1 : LAYERS.indexOf(layer);
+}
+
 describe('the compiled import graph (dist/)', () => {
   const graph = importGraph(jsFiles(dist));
 
@@ -90,33 +116,31 @@ describe('the compiled import graph (dist/)', () => {
     expect(graph.deferred).toEqual([]);
   });
 
-  // The top layers: interop/ (node:crypto, WebCrypto, X.509, JWS on top of the typed objects), the
-  // CLI and the entry point. Nothing below may import them (they add methods to the classes
-  // below instead: PublicKey.toKeyObject, Session.importKey, Session.importCertificate).
-  test('no file below interop/ imports interop/, cli/ or the entry point', () => {
-    const top = (f: string) => /^(interop|cli)\//.test(f) || f === 'index.js';
+  // The layers, bottom to top (docs/architecture.md). A file may import its own layer and the
+  // layers below it, never one above: a class a layer down gets methods from above instead
+  // (Slot.openSession from session/, Session.importKey from interop/ …).
+  test('every import points down the layers (or stays in its own)', () => {
     const up: string[] = [];
     for (const [f, deps] of graph.edges) {
       const from = path.relative(dist, f);
-      if (top(from)) continue;
-      for (const d of deps) if (top(path.relative(dist, d))) up.push(`${from} -> ${path.relative(dist, d)}`);
+      for (const d of deps) {
+        const to = path.relative(dist, d);
+        if (layerOf(to) > layerOf(from)) up.push(`${from} (${LAYERS[layerOf(from)]}) -> ${to} (${LAYERS[layerOf(to)]})`);
+      }
     }
     expect(up).toEqual([]);
   });
 
-  // Core and sessions (module, slots, slot events, the pool, sessions, operations) sit below the
-  // objects: object classes and everything that makes them (objects/, streams, messages, KEM) add
-  // their methods to Session instead (docs/architecture.md).
-  test('core and session files import no object class and nothing above', () => {
-    const core = new Set(['module.js', 'slot.js', 'token.js', 'events.js', 'pool.js', 'session.js', 'operations.js', 'operation-end.js', 'fused.js']);
-    const above = (f: string) => /^(objects|interop|cli)\//.test(f) || ['streams.js', 'messages.js', 'kem.js', 'index.js'].includes(f);
-    const up: string[] = [];
-    for (const [f, deps] of graph.edges) {
-      const from = path.relative(dist, f);
-      if (!core.has(from)) continue;
-      for (const d of deps) if (above(path.relative(dist, d))) up.push(`${from} -> ${path.relative(dist, d)}`);
-    }
-    expect(up).toEqual([]);
+  test('every compiled file belongs to a known layer', () => {
+    const unknown = [...graph.edges.keys()].map((f) => path.relative(dist, f)).filter((f) => layerOf(f) < 0);
+    expect(unknown).toEqual([]);
+  });
+
+  test('the layer check sees an import that points up', () => {
+    expect(layerOf('core/slot.js')).toBeLessThan(layerOf('session/session.js'));
+    expect(layerOf('mechanisms/kdf.js')).toBeLessThan(layerOf('objects/object.js'));
+    expect(layerOf('binding/native.js')).toBeLessThan(layerOf('template/codecs.js'));
+    expect(layerOf('index.js')).toBeGreaterThan(layerOf('interop/x509.js'));
   });
 
   test('the checks see cycles and deferred requires where there are some', () => {
@@ -145,17 +169,17 @@ describe('the public surface (dist/*.d.ts)', () => {
   const dts = (f: string) => fs.readFileSync(path.join(dist, f), 'utf8');
 
   test.each([
-    ['module.d.ts', ['enter(', 'leave(', 'finalizing', 'admit<', 'nameError(', 'call<', 'operations:']],
-    ['session.d.ts', ['tryHold(']],
-    ['slot.d.ts', ['setLoginState(', 'knownMechanisms', 'sessionClosedCallback(']],
-    ['operations.d.ts', ['belongsTo(']],
+    ['core/module.d.ts', ['enter(', 'leave(', 'finalizing', 'admit<', 'nameError(', 'call<', 'operations:']],
+    ['session/session.d.ts', ['tryHold(', 'startOperation(']],
+    ['core/slot.d.ts', ['setLoginState(', 'knownMechanisms', 'sessionClosedCallback(', 'sessionOpened(']],
+    ['session/operations.d.ts', ['belongsTo(']],
   ])('%s leaves out the internals', (file, names) => {
     const text = dts(file);
     for (const n of names) expect({ n, found: text.includes(n) }).toEqual({ n, found: false });
   });
 
   test('Slot.loginState is a getter only', () => {
-    expect(dts('slot.d.ts')).toMatch(/get loginState\(\)/);
-    expect(dts('slot.d.ts')).not.toMatch(/set loginState/);
+    expect(dts('core/slot.d.ts')).toMatch(/get loginState\(\)/);
+    expect(dts('core/slot.d.ts')).not.toMatch(/set loginState/);
   });
 });

@@ -15,7 +15,7 @@ import {
   resolveModulePath,
   linuxLibDirs,
   DiscoveryIssue,
-} from '../lib/discovery';
+} from '../lib/locate/discovery';
 
 const isDebianX64 = process.platform === 'linux' && fs.existsSync('/usr/lib/x86_64-linux-gnu') && process.arch === 'x64';
 

@@ -23,8 +23,8 @@ test.each([
 // under 'p11bridge/raw'. Checked by the compiler: a wrong type makes this file fail to compile.
 import type * as entry from '../lib';
 import type * as rawEntry from '../lib/raw';
-import type { SessionInfo as TypedSession } from '../lib/session';
-import type { MechanismInfo as TypedMechanism, SlotInfo as TypedSlot, TokenInfo as TypedToken } from '../lib/token';
+import type { SessionInfo as TypedSession } from '../lib/session/session';
+import type { MechanismInfo as TypedMechanism, SlotInfo as TypedSlot, TokenInfo as TypedToken } from '../lib/core/token';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const plainNames: [

@@ -36,8 +36,8 @@ import {
   CKO_SECRET_KEY,
   CKG_NO_GENERATE,
 } from '../lib/index';
-import { MessageDecryptOperation, MessageEncryptOperation, planMessageCipher } from '../lib/messages';
-import { planKem } from '../lib/kem';
+import { MessageDecryptOperation, MessageEncryptOperation, planMessageCipher } from '../lib/session/messages';
+import { planKem } from '../lib/session/kem';
 
 function nodeGcmDecrypt(key: Buffer, iv: Buffer, aad: Buffer, ct: Buffer, tag: Buffer): Buffer {
   const d = crypto.createDecipheriv(`aes-${key.length * 8}-gcm` as crypto.CipherGCMTypes, key, iv, { authTagLength: tag.length });

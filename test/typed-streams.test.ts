@@ -20,7 +20,7 @@ import {
   OperationFinishedError,
   CKM_ECDSA,
 } from '../lib/index';
-import { CipherStream, OperationWritable } from '../lib/streams';
+import { CipherStream, OperationWritable } from '../lib/session/streams';
 
 const MB = 1024 * 1024;
 

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
-import { format, matchesModule, matchesSlot, matchesToken, parse, Pkcs11Uri, Pkcs11UriError, toTemplate } from '../lib/uri';
+import { format, matchesModule, matchesSlot, matchesToken, parse, Pkcs11Uri, Pkcs11UriError, toTemplate } from '../lib/locate/uri';
 import { runChild, repoRoot } from './helpers/child-process';
 
 function rejects(uri: string, code: string, attribute?: string): Pkcs11UriError {

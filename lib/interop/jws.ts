@@ -11,7 +11,7 @@ import type { JsonWebKey } from 'node:crypto';
 import type { HashName, MechanismSpec } from '../mechanisms';
 import { Pkcs11Object } from '../objects/object';
 import type { PrivateKey, PublicKey } from '../objects/keys';
-import type { Bytes } from '../raw-types';
+import type { Bytes } from '../binding/raw-types';
 import { curveOfParams, exportJwk } from './keyobject';
 
 export type JwsAlgorithm = 'ES256' | 'ES384' | 'ES512' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'EdDSA';

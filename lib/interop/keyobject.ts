@@ -354,7 +354,7 @@ export function derToEcdsa(der: Uint8Array, size: number): Buffer {
 
 // The node:crypto forms of a public key, as methods: added here, above objects/keys.ts, in the
 // way sharp's operation files add to its class (objects/ must not import interop/).
-declare module '../session' {
+declare module '../session/session' {
   interface Session {
     /** A node:crypto key put on the token: private (RSA/EC/Edwards), public, or secret (AES/generic). */
     importKey(keyObject: KeyObject, template?: TemplateObject): Promise<PrivateKey | PublicKey | SecretKey>;

@@ -96,7 +96,7 @@ export async function readCertificate(certificate: Certificate | Pkcs11Object): 
 }
 
 // session.importCertificate(): added here, above the session (which does not import interop/).
-declare module '../session' {
+declare module '../session/session' {
   interface Session {
     /** A certificate (X509Certificate or DER) stored with its subject, issuer and serial number. */
     importCertificate(certificate: X509Certificate | Uint8Array, template?: TemplateObject): Promise<Certificate>;

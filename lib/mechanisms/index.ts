@@ -1,7 +1,7 @@
 // Typed mechanisms: `{ name: 'ECDSA', hash: 'SHA-256' }` … → the raw `{ mechanism, parameter }`.
 // A raw escape hatch `{ mechanism, parameter }` passes through untouched.
 import * as C from '../constants/generated';
-import type { Bytes, Mechanism, Ulong } from '../raw-types';
+import type { Bytes, Mechanism, Ulong } from '../binding/raw-types';
 import * as P from './params';
 
 export type HashName = 'SHA-1' | 'SHA-224' | 'SHA-256' | 'SHA-384' | 'SHA-512';

@@ -2,10 +2,10 @@
 // built with the struct builders of ./params. A raw `{ mechanism, parameter }` passes through.
 import { KeyObject, createPublicKey } from 'node:crypto';
 import * as C from '../constants/generated';
-import binding from '../native';
+import binding from '../binding/native';
 import { Pkcs11Object } from '../objects/object';
 import type { PublicKey, SecretKey } from '../objects/keys';
-import type { Bytes, Mechanism, StructField, Ulong } from '../raw-types';
+import type { Bytes, Mechanism, StructField, Ulong } from '../binding/raw-types';
 import { HashName, MechanismSpec, resolveMechanism } from './index';
 import * as P from './params';
 

@@ -1,7 +1,7 @@
 // Mechanism parameter structs of PKCS#11 3.2 as struct descriptions (see StructField in
 // raw-types.ts). Field order follows the spec's structs; native code lays them out with the C
 // ABI, and test/layout.test.ts checks every one against offsetof/sizeof of the project's header.
-import type { Attribute, Bytes, StructField, Ulong } from '../raw-types';
+import type { Attribute, Bytes, StructField, Ulong } from '../binding/raw-types';
 import {
   CKG_NO_GENERATE,
   CKZ_DATA_SPECIFIED,

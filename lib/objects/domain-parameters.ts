@@ -1,6 +1,6 @@
 // Domain parameters (CKO_DOMAIN_PARAMETERS): DSA/DH/X9.42 groups or EC curves stored on the
 // token, to generate key pairs from.
-import type { Ulong } from '../raw-types';
+import type { Ulong } from '../binding/raw-types';
 import { Pkcs11Object } from './object';
 
 export interface DomainParameterValues {

@@ -1,8 +1,8 @@
 // The class an object handle gets: chosen by its CKA_CLASS, so find() and unwrap() hand back
 // a PrivateKey, a Certificate … rather than a generic object.
 import * as C from '../constants/generated';
-import type { Ulong } from '../raw-types';
-import type { Session } from '../session';
+import type { Ulong } from '../binding/raw-types';
+import type { Session } from '../session/session';
 import { classNumber } from '../template/attributes';
 
 export { classNumber };

@@ -2,7 +2,7 @@
 import * as C from '../constants/generated';
 import { curveParams } from '../mechanisms';
 import { pbkdf2Mechanism, Pbkdf2Spec } from '../mechanisms/kdf';
-import type { Bytes, Mechanism } from '../raw-types';
+import type { Bytes, Mechanism } from '../binding/raw-types';
 import type { TemplateObject } from '../template/attributes';
 import type { DomainParameters } from './domain-parameters';
 

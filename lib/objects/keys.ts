@@ -5,12 +5,12 @@ import * as crypto from 'node:crypto';
 import * as C from '../constants/generated';
 import { resolveMechanism, MechanismSpec } from '../mechanisms';
 import { isBytes, PrivateKeyDeriveSpec, resolveDeriveMechanism, resolveWrapMechanism, SecretKeyDeriveSpec, WrapSpec } from '../mechanisms/kdf';
-import type { Bytes, Mechanism, PKCS11 as RawModule, Pin, Ulong } from '../raw-types';
+import type { Bytes, Mechanism, PKCS11 as RawModule, Pin, Ulong } from '../binding/raw-types';
 import { classNumber, encodeTemplate, KEY_TYPES, TemplateObject } from '../template/attributes';
-import type { CallOptions, Session } from '../session';
+import type { CallOptions, Session } from '../session/session';
 import { Pkcs11Object } from './object';
-import { contextLogin, endOperation, OperationKind } from '../operation-end';
-import { failedInInit, fused } from '../fused';
+import { contextLogin, endOperation, OperationKind } from '../binding/operation-end';
+import { failedInInit, fused } from '../binding/fused';
 
 async function resolved(key: Pkcs11Object, spec: MechanismSpec, what: string) {
   const slot = key.session.slot;

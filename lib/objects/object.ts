@@ -1,9 +1,9 @@
 // An object on the token, seen through one session: batched attribute reads (one C call for all
 // names, unreadable ones reported instead of thrown), writes, copy, size and destroy.
-import type { AttributeStatus, Ulong } from '../raw-types';
+import type { AttributeStatus, Ulong } from '../binding/raw-types';
 import { attributeType, decodeAttribute, encodeTemplate, TemplateObject } from '../template/attributes';
-import type { Session } from '../session';
-import { CK_UNAVAILABLE_INFORMATION } from '../raw';
+import type { Session } from '../session/session';
+import { CK_UNAVAILABLE_INFORMATION } from '../binding/pkcs11';
 
 /** Values read by getAttributes; names that could not be read are in `unreadable`. */
 export type AttributeValues<K extends string> = { [P in K]?: unknown } & {

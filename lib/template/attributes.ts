@@ -2,7 +2,7 @@
 // ({ label: 'k1', token: true, class: 'privateKey', wrapTemplate: { extractable: false } }),
 // encoded here into the raw `{ type, value }` arrays, and reads are decoded with the same table.
 import * as C from '../constants/generated';
-import type { Attribute, AttributeResult, AttributeStatus, Ulong } from '../raw-types';
+import type { Attribute, AttributeResult, AttributeStatus, Ulong } from '../binding/raw-types';
 import { bool, bytes, camelNames, Codec, date, enumeration, ulong, ulongArray, utf8 } from './codecs';
 
 export const OBJECT_CLASSES = camelNames(C, 'CKO_');

@@ -1,6 +1,6 @@
 // Attribute value codecs: JS value ⇄ the bytes a module reads and writes.
-import binding from '../native';
-import type { Attribute, AttributeResult, AttributeValue, Ulong } from '../raw-types';
+import binding from '../binding/native';
+import type { Attribute, AttributeResult, AttributeValue, Ulong } from '../binding/raw-types';
 
 export interface Codec<T> {
   /** The raw template value (its JS type picks the native encoding). */

@@ -1,5 +1,5 @@
 // CK_FLAGS as named booleans.
-import type { Ulong } from '../raw-types';
+import type { Ulong } from '../binding/raw-types';
 
 export type FlagTable<K extends string> = Readonly<Record<K, number>>;
 

@@ -6,7 +6,7 @@
 // once per slot with throw-away keys. A shorter key from a module that truncates on the other side
 // is derived as Z, cut in Node and imported (Z passes through this process, as deriveBits's does).
 import * as nodeCrypto from 'node:crypto';
-import type { Session } from '../../session';
+import type { Session } from '../../session/session';
 import { PrivateKey, PublicKey, SecretKey } from '../../objects/keys';
 import type { EcdhSpec } from '../../mechanisms/kdf';
 import { importSecretKey } from '../keyobject';

@@ -1,6 +1,6 @@
 // generateKey: key pairs (ECDSA, ECDH, Ed25519, RSA) and secret keys (AES, HMAC) as token
 // session objects. Pairs share a fresh CKA_ID, so keyStorage and certificates can pair them up.
-import type { Session } from '../../session';
+import type { Session } from '../../session/session';
 import type { KeyPairSpec } from '../../objects/generate';
 import {
   Algorithm,

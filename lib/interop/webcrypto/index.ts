@@ -12,7 +12,7 @@
 //   the event loop), so it fills the array from node:crypto. `crypto.randomBytes(n)` on the token
 //   is `session.random(n)`.
 import * as nodeCrypto from 'node:crypto';
-import type { Session } from '../../session';
+import type { Session } from '../../session/session';
 import { Pkcs11SubtleCrypto, Pkcs11CryptoOptions } from './subtle';
 import { Pkcs11CertificateStorage, Pkcs11KeyStorage } from './storage';
 

@@ -7,7 +7,7 @@
 // generateKey/importKey give every key one. Keys without a CKA_ID get `<type>-handle-<n>`, valid
 // while the session is open. Certificate indexes are `x509-<SHA-256 of the DER, hex>`.
 import { createHash, X509Certificate } from 'node:crypto';
-import type { Session } from '../../session';
+import type { Session } from '../../session/session';
 import { Certificate } from '../../objects/certificate';
 import { PrivateKey, PublicKey, SecretKey } from '../../objects/keys';
 import { Pkcs11Object } from '../../objects/object';

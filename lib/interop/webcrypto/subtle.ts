@@ -2,7 +2,7 @@
 // arguments as WebCrypto does (TypeError, SyntaxError, InvalidAccessError, NotSupportedError …)
 // and runs on the token through the typed layer; the algorithm families live in their own files.
 import * as nodeCrypto from 'node:crypto';
-import type { Session } from '../../session';
+import type { Session } from '../../session/session';
 import { PrivateKey, PublicKey, SecretKey } from '../../objects/keys';
 import type { HashName, MechanismSpec } from '../../mechanisms';
 import {

@@ -4,7 +4,7 @@
 // their bytes leave the token only wrapped (wrapKey).
 import * as nodeCrypto from 'node:crypto';
 import type { webcrypto } from 'node:crypto';
-import type { Session } from '../../session';
+import type { Session } from '../../session/session';
 import { PublicKey } from '../../objects/keys';
 import { exportPublicKey, importPrivateKey, importPublicKey, importSecretKey } from '../keyobject';
 import {

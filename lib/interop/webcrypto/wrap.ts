@@ -2,7 +2,7 @@
 // (C_WrapKey / C_UnwrapKey), so their bytes never reach this process; PKCS#11 wraps a private key
 // as its PKCS#8 PrivateKeyInfo, which is what WebCrypto's 'pkcs8' wrapping holds. Public keys
 // ('spki', 'jwk', 'raw') are exported and then encrypted, as WebCrypto does.
-import type { Session } from '../../session';
+import type { Session } from '../../session/session';
 import { PrivateKey, PublicKey, SecretKey, UnwrapTemplate } from '../../objects/keys';
 import type { WrapSpec } from '../../mechanisms/kdf';
 import { Algorithm, allowedUsages, arrayBuffer, checkUsages, domError, isAes, isRsa, keyTypeOf, KeyUsage, newKeyId, usageTemplate } from './algorithms';

@@ -1,15 +1,9 @@
 // A slot and its token: information, mechanisms, sessions and token administration.
-import * as C from './constants/generated';
-import type { Pin, Ulong } from './raw-types';
-import { Session, UserType } from './session';
+import type { Pin, Ulong } from '../binding/raw-types';
+import type { UserType } from '../session/session';
 import { decodeMechanismInfo, decodeSlotInfo, decodeTokenInfo, MechanismInfo, SlotInfo, TokenInfo } from './token';
 import type { Module } from './module';
 import { PoolOptions, SessionPool } from './pool';
-
-export interface OpenSessionOptions {
-  /** A read-write session (default false: read-only). */
-  write?: boolean;
-}
 
 export class Slot {
   private login: Exclude<UserType, 'context'> | null = null;
@@ -60,11 +54,12 @@ export class Slot {
     return decodeMechanismInfo(type, await this.module.call(() => this.module.raw.C_GetMechanismInfoAsync(this.id, type)));
   }
 
-  async openSession(options: OpenSessionOptions = {}): Promise<Session> {
-    const flags = C.CKF_SERIAL_SESSION | (options.write ? C.CKF_RW_SESSION : 0);
-    const handle = await this.module.call(() => this.module.raw.C_OpenSessionAsync(this.id, flags));
+  // openSession() is added by session/index.ts: a Slot makes Sessions, but the session layer sits
+  // above this one, so the method comes from there (docs/architecture.md).
+
+  /** @internal Records a session opened on this slot (session/index.ts's openSession()). */
+  sessionOpened(handle: Ulong): void {
     this.sessions.add(String(handle));
-    return new Session(this, handle, options.write === true);
   }
 
   /** A pool of sessions on this slot (see PoolOptions). */

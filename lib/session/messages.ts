@@ -7,15 +7,14 @@
 // On a 2.x module (no message functions) Init fails with FunctionNotSupportedError, the raw
 // layer's answer for a function the module does not provide.
 import * as crypto from 'node:crypto';
-import * as C from './constants/generated';
-import type { MechanismSpec } from './mechanisms';
-import * as P from './mechanisms/params';
-import type { Key } from './objects/keys';
-import { Pkcs11Object } from './objects/object';
+import * as C from '../constants/generated';
+import type { MechanismSpec } from '../mechanisms';
+import * as P from '../mechanisms/params';
+import type { Key } from '../objects/keys';
+import { Pkcs11Object } from '../objects/object';
 import { ByteSource, checkBytes, describeValue, isBytes, Operation } from './operations';
-import type { Bytes, Mechanism, Parameter, PKCS11, StructField, Ulong } from './raw-types';
-import { Session } from './session';
-import { addMethods } from './util/methods';
+import type { Bytes, Mechanism, Parameter, PKCS11, StructField, Ulong } from '../binding/raw-types';
+import type { Session } from './session';
 
 /**
  * A message cipher. AES-GCM: `tagLength` in bits (default 128), `ivLength` in bytes (default
@@ -388,7 +387,8 @@ declare module './session' {
   }
 }
 
-addMethods(Session.prototype, {
+/** Installed on Session by session/index.ts. */
+export const messageMethods = {
   messageEncryptInit(this: Session, spec: MessageCipherSpec, key: Key) {
     return messageEncryptInit(this, spec, key);
   },
@@ -401,4 +401,4 @@ addMethods(Session.prototype, {
   messageVerifyInit(this: Session, spec: MechanismSpec, key: Key) {
     return messageVerifyInit(this, spec, key);
   },
-});
+};

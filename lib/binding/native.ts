@@ -3,8 +3,8 @@
 import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import nodeGypBuild = require('node-gyp-build');
-import { ModuleLoadError, ModuleLoadErrorCode, Ulong } from './errors/pkcs11-error';
-import { createPkcs11Error } from './errors/create';
+import { ModuleLoadError, ModuleLoadErrorCode, Ulong } from '../errors/pkcs11-error';
+import { createPkcs11Error } from '../errors/create';
 import type { AttributeResult, AttributeStatus, PKCS11 as RawModule, SessionInfo, StructField } from './raw-types';
 
 export interface StructLayout {
@@ -42,7 +42,7 @@ export interface EngineStats {
   maxBatch: number;
 }
 
-const root = path.join(__dirname, '..');
+const root = path.join(__dirname, '..', '..');
 const binding = nodeGypBuild(root) as Binding;
 
 /** The file the addon was loaded from (a prebuild, or build/Release after node-gyp). */

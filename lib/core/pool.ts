@@ -1,10 +1,10 @@
 // A session pool for servers: up to `size` sessions on one slot (capped by the token's own session
 // limits), opened lazily, logged in once, handed out one caller at a time with a wait timeout.
-import type { Pin } from './raw-types';
-import type { Session, UserType } from './session';
+import type { Pin } from '../binding/raw-types';
+import type { Session, UserType } from '../session/session';
 import type { Slot } from './slot';
-import { DeviceRemovedError, SessionClosedError, SessionHandleInvalidError, TokenNotPresentError } from './errors/generated';
-import { PoolClosedError, PoolTimeoutError } from './errors/library';
+import { DeviceRemovedError, SessionClosedError, SessionHandleInvalidError, TokenNotPresentError } from '../errors/generated';
+import { PoolClosedError, PoolTimeoutError } from '../errors/library';
 
 /** Errors after which a session cannot be used again. */
 function sessionIsGone(e: unknown): boolean {

@@ -3,15 +3,14 @@
 // into the same key. Both are single calls, so the session is held only for that call.
 //
 // A module without these functions (every 2.x and 3.0 module) answers FunctionNotSupportedError.
-import * as C from './constants/generated';
-import { MechanismSpec, resolveMechanism } from './mechanisms';
-import { objectFor } from './objects/factory';
-import { PrivateKey, PublicKey, SecretKey } from './objects/keys';
+import * as C from '../constants/generated';
+import { MechanismSpec, resolveMechanism } from '../mechanisms';
+import { objectFor } from '../objects/factory';
+import { PrivateKey, PublicKey, SecretKey } from '../objects/keys';
 import { checkBytes, describeValue } from './operations';
-import type { Bytes, Mechanism, Template } from './raw-types';
-import { Session } from './session';
-import { addMethods } from './util/methods';
-import { encodeTemplate, OBJECT_CLASSES, TemplateObject } from './template/attributes';
+import type { Bytes, Mechanism, Template } from '../binding/raw-types';
+import type { Session } from './session';
+import { encodeTemplate, OBJECT_CLASSES, TemplateObject } from '../template/attributes';
 
 /** A KEM: ML-KEM (the parameter set comes from the key), or any mechanism spec / raw `{ mechanism, parameter }`. */
 export type KemSpec = { name: 'ML-KEM' } | MechanismSpec;
@@ -88,11 +87,12 @@ declare module './session' {
   }
 }
 
-addMethods(Session.prototype, {
+/** Installed on Session by session/index.ts. */
+export const kemMethods = {
   encapsulate(this: Session, spec: KemSpec, publicKey: PublicKey, template?: TemplateObject) {
     return encapsulate(this, spec, publicKey, template);
   },
   decapsulate(this: Session, spec: KemSpec, privateKey: PrivateKey, ciphertext: Bytes, template?: TemplateObject) {
     return decapsulate(this, spec, privateKey, ciphertext, template);
   },
-});
+};

@@ -1,14 +1,14 @@
 // A loaded and initialized PKCS#11 module: the entry point of the typed layer.
-import { PKCS11 } from './raw';
-import type { InitializeOptions, LoadOptions, Ulong, Version } from './raw-types';
+import { PKCS11 } from '../binding/pkcs11';
+import type { InitializeOptions, LoadOptions, Ulong, Version } from '../binding/raw-types';
 import { Slot } from './slot';
-import { ModuleClosedError } from './errors/library';
-import { appendCallerStack, tracked } from './util/stack';
-import { applyVendorErrors, vendorErrorTable, vendorErrorTableFor, VendorErrorTable } from './errors/vendors';
-import { asyncDispose } from './util/dispose';
+import { ModuleClosedError } from '../errors/library';
+import { appendCallerStack, tracked } from '../util/stack';
+import { applyVendorErrors, vendorErrorTable, vendorErrorTableFor, VendorErrorTable } from '../errors/vendors';
+import { asyncDispose } from '../util/dispose';
 import { SlotEventOptions, SlotWatcher } from './events';
-import { matchesModule, matchesSlot, matchesToken, parse as parseUri, Pkcs11Uri } from './uri';
-import { discover, DiscoveredModule, DiscoverOptions } from './discovery';
+import { matchesModule, matchesSlot, matchesToken, parse as parseUri, Pkcs11Uri } from '../locate/uri';
+import { discover, DiscoveredModule, DiscoverOptions } from '../locate/discovery';
 
 /** 'softhsm2' for /usr/lib/softhsm/libsofthsm2.so, as RFC 7512's module-name compares it. */
 function moduleBaseName(p: string): string {
@@ -205,7 +205,7 @@ export class Module {
   }
 
   /** The interfaces the module offers (C_GetInterfaceList); [] for a 2.x module. */
-  async interfaces(): Promise<import('./raw-types').InterfaceInfo[]> {
+  async interfaces(): Promise<import('../binding/raw-types').InterfaceInfo[]> {
     return this.raw.has('C_GetInterfaceList') ? this.call(() => this.raw.C_GetInterfaceListAsync()) : [];
   }
 

@@ -8,13 +8,12 @@
 // first, which waits for the pipeline to drain); use one session per stream.
 import * as crypto from 'node:crypto';
 import { Transform, TransformCallback, Writable } from 'node:stream';
-import { resolveMechanism, MechanismSpec } from './mechanisms';
-import type { Key } from './objects/keys';
-import { Pkcs11Object } from './objects/object';
+import { resolveMechanism, MechanismSpec } from '../mechanisms';
+import type { Key } from '../objects/keys';
+import { Pkcs11Object } from '../objects/object';
 import { checkBytes, CipherOperation, describeValue } from './operations';
-import type { Bytes } from './raw-types';
-import { Session } from './session';
-import { addMethods } from './util/methods';
+import type { Bytes } from '../binding/raw-types';
+import type { Session } from './session';
 
 export interface OperationStreamOptions {
   /** The stream's buffering (bytes), as for any Node stream. */
@@ -185,7 +184,7 @@ export function digestStream(session: Session, spec: MechanismSpec, options?: Op
 
 // A mechanism the token can only run over a digest (ECDSA with a hash on SoftHSM): hash in Node
 // while the data flows (the session stays free), then one C_SignInit/C_Sign or C_Verify call.
-async function prehashSink<R>(session: Session, spec: MechanismSpec, fallback: () => Promise<Sink<R>>, last: (digest: Buffer, m: import('./raw-types').Mechanism) => Promise<R>): Promise<Sink<R>> {
+async function prehashSink<R>(session: Session, spec: MechanismSpec, fallback: () => Promise<Sink<R>>, last: (digest: Buffer, m: import('../binding/raw-types').Mechanism) => Promise<R>): Promise<Sink<R>> {
   const supported = await session.slot.mechanismSet();
   const r = resolveMechanism(spec, (t) => supported.has(String(t)));
   if (!r.prehash) return fallback();
@@ -281,7 +280,8 @@ declare module './session' {
   }
 }
 
-addMethods(Session.prototype, {
+/** Installed on Session by session/index.ts. */
+export const streamMethods = {
   encryptStream(this: Session, spec: MechanismSpec, key: Key, options?: OperationStreamOptions) {
     return encryptStream(this, spec, key, options);
   },
@@ -297,4 +297,4 @@ addMethods(Session.prototype, {
   verifyStream(this: Session, spec: MechanismSpec, key: Key, signature: Bytes, options?: OperationStreamOptions) {
     return verifyStream(this, spec, key, signature, options);
   },
-});
+};

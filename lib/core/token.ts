@@ -1,8 +1,8 @@
 // Typed slot, token and mechanism information.
-import * as C from './constants/generated';
-import type { MechanismInfo as RawMechanismInfo, SlotInfo as RawSlotInfo, TokenInfo as RawTokenInfo, Ulong, Version } from './raw-types';
-import { decodeFlags } from './util/flags';
-import binding from './native';
+import * as C from '../constants/generated';
+import type { MechanismInfo as RawMechanismInfo, SlotInfo as RawSlotInfo, TokenInfo as RawTokenInfo, Ulong, Version } from '../binding/raw-types';
+import { decodeFlags } from '../util/flags';
+import binding from '../binding/native';
 
 /** A count or size a token may not report ('unavailable') or may not limit ('infinite'). */
 export type Limit = number | bigint | 'unavailable' | 'infinite';

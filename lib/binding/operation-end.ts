@@ -6,9 +6,9 @@
 //      single-part-only operations (AES-GCM, raw ECDSA) active while refusing the final call,
 //      and SoftHSM keeps an operation whose context login failed; the one-shot call ends both.
 // Every answer is swallowed: the caller only needs the session free again.
-import * as C from './constants/generated';
-import { OperationNotInitializedError } from './errors/generated';
-import type { PKCS11, Pin, Ulong } from './raw-types';
+import * as C from '../constants/generated';
+import { OperationNotInitializedError } from '../errors/generated';
+import type { PKCS11, Pin, Ulong } from '../binding/raw-types';
 
 export type OperationKind = 'sign' | 'verify' | 'encrypt' | 'decrypt' | 'digest';
 

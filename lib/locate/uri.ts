@@ -6,9 +6,9 @@
 // Attribute names in the parsed object are camelCase (libraryManufacturer, slotId, pinValue…);
 // vendor attributes (x-…) keep their names under `vendor`. The PIN (pin-value) never appears in an
 // error message, and format() leaves it out unless asked (includePin: true).
-import type { Ulong, Version } from './raw-types';
-import type { ModuleInfo } from './module';
-import type { SlotInfo, TokenInfo } from './token';
+import type { Ulong, Version } from '../binding/raw-types';
+import type { ModuleInfo } from '../core/module';
+import type { SlotInfo, TokenInfo } from '../core/token';
 
 /** The object types of the `type` attribute. */
 export type UriObjectType = 'cert' | 'data' | 'private' | 'public' | 'secret-key';

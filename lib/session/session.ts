@@ -1,20 +1,15 @@
 // A session: one PKCS#11 call at a time (an async mutex), login state shared by every session of
 // the token (PKCS#11 logs in per token, not per session), closed by close(), `await using`, or —
 // as a backstop — when it is garbage-collected unclosed.
-import * as C from './constants/generated';
-import { SessionClosedError as CkrSessionClosedError, SessionHandleInvalidError, UserAlreadyLoggedInError, UserNotLoggedInError } from './errors/generated';
-import { ModuleClosedError, SessionNotOpenError } from './errors/library';
-import type { Pin, SessionInfo as RawSessionInfo, Ulong } from './raw-types';
-import type { PKCS11 } from './raw-types';
-import { abortReason, AsyncMutex } from './util/mutex';
-import { asyncDispose } from './util/dispose';
-import type { Slot } from './slot';
-import { CipherOperation, DigestOperation, SignOperation, VerifyOperation } from './operations';
-import { MechanismSpec, resolveMechanism } from './mechanisms';
-import type { Bytes } from './raw-types';
-import type { Key, PrivateKeyCallOptions } from './objects/keys';
-import { contextLogin } from './operation-end';
-import { fused } from './fused';
+import * as C from '../constants/generated';
+import { SessionClosedError as CkrSessionClosedError, SessionHandleInvalidError, UserAlreadyLoggedInError, UserNotLoggedInError } from '../errors/generated';
+import { ModuleClosedError, SessionNotOpenError } from '../errors/library';
+import type { Pin, SessionInfo as RawSessionInfo, Ulong } from '../binding/raw-types';
+import type { PKCS11 } from '../binding/raw-types';
+import { abortReason, AsyncMutex } from '../util/mutex';
+import { asyncDispose } from '../util/dispose';
+import type { Slot } from '../core/slot';
+import { MechanismSpec, resolveMechanism } from '../mechanisms';
 
 export type UserType = 'user' | 'so' | 'context';
 
@@ -195,71 +190,11 @@ export class Session {
     };
   }
 
-  /** `length` random bytes from the token's generator. */
-  random(length: number, options: CallOptions = {}): Promise<Buffer> {
-    if (!Number.isSafeInteger(length) || length < 0) return Promise.reject(new RangeError("random: argument 'length' must be a non-negative integer"));
-    return this.run('random', (raw, h) => raw.C_GenerateRandomAsync(h, length), options.signal);
-  }
-
-  /**
-   * Starts a multi-part operation. The session is this operation's until final() or abort();
-   * other calls on the session wait for it.
-   */
-  async signInit(spec: MechanismSpec, key: Key, options: PrivateKeyCallOptions = {}): Promise<SignOperation> {
-    const { release } = await this.startOperation(
-      'signInit',
-      spec,
-      async (raw, h, m) => {
-        await raw.C_SignInitAsync(h, m, key.handle);
-        await contextLogin(raw, h, options.contextPin, 'sign');
-      },
-      options.signal,
-    );
-    return new SignOperation(this, release).attachSignal(options.signal);
-  }
-
-  async verifyInit(spec: MechanismSpec, key: Key, options: CallOptions = {}): Promise<VerifyOperation> {
-    const { release } = await this.startOperation('verifyInit', spec, (raw, h, m) => raw.C_VerifyInitAsync(h, m, key.handle), options.signal);
-    return new VerifyOperation(this, release).attachSignal(options.signal);
-  }
-
-  async encryptInit(spec: MechanismSpec, key: Key, options: CallOptions = {}): Promise<CipherOperation> {
-    const { release } = await this.startOperation('encryptInit', spec, (raw, h, m) => raw.C_EncryptInitAsync(h, m, key.handle), options.signal);
-    return new CipherOperation(this, release, 'encrypt').attachSignal(options.signal);
-  }
-
-  async decryptInit(spec: MechanismSpec, key: Key, options: PrivateKeyCallOptions = {}): Promise<CipherOperation> {
-    const { release } = await this.startOperation(
-      'decryptInit',
-      spec,
-      async (raw, h, m) => {
-        await raw.C_DecryptInitAsync(h, m, key.handle);
-        await contextLogin(raw, h, options.contextPin, 'decrypt');
-      },
-      options.signal,
-    );
-    return new CipherOperation(this, release, 'decrypt').attachSignal(options.signal);
-  }
-
-  async digestInit(spec: MechanismSpec, options: CallOptions = {}): Promise<DigestOperation> {
-    const { release } = await this.startOperation('digestInit', spec, (raw, h, m) => raw.C_DigestInitAsync(h, m), options.signal);
-    return new DigestOperation(this, release).attachSignal(options.signal);
-  }
-
-  /** One-shot digest on the token ({ name: 'SHA-256' } …). */
-  async digest(spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
-    const m = resolveMechanism(spec, undefined, 'digest').mechanism;
-    return this.run(
-      'digest',
-      (raw, h) => fused(raw).digestOnceAsync(h, m, data),
-      options.signal,
-    );
-  }
-
-  private startOperation(
+  /** @internal Resolves `spec`, takes the session and runs `init`: the start of every *Init method. */
+  startOperation(
     what: string,
     spec: MechanismSpec,
-    init: (raw: PKCS11, h: Ulong, m: import('./raw-types').Mechanism) => Promise<void>,
+    init: (raw: PKCS11, h: Ulong, m: import('../binding/raw-types').Mechanism) => Promise<void>,
     signal?: AbortSignal,
   ): Promise<{ release: () => void }> {
     const m = this.slot.module;
@@ -270,7 +205,7 @@ export class Session {
   private async initOperation(
     what: string,
     spec: MechanismSpec,
-    init: (raw: PKCS11, h: Ulong, m: import('./raw-types').Mechanism) => Promise<void>,
+    init: (raw: PKCS11, h: Ulong, m: import('../binding/raw-types').Mechanism) => Promise<void>,
     signal: AbortSignal | undefined,
   ): Promise<{ release: () => void }> {
     const supported = await this.slot.mechanismSet();
@@ -288,26 +223,14 @@ export class Session {
     return { release };
   }
 
-  // Added by the files of the layers above (each imports this class; this file imports none of
-  // them): createObject, object, find, findAll, findByUri and the generate* methods by
-  // objects/session-methods.ts; the *Stream methods by streams.ts; messageEncryptInit & co. by
-  // messages.ts; encapsulate/decapsulate by kem.ts; importKey/importCertificate by interop/.
+  // The operation groups live in their own files, each a method table that session/index.ts
+  // installs here (this file imports none of them): crypto.ts (*Init, digest), random.ts,
+  // admin.ts (PINs), objects.ts (create, find), key-generation.ts, streams.ts, messages.ts,
+  // kem.ts; importKey/importCertificate come from interop/.
 
   /** @internal Runs `init` and holds the session until the returned release (lib/messages.ts). */
-  async holdSession(what: string, spec: MechanismSpec, init: (raw: PKCS11, h: Ulong, m: import('./raw-types').Mechanism) => Promise<void>): Promise<() => void> {
+  async holdSession(what: string, spec: MechanismSpec, init: (raw: PKCS11, h: Ulong, m: import('../binding/raw-types').Mechanism) => Promise<void>): Promise<() => void> {
     return (await this.startOperation(what, spec, init)).release;
-  }
-
-  // --- end of streams, messages and KEM ---
-
-  /** SO only: sets the user's PIN (C_InitPIN). */
-  initPin(pin: Pin): Promise<void> {
-    return this.run('initPin', (raw, h) => raw.C_InitPINAsync(h, pin));
-  }
-
-  /** Changes the PIN of whoever is logged in (user, or SO in an SO session). */
-  setPin(oldPin: Pin, newPin: Pin): Promise<void> {
-    return this.run('setPin', (raw, h) => raw.C_SetPINAsync(h, oldPin, newPin));
   }
 
   /** Waits for the call in progress, then closes. Closing twice is a no-op. */

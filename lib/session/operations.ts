@@ -1,11 +1,11 @@
 // Multi-part operations: Init takes the session to itself until final() or abort(), so no other
 // call can interleave with the operation's parts. The parts of one operation run one at a time
 // too (abort() waits for a part in flight instead of racing it on the same session).
-import type { Bytes, PKCS11, Ulong } from './raw-types';
+import type { Bytes, PKCS11, Ulong } from '../binding/raw-types';
 import type { Session } from './session';
-import { abortReason, AsyncMutex } from './util/mutex';
-import { endOperation, OperationKind } from './operation-end';
-import { OperationFinishedError } from './errors/library';
+import { abortReason, AsyncMutex } from '../util/mutex';
+import { endOperation, OperationKind } from '../binding/operation-end';
+import { OperationFinishedError } from '../errors/library';
 
 export { OperationFinishedError };
 

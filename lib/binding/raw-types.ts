@@ -1,6 +1,6 @@
 // Typed declarations of the native binding: one method per PKCS#11 function, with the spec's
 // name, and its Promise twin `C_XAsync` that runs on the libuv pool.
-import type { Ulong } from './errors/pkcs11-error';
+import type { Ulong } from '../errors/pkcs11-error';
 
 export type { Ulong };
 

@@ -6,11 +6,11 @@
 // token presence across polls. Polling modes also compare presence, since some modules answer
 // CKR_NO_EVENT forever.
 import { EventEmitter } from 'node:events';
-import * as C from './constants/generated';
-import { CryptokiNotInitializedError, FunctionNotSupportedError } from './errors/generated';
+import * as C from '../constants/generated';
+import { CryptokiNotInitializedError, FunctionNotSupportedError } from '../errors/generated';
 import type { Module } from './module';
 import type { Slot } from './slot';
-import type { Ulong } from './raw-types';
+import type { Ulong } from '../binding/raw-types';
 
 export type SlotEventMode = 'auto' | 'block' | 'poll';
 

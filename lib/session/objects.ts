@@ -1,0 +1,78 @@
+// Object methods of Session (rust-cryptoki's object_management.rs): createObject(), object(),
+// find(), findAll(), findByUri(). Installed on Session by session/index.ts; this file knows the
+// class only as a type, as sharp's operation files do (docs/architecture.md).
+import type { Ulong } from '../binding/raw-types';
+import type { Session } from './session';
+import { matchesSlot, matchesToken, parse as parseUri, Pkcs11Uri, toTemplate as uriTemplate } from '../locate/uri';
+import { encodeTemplate, TemplateObject } from '../template/attributes';
+import type { Pkcs11Object } from '../objects/object';
+import { classNumber, objectFor, objectOfHandle } from '../objects/factory';
+
+declare module './session' {
+  interface Session {
+    /** Creates an object from a template object ({ class: 'data', label, value, token … }). */
+    createObject(template: TemplateObject): Promise<Pkcs11Object>;
+    /** Wraps a handle found elsewhere (a raw call, a URI) in its class (reads CKA_CLASS once). */
+    object(handle: Ulong): Promise<Pkcs11Object>;
+    /**
+     * Objects matching `template`, fetched `batchSize` handles per C_FindObjects. The session is
+     * held only during each C call: attribute reads and writes on found objects work between
+     * batches, but many modules (SoftHSM) allow one active operation per session: a sign or
+     * digest on this session inside the loop fails with OperationActiveError there. Use another
+     * session (or findAll()) for those. C_FindObjectsFinal always runs, also when the loop breaks
+     * or throws. Objects come typed by class (PrivateKey, Certificate …): from the template's
+     * `class` when it has one, else one CKA_CLASS read each.
+     */
+    find(template?: TemplateObject, options?: { batchSize?: number }): AsyncGenerator<Pkcs11Object, void, undefined>;
+    /**
+     * Objects a PKCS#11 URI names (its object, id and type attributes), when its token attributes
+     * match this session's token; [] otherwise. A PIN in the URI is not used: login stays yours.
+     */
+    findByUri(uri: string | Pkcs11Uri): Promise<Pkcs11Object[]>;
+    /** All matching objects at once. */
+    findAll(template?: TemplateObject): Promise<Pkcs11Object[]>;
+  }
+}
+
+export const objectMethods = {
+
+  async createObject(this: Session, template: TemplateObject): Promise<Pkcs11Object> {
+    const raw = encodeTemplate(template);
+    const h = await this.run('createObject', (m, s) => m.C_CreateObjectAsync(s, raw));
+    return objectFor(this, h, template.class);
+  },
+
+  object(this: Session, handle: Ulong): Promise<Pkcs11Object> {
+    return objectOfHandle(this, handle);
+  },
+
+  async *find(this: Session, template: TemplateObject = {}, options: { batchSize?: number } = {}): AsyncGenerator<Pkcs11Object, void, undefined> {
+    const batch = options.batchSize ?? 64;
+    if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError("find: option 'batchSize' must be a positive integer");
+    const raw = encodeTemplate(template);
+    const cls = classNumber(template.class);
+    await this.run('find', (m, s) => m.C_FindObjectsInitAsync(s, raw));
+    try {
+      for (;;) {
+        const handles = await this.run('find', (m, s) => m.C_FindObjectsAsync(s, batch));
+        for (const h of handles) yield cls !== undefined ? objectFor(this, h, cls) : await objectOfHandle(this, h);
+        if (handles.length < batch) return;
+      }
+    } finally {
+      if (this.isOpen) await this.run('find', (m, s) => m.C_FindObjectsFinalAsync(s));
+    }
+  },
+
+  async findByUri(this: Session, uri: string | Pkcs11Uri): Promise<Pkcs11Object[]> {
+    const u = typeof uri === 'string' ? parseUri(uri) : uri;
+    if (!matchesToken(u, await this.slot.tokenInfo()) || !matchesSlot(u, await this.slot.info(), this.slot.id)) return [];
+    return this.findAll(uriTemplate(u));
+  },
+
+
+  async findAll(this: Session, template: TemplateObject = {}): Promise<Pkcs11Object[]> {
+    const out: Pkcs11Object[] = [];
+    for await (const o of this.find(template)) out.push(o);
+    return out;
+  },
+};
