@@ -84,6 +84,9 @@
             "GCC_SYMBOLS_PRIVATE_EXTERN": "YES"
           }
         } ],
+        # Windows with MSVC: a source build through node-gyp (which adds its own delay-load hook
+        # for node.exe). The shipped win32-x64 prebuild is cross-built with mingw-w64 by
+        # scripts/wine-build.js, which reads this file's sources, defines and these defines.
         [ "OS=='win'", {
           "defines": [ "WIN32_LEAN_AND_MEAN", "NOMINMAX", "UNICODE", "_UNICODE" ],
           "msvs_settings": {

@@ -10,6 +10,8 @@
 //        node scripts/repro-check.js --against-repo
 //            one build only, compared with the repository's own prebuilds/ (made just before by
 //            `npm run prebuild`, as CI does): half the time, and the checkout's path differs too.
+//        --only TARGET   one target of scripts/prebuild.js (x64, arm64, win32-x64), with either form.
+// The win32-x64 binary (mingw-w64, scripts/wine-build.js) is checked like the Linux ones.
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
@@ -56,15 +58,19 @@ function binaries(dir) {
   const out = new Map();
   const top = path.join(dir, 'prebuilds');
   for (const t of fs.existsSync(top) ? fs.readdirSync(top) : []) {
-    if (!fs.statSync(path.join(top, t)).isDirectory()) continue;
+    if (!fs.statSync(path.join(top, t)).isDirectory() || (onlyDir && t !== onlyDir)) continue;
     for (const f of fs.readdirSync(path.join(top, t))) if (f.endsWith('.node')) out.set(`${t}/${f}`, path.join(top, t, f));
   }
   return out;
 }
 
+const onlyArg = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
+// The prebuilds/ directory a --only target writes (x64 → linux-x64 here, win32-x64 as it is).
+const onlyDir = onlyArg && (onlyArg.includes('-') ? onlyArg : `${process.platform}-${onlyArg}`);
+
 function build(dir) {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'prebuild.js')], {
+  const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'prebuild.js'), ...(onlyArg ? ['--only', onlyArg] : [])], {
     cwd: dir,
     env: buildEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -29,14 +29,31 @@ std::wstring Widen(const std::string& s) {
   if (n > 0) MultiByteToWideChar(CP_UTF8, 0, s.c_str(), -1, &w[0], n);
   return w;
 }
+std::string Narrow(const wchar_t* w) {
+  int m = WideCharToMultiByte(CP_UTF8, 0, w, -1, nullptr, 0, nullptr, nullptr);
+  std::string out(m > 0 ? m - 1 : 0, '\0');
+  if (m > 1) WideCharToMultiByte(CP_UTF8, 0, w, -1, &out[0], m, nullptr, nullptr);
+  return out;
+}
+// The system's text in UTF-8 (the ANSI variant would give the code page's bytes), without the
+// trailing CR LF, and the number, which is what people search for (193: a DLL of another
+// architecture, 126: a dependency missing).
 std::string LastErrorText() {
   DWORD code = GetLastError();
-  char buf[512] = {0};
-  FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0, buf, sizeof(buf) - 1,
-                 nullptr);
-  return std::string(buf) + " (error " + std::to_string(code) + ")";
+  wchar_t buf[512] = {0};
+  DWORD n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0, buf,
+                           sizeof(buf) / sizeof(buf[0]) - 1, nullptr);
+  while (n > 0 && (buf[n - 1] == L'\r' || buf[n - 1] == L'\n' || buf[n - 1] == L' ')) buf[--n] = L'\0';
+  std::string text = n ? Narrow(buf) : std::string("unknown error");
+  // Messages with inserts ("%1 is not a valid Win32 application") come back with the "%1".
+  for (size_t at; (at = text.find("%1")) != std::string::npos;) text.replace(at, 2, "the file");
+  return text + " (error " + std::to_string(code) + ")";
 }
 void* OpenHandle(const std::string& path, const LoadOptions&, std::string* text) {
+  // A full path with LOAD_WITH_ALTERED_SEARCH_PATH: the DLLs the module imports are searched for
+  // in the module's own directory first (instead of node.exe's), which is where vendors install
+  // them (a token's PKCS#11 DLL next to its runtime DLLs in Program Files). The path is UTF-16,
+  // so a module under a non-ASCII directory loads whatever the system code page is.
   HMODULE h = LoadLibraryExW(Widen(path).c_str(), nullptr, LOAD_WITH_ALTERED_SEARCH_PATH);
   if (!h) *text = LastErrorText();
   return reinterpret_cast<void*>(h);
@@ -54,10 +71,7 @@ std::string RealPath(const std::string& p) {
   wchar_t buf[32768];
   DWORD n = GetFullPathNameW(Widen(p).c_str(), 32768, buf, nullptr);
   if (n == 0 || n >= 32768) return p;
-  int m = WideCharToMultiByte(CP_UTF8, 0, buf, -1, nullptr, 0, nullptr, nullptr);
-  std::string out(m > 0 ? m - 1 : 0, '\0');
-  if (m > 1) WideCharToMultiByte(CP_UTF8, 0, buf, -1, &out[0], m, nullptr, nullptr);
-  return out;
+  return Narrow(buf);
 }
 #else
 void* OpenHandle(const std::string& path, const LoadOptions& opts, std::string* text) {
@@ -100,6 +114,19 @@ bool IsDirectory(const std::string& p) {
   if (!d) return false;
   closedir(d);
   return true;
+}
+#elif defined(_WIN32)
+// Through the UTF-16 API: stat() takes the path in the ANSI code page, where a UTF-8 name with
+// non-ASCII characters does not exist. errno as Open() expects it.
+bool Exists(const std::string& p) {
+  if (GetFileAttributesW(Widen(p).c_str()) != INVALID_FILE_ATTRIBUTES) return true;
+  DWORD e = GetLastError();
+  errno = e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND || e == ERROR_INVALID_NAME ? ENOENT : EACCES;
+  return false;
+}
+bool IsDirectory(const std::string& p) {
+  DWORD a = GetFileAttributesW(Widen(p).c_str());
+  return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY) != 0;
 }
 #else
 bool Exists(const std::string& p) {

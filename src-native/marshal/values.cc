@@ -30,9 +30,13 @@ void SetProp(napi_env env, napi_value obj, Key k, napi_value v) { napi_set_prope
 
 static constexpr double kMaxSafe = 9007199254740991.0;  // 2^53 - 1
 
+// Taking a uint64_t: with a 32-bit CK_ULONG (Windows) the test is always true, which the compiler
+// would warn about if it saw the narrow type.
+static bool IsSafeInteger(uint64_t v) { return v <= 9007199254740991ULL; }
+
 napi_value UlongToJs(napi_env env, CK_ULONG v) {
   napi_value out = nullptr;
-  if (static_cast<unsigned long long>(v) <= 9007199254740991ULL) {
+  if (IsSafeInteger(v)) {
     napi_create_double(env, static_cast<double>(v), &out);
   } else {
     napi_create_bigint_uint64(env, static_cast<uint64_t>(v), &out);

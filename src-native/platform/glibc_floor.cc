@@ -12,7 +12,10 @@
 // version at or below the floor are written here in terms of older ones.
 // scripts/check-glibc.js verifies every shipped binary: no GLIBC_ version above 2.28 and no
 // GLIBCXX_/CXXABI_ version at all (libstdc++ is linked in, its symbols kept inside).
+// features.h is glibc's (and musl's): neither Windows nor macOS has it.
+#if defined(__linux__)
 #include <features.h>  // __GLIBC__
+#endif
 
 #if defined(__linux__) && defined(__GLIBC__) && !defined(P11_ASAN) && !defined(P11_TSAN)
 #include <dlfcn.h>
