@@ -224,13 +224,17 @@ describe('p11-kit precedence and modes (temporary config dirs)', () => {
       ['only-ssh', false],
     ]);
     const asSsh = await readP11KitConfig({ ...opts, programName: 'ssh' });
-    expect(asSsh.modules.filter((m) => m.enabled).map((m) => m.name).sort()).toEqual(['not-node', 'not-proxy', 'only-node', 'only-ssh']);
+    expect(
+      asSsh.modules
+        .filter((m) => m.enabled)
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(['not-node', 'not-proxy', 'only-node', 'only-ssh']);
   });
 
   test('typed settings, invalid values reported with defaults, remote modules have no local path', async () => {
     const { opts } = layout({
-      'share/modules/t.module':
-        'module: t.so\ncritical: yes\nmanaged: no\ntrust-policy: yes\nlog-calls: yes\npriority: -2\nx-extra: 1\n',
+      'share/modules/t.module': 'module: t.so\ncritical: yes\nmanaged: no\ntrust-policy: yes\nlog-calls: yes\npriority: -2\nx-extra: 1\n',
       'share/modules/bad.module': 'module: bad.so\ncritical: true\npriority: high\n',
       'share/modules/r.module': 'remote: |ssh host p11-kit remote /usr/lib/m.so\n',
     });
@@ -240,10 +244,7 @@ describe('p11-kit precedence and modes (temporary config dirs)', () => {
     expect(t).toMatchObject({ critical: true, managed: false, trustPolicy: true, logCalls: true, priority: -2 });
     const bad = conf.modules.find((m) => m.name === 'bad')!.config;
     expect(bad).toMatchObject({ critical: false, priority: 0 });
-    expect(bad.issues.map((i) => i.message)).toEqual([
-      expect.stringMatching(/invalid priority 'high'/),
-      expect.stringMatching(/critical: true/),
-    ]);
+    expect(bad.issues.map((i) => i.message)).toEqual([expect.stringMatching(/invalid priority 'high'/), expect.stringMatching(/critical: true/)]);
     const r = conf.modules.find((m) => m.name === 'r')!;
     expect(r).toMatchObject({ path: null, enabled: false });
     expect(r.config.remote).toBe('|ssh host p11-kit remote /usr/lib/m.so');
@@ -306,13 +307,7 @@ describe('well-known table', () => {
 
     const softhsm = WELL_KNOWN_MODULES.find((m) => m.name === 'softhsm2')!;
     const linux = wellKnownCandidates(softhsm, 'linux', {}, 'arm64');
-    expect(linux).toEqual(
-      expect.arrayContaining([
-        '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
-        '/usr/lib64/pkcs11/libsofthsm2.so',
-        '/usr/lib/softhsm/libsofthsm2.so',
-      ]),
-    );
+    expect(linux).toEqual(expect.arrayContaining(['/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib64/pkcs11/libsofthsm2.so', '/usr/lib/softhsm/libsofthsm2.so']));
     expect(wellKnownCandidates(softhsm, 'darwin')).toContain('/opt/homebrew/lib/softhsm/libsofthsm2.so');
     expect(linuxLibDirs('x64')[0]).toBe('/usr/lib/x86_64-linux-gnu');
     for (const m of WELL_KNOWN_MODULES) expect(wellKnownCandidates(m, 'linux').length).toBeGreaterThan(0);
@@ -383,5 +378,85 @@ describe('well-known table', () => {
     } finally {
       s.close();
     }
+  });
+});
+
+describe('vendor modules in the well-known table (docs/vendors.md)', () => {
+  const entry = (name: string) => {
+    const e = WELL_KNOWN_MODULES.find((m) => m.name === name);
+    if (!e) throw new Error(`no well-known entry '${name}'`);
+    return e;
+  };
+  const win = { SystemRoot: 'C:\\Windows', ProgramFiles: 'C:\\Program Files' };
+
+  test('each vendor has its documented file names per OS', () => {
+    const cases: Array<[string, NodeJS.Platform, string]> = [
+      ['luna', 'linux', '/usr/safenet/lunaclient/lib/libCryptoki2_64.so'],
+      ['luna', 'win32', 'C:\\Program Files\\SafeNet\\LunaClient\\cryptoki.dll'],
+      ['safenet-etoken', 'linux', '/usr/lib/libeTPkcs11.so'],
+      ['safenet-etoken', 'linux', '/usr/lib64/libIDPrimePKCS11.so'],
+      ['safenet-etoken', 'win32', 'C:\\Windows\\System32\\eTPKCS11.dll'],
+      ['aws-cloudhsm', 'linux', '/opt/cloudhsm/lib/libcloudhsm_pkcs11.so'],
+      ['aws-cloudhsm', 'win32', 'C:\\Program Files\\Amazon\\CloudHSM\\lib\\cloudhsm_pkcs11.dll'],
+      ['utimaco', 'linux', '/opt/utimaco/lib/libcs_pkcs11_R3.so'],
+      ['utimaco', 'linux', '/usr/lib/x86_64-linux-gnu/libcs_pkcs11_R2.so'],
+      ['nshield', 'linux', '/opt/nfast/toolkits/pkcs11/libcknfast.so'],
+      ['nshield', 'win32', 'C:\\Program Files\\nCipher\\nfast\\toolkits\\pkcs11\\cknfast.dll'],
+      ['yubihsm2', 'linux', '/usr/lib64/pkcs11/yubihsm_pkcs11.so'],
+      ['rutoken-ecp', 'win32', 'C:\\Windows\\System32\\rtPKCS11ECP.dll'],
+      ['rutoken-ecp', 'darwin', '/Library/Frameworks/rtpkcs11ecp.framework/rtpkcs11ecp'],
+      ['opensc', 'win32', 'C:\\Program Files\\OpenSC Project\\OpenSC\\pkcs11\\opensc-pkcs11.dll'],
+      ['ykcs11', 'win32', 'C:\\Program Files\\Yubico\\Yubico PIV Tool\\bin\\libykcs11.dll'],
+      ['softhsm2', 'win32', 'C:\\SoftHSM2\\lib\\softhsm2-x64.dll'],
+    ];
+    for (const [name, platform, p] of cases)
+      expect([name, platform, wellKnownCandidates(entry(name), platform, win, 'x64')]).toEqual([name, platform, expect.arrayContaining([p])]);
+    // No entry lists a Windows path with an unexpanded variable, none lists the same path twice.
+    for (const m of WELL_KNOWN_MODULES) {
+      for (const platform of ['linux', 'darwin', 'win32'] as const) {
+        const c = wellKnownCandidates(m, platform, win, 'x64');
+        expect(c.every((p) => !p.includes('%'))).toBe(true);
+        expect(new Set(c).size).toBe(c.length);
+      }
+    }
+  });
+
+  test('a fake root: the vendor files placed there are found under their table names, Linux and Windows', async () => {
+    const fake = fs.mkdtempSync(path.join(root, 'fake-root-'));
+    const put = (rel: string) => {
+      fs.mkdirSync(path.dirname(path.join(fake, rel)), { recursive: true });
+      fs.writeFileSync(path.join(fake, rel), 'not really a module');
+    };
+    put('usr/safenet/lunaclient/lib/libCryptoki2_64.so');
+    put('opt/cloudhsm/lib/libcloudhsm_pkcs11.so');
+    put('opt/nfast/toolkits/pkcs11/libcknfast.so');
+    put('usr/lib/x86_64-linux-gnu/pkcs11/yubihsm_pkcs11.so');
+    put('usr/lib/libeTPkcs11.so');
+    put('opt/utimaco/lib/libcs_pkcs11_R3.so');
+    fs.symlinkSync(path.join(fake, 'opt/utimaco/lib/libcs_pkcs11_R3.so'), path.join(fake, 'usr/lib/libcs_pkcs11_R3.so'));
+    const linux = await findWellKnownModules({ platform: 'linux', root: fake });
+    expect(linux.map((m) => [m.name, path.relative(fake, m.path)])).toEqual(
+      [
+        ['luna', 'usr/safenet/lunaclient/lib/libCryptoki2_64.so'],
+        ['safenet-etoken', 'usr/lib/libeTPkcs11.so'],
+        ['aws-cloudhsm', 'opt/cloudhsm/lib/libcloudhsm_pkcs11.so'],
+        // The symlink in /usr/lib is the same file: found once.
+        ['utimaco', 'opt/utimaco/lib/libcs_pkcs11_R3.so'],
+        ['nshield', 'opt/nfast/toolkits/pkcs11/libcknfast.so'],
+        ['yubihsm2', 'usr/lib/x86_64-linux-gnu/pkcs11/yubihsm_pkcs11.so'],
+      ].filter(([name]) => process.arch === 'x64' || name !== 'yubihsm2'),
+    );
+    for (const m of linux) expect(m).toMatchObject({ source: 'well-known', exists: true, enabled: true });
+
+    put('C/Windows/System32/eTPKCS11.dll');
+    put('C/Program Files/nCipher/nfast/toolkits/pkcs11/cknfast.dll');
+    put('C/Windows/System32/rtPKCS11ECP.dll');
+    const windows = await findWellKnownModules({ platform: 'win32', root: fake, env: win });
+    expect(windows.map((m) => [m.name, path.relative(fake, m.path)])).toEqual([
+      ['rutoken-ecp', 'C/Windows/System32/rtPKCS11ECP.dll'],
+      ['safenet-etoken', 'C/Windows/System32/eTPKCS11.dll'],
+      ['nshield', 'C/Program Files/nCipher/nfast/toolkits/pkcs11/cknfast.dll'],
+    ]);
+    expect(await findWellKnownModules({ platform: 'darwin', root: fake })).toEqual([]);
   });
 });

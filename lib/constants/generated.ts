@@ -43,6 +43,8 @@ export const CK_SP800_108_BYTE_ARRAY = 0x4;
 export const CK_SP800_108_KEY_HANDLE = 0x5;
 export const CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS = 0x1;
 export const CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS = 0x2;
+// CK, vendor-defined (tc26): scripts/constants/ck.tc26.tsv
+export const CK_VENDOR_PKCS11_RU_TEAM_TC26 = 0xd4321000;
 
 // CKA
 export const CKA_CLASS = 0x0;
@@ -205,6 +207,8 @@ export const CKA_HASH_OF_CERTIFICATE = 0x635;
 export const CKA_PUBLIC_CRC64_VALUE = 0x636;
 export const CKA_SEED = 0x637;
 export const CKA_VENDOR_DEFINED = 0x80000000;
+// CKA, vendor-defined (tc26): scripts/constants/cka.tc26.tsv
+export const CKA_GOSTR3410_256PARAMS = 0x250; // alias of CKA_GOSTR3410_PARAMS
 
 // CKC
 export const CKC_X_509 = 0x0;
@@ -239,6 +243,9 @@ export const CKD_BLAKE2B_160_KDF = 0x17;
 export const CKD_BLAKE2B_256_KDF = 0x18;
 export const CKD_BLAKE2B_384_KDF = 0x19;
 export const CKD_BLAKE2B_512_KDF = 0x1a;
+// CKD, vendor-defined (tc26): scripts/constants/ckd.tc26.tsv
+export const CKD_KDF_4357 = 0xd4321025;
+export const CKD_KDF_GOSTR3411_2012_256 = 0xd4321026;
 
 // CKF
 export const CKF_TOKEN_PRESENT = 0x1;
@@ -410,6 +417,15 @@ export const CKK_ML_KEM = 0x49;
 export const CKK_ML_DSA = 0x4a;
 export const CKK_SLH_DSA = 0x4b;
 export const CKK_VENDOR_DEFINED = 0x80000000;
+// CKK, vendor-defined (tc26): scripts/constants/ckk.tc26.tsv
+export const CKK_GOSTR3410_256 = 0x30; // alias of CKK_GOSTR3410
+export const CKK_GOSTR3410_512 = 0xd4321003;
+export const CKK_KUZNECHIK = 0xd4321004;
+export const CKK_KUZNYECHIK = 0xd4321004; // alias of CKK_KUZNECHIK
+export const CKK_MAGMA = 0xd4321005;
+export const CKK_KUZNECHIK_TWIN_KEY = 0xd4321006;
+export const CKK_KUZNYECHIK_TWIN_KEY = 0xd4321006; // alias of CKK_KUZNECHIK_TWIN_KEY
+export const CKK_MAGMA_TWIN_KEY = 0xd4321007;
 
 // CKM
 export const CKM_RSA_PKCS_KEY_PAIR_GEN = 0x0;
@@ -892,6 +908,60 @@ export const CKM_ECDH_X_AES_KEY_WRAP = 0x4038;
 export const CKM_ECDH_COF_AES_KEY_WRAP = 0x4039;
 export const CKM_PUB_KEY_FROM_PRIV_KEY = 0x403a;
 export const CKM_VENDOR_DEFINED = 0x80000000;
+// CKM, vendor-defined (tc26): scripts/constants/ckm.tc26.tsv
+export const CKM_GOSTR3410_256_KEY_PAIR_GEN = 0x1200; // alias of CKM_GOSTR3410_KEY_PAIR_GEN
+export const CKM_GOSTR3410_256 = 0x1201; // alias of CKM_GOSTR3410
+export const CKM_GOSTR3410_WITH_GOSTR3411_94 = 0x1202; // alias of CKM_GOSTR3410_WITH_GOSTR3411
+export const CKM_GOSTR3411_94 = 0x1210; // alias of CKM_GOSTR3411
+export const CKM_GOSTR3411_94_HMAC = 0x1211; // alias of CKM_GOSTR3411_HMAC
+export const CKM_TLS_GOST_PRE_MASTER_KEY_GEN = 0x1220; // alias of CKM_GOST28147_KEY_GEN
+export const CKM_GOSTR3410_512_KEY_PAIR_GEN = 0xd4321005;
+export const CKM_GOSTR3410_512 = 0xd4321006;
+export const CKM_GOSTR3410_2012_DERIVE = 0xd4321007;
+export const CKM_GOSTR3410_12_DERIVE = 0xd4321007; // alias of CKM_GOSTR3410_2012_DERIVE
+export const CKM_GOSTR3410_WITH_GOSTR3411_2012_256 = 0xd4321008;
+export const CKM_GOSTR3410_WITH_GOSTR3411_12_256 = 0xd4321008; // alias of CKM_GOSTR3410_WITH_GOSTR3411_2012_256
+export const CKM_GOSTR3410_WITH_GOSTR3411_2012_512 = 0xd4321009;
+export const CKM_GOSTR3410_WITH_GOSTR3411_12_512 = 0xd4321009; // alias of CKM_GOSTR3410_WITH_GOSTR3411_2012_512
+export const CKM_GOSTR3410_PUBLIC_KEY_DERIVE = 0xd432100a;
+export const CKM_GOSTR3410_512_PUBLIC_KEY_DERIVE = 0xd432100b;
+export const CKM_GOSTR3411_2012_256 = 0xd4321012;
+export const CKM_GOSTR3411_12_256 = 0xd4321012; // alias of CKM_GOSTR3411_2012_256
+export const CKM_GOSTR3411_2012_512 = 0xd4321013;
+export const CKM_GOSTR3411_12_512 = 0xd4321013; // alias of CKM_GOSTR3411_2012_512
+export const CKM_GOSTR3411_2012_256_HMAC = 0xd4321014;
+export const CKM_GOSTR3411_12_256_HMAC = 0xd4321014; // alias of CKM_GOSTR3411_2012_256_HMAC
+export const CKM_GOSTR3411_2012_512_HMAC = 0xd4321015;
+export const CKM_GOSTR3411_12_512_HMAC = 0xd4321015; // alias of CKM_GOSTR3411_2012_512_HMAC
+export const CKM_TLS_GOST_PRF_2012_256 = 0xd4321016;
+export const CKM_TLS_GOST_PRF_2012_512 = 0xd4321017;
+export const CKM_TLS_GOST_MASTER_KEY_DERIVE_2012_256 = 0xd4321018;
+export const CKM_KDF_4357 = 0xd4321025;
+export const CKM_KDF_GOSTR3411_2012_256 = 0xd4321026;
+export const CKM_KDF_HMAC3411_2012_256 = 0xd4321028;
+export const CKM_KDF_TREE_GOSTR3411_2012_256 = 0xd432102a;
+export const CKM_KUZNECHIK_KEXP_15_WRAP = 0xd432102b;
+export const CKM_KUZNYECHIK_KEXP_15_WRAP = 0xd432102b; // alias of CKM_KUZNECHIK_KEXP_15_WRAP
+export const CKM_MAGMA_KEXP_15_WRAP = 0xd432102c;
+export const CKM_KUZNECHIK_MGM = 0xd432102d;
+export const CKM_KUZNYECHIK_MGM = 0xd432102d; // alias of CKM_KUZNECHIK_MGM
+export const CKM_MAGMA_MGM = 0xd432102e;
+export const CKM_KUZNECHIK_KEY_GEN = 0xd4321030;
+export const CKM_KUZNYECHIK_KEY_GEN = 0xd4321030; // alias of CKM_KUZNECHIK_KEY_GEN
+export const CKM_KUZNECHIK_ECB = 0xd4321031;
+export const CKM_KUZNYECHIK_ECB = 0xd4321031; // alias of CKM_KUZNECHIK_ECB
+export const CKM_KUZNECHIK_CTR_ACPKM = 0xd4321032;
+export const CKM_KUZNYECHIK_CTR_ACPKM = 0xd4321032; // alias of CKM_KUZNECHIK_CTR_ACPKM
+export const CKM_KUZNECHIK_MAC = 0xd4321033;
+export const CKM_KUZNYECHIK_MAC = 0xd4321033; // alias of CKM_KUZNECHIK_MAC
+export const CKM_MAGMA_KEY_GEN = 0xd4321034;
+export const CKM_MAGMA_ECB = 0xd4321035;
+export const CKM_MAGMA_CTR_ACPKM = 0xd4321036;
+export const CKM_MAGMA_MAC = 0xd4321037;
+export const CKM_VKO_GOSTR3410_2012_512 = 0xd4321038;
+export const CKM_GOST_KEG = 0xd4321039;
+export const CKM_VENDOR_VKO_GOSTR3410_2012_512 = 0x80000004;
+export const CKM_VENDOR_GOST_KEG = 0x80000005;
 
 // CKN
 export const CKN_SURRENDER = 0x0;
@@ -947,6 +1017,8 @@ export const CKP_SLH_DSA_SHAKE_256F = 0xc;
 export const CKP_ML_KEM_512 = 0x1;
 export const CKP_ML_KEM_768 = 0x2;
 export const CKP_ML_KEM_1024 = 0x3;
+// CKP, vendor-defined (tc26): scripts/constants/ckp.tc26.tsv
+export const CKP_PKCS5_PBKD2_HMAC_GOSTR3411_2012_512 = 0xd4321003;
 
 // CKR
 export const CKR_OK = 0x0;
@@ -1825,6 +1897,38 @@ export const CKM_NAMES: Readonly<Record<number, string>> = Object.freeze({
   0x4039: 'CKM_ECDH_COF_AES_KEY_WRAP',
   0x403a: 'CKM_PUB_KEY_FROM_PRIV_KEY',
   0x80000000: 'CKM_VENDOR_DEFINED',
+  0xd4321005: 'CKM_GOSTR3410_512_KEY_PAIR_GEN',
+  0xd4321006: 'CKM_GOSTR3410_512',
+  0xd4321007: 'CKM_GOSTR3410_2012_DERIVE',
+  0xd4321008: 'CKM_GOSTR3410_WITH_GOSTR3411_2012_256',
+  0xd4321009: 'CKM_GOSTR3410_WITH_GOSTR3411_2012_512',
+  0xd432100a: 'CKM_GOSTR3410_PUBLIC_KEY_DERIVE',
+  0xd432100b: 'CKM_GOSTR3410_512_PUBLIC_KEY_DERIVE',
+  0xd4321012: 'CKM_GOSTR3411_2012_256',
+  0xd4321013: 'CKM_GOSTR3411_2012_512',
+  0xd4321014: 'CKM_GOSTR3411_2012_256_HMAC',
+  0xd4321015: 'CKM_GOSTR3411_2012_512_HMAC',
+  0xd4321016: 'CKM_TLS_GOST_PRF_2012_256',
+  0xd4321017: 'CKM_TLS_GOST_PRF_2012_512',
+  0xd4321018: 'CKM_TLS_GOST_MASTER_KEY_DERIVE_2012_256',
+  0xd4321025: 'CKM_KDF_4357',
+  0xd4321026: 'CKM_KDF_GOSTR3411_2012_256',
+  0xd4321028: 'CKM_KDF_HMAC3411_2012_256',
+  0xd432102a: 'CKM_KDF_TREE_GOSTR3411_2012_256',
+  0xd432102b: 'CKM_KUZNECHIK_KEXP_15_WRAP',
+  0xd432102c: 'CKM_MAGMA_KEXP_15_WRAP',
+  0xd432102d: 'CKM_KUZNECHIK_MGM',
+  0xd432102e: 'CKM_MAGMA_MGM',
+  0xd4321030: 'CKM_KUZNECHIK_KEY_GEN',
+  0xd4321031: 'CKM_KUZNECHIK_ECB',
+  0xd4321032: 'CKM_KUZNECHIK_CTR_ACPKM',
+  0xd4321033: 'CKM_KUZNECHIK_MAC',
+  0xd4321034: 'CKM_MAGMA_KEY_GEN',
+  0xd4321035: 'CKM_MAGMA_ECB',
+  0xd4321036: 'CKM_MAGMA_CTR_ACPKM',
+  0xd4321037: 'CKM_MAGMA_MAC',
+  0xd4321038: 'CKM_VKO_GOSTR3410_2012_512',
+  0xd4321039: 'CKM_GOST_KEG',
 });
 
 export const CKK_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -1895,6 +1999,11 @@ export const CKK_NAMES: Readonly<Record<number, string>> = Object.freeze({
   0x4a: 'CKK_ML_DSA',
   0x4b: 'CKK_SLH_DSA',
   0x80000000: 'CKK_VENDOR_DEFINED',
+  0xd4321003: 'CKK_GOSTR3410_512',
+  0xd4321004: 'CKK_KUZNECHIK',
+  0xd4321005: 'CKK_MAGMA',
+  0xd4321006: 'CKK_KUZNECHIK_TWIN_KEY',
+  0xd4321007: 'CKK_MAGMA_TWIN_KEY',
 });
 
 export const CKO_NAMES: Readonly<Record<number, string>> = Object.freeze({
@@ -1968,6 +2077,8 @@ export const CKD_NAMES: Readonly<Record<number, string>> = Object.freeze({
   0x18: 'CKD_BLAKE2B_256_KDF',
   0x19: 'CKD_BLAKE2B_384_KDF',
   0x1a: 'CKD_BLAKE2B_512_KDF',
+  0xd4321025: 'CKD_KDF_4357',
+  0xd4321026: 'CKD_KDF_GOSTR3411_2012_256',
 });
 
 export const CKG_NAMES: Readonly<Record<number, string>> = Object.freeze({

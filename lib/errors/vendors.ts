@@ -12,7 +12,12 @@ export interface VendorErrorTable {
   codes: Readonly<Record<number, string>>;
 }
 
-/** Aktiv Rutoken (rtPKCS11ecp): CKR_VENDOR_DEFINED + 1 … + 11. */
+/**
+ * Aktiv Rutoken (rtPKCS11ecp): CKR_VENDOR_DEFINED + 1 … + 11, as Aktiv-Soft publishes them
+ * (RtPkcs11Constants.java in github.com/AktivCo/pkcs11jna, "derived from rtpkcs11t.h"). The other
+ * vendors of docs/vendors.md (Luna, SafeNet, CloudHSM, Utimaco, nShield, YubiHSM 2) have no table:
+ * no public list of their vendor codes was found.
+ */
 export const RUTOKEN_ERRORS: VendorErrorTable = {
   name: 'rutoken',
   manufacturer: /^Aktiv\b/i,
@@ -69,4 +74,3 @@ export function applyVendorErrors(e: unknown, table: VendorErrorTable | undefine
   mapped.stack = (e.stack ?? '').replace(e.message, mapped.message);
   return mapped;
 }
-

@@ -1,6 +1,8 @@
 // Where PKCS#11 modules live: the library directories of each platform and a table of well-known
-// modules (SoftHSM, OpenSC, Rutoken, YubiKey, NSS, p11-kit, openCryptoki, tpm2-pkcs11), with the
-// ones present on this machine. discovery.ts adds p11-kit's configured modules in front.
+// modules (SoftHSM, OpenSC, Rutoken, YubiKey, NSS, p11-kit, openCryptoki, tpm2-pkcs11, and the
+// vendor HSM/token clients of docs/vendors.md: Luna, SafeNet eToken/IDPrime, AWS CloudHSM,
+// Utimaco, nShield, YubiHSM 2), with the ones present on this machine. discovery.ts adds p11-kit's
+// configured modules in front. docs/vendors.md names the source of every vendor path.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DiscoveredModule } from './discovery';
@@ -66,11 +68,7 @@ export const WELL_KNOWN_MODULES: readonly WellKnownModule[] = [
     name: 'softhsm2',
     description: 'SoftHSM v2',
     linux: ['softhsm/libsofthsm2.so', 'pkcs11/libsofthsm2.so', 'libsofthsm2.so'],
-    darwin: [
-      '/opt/homebrew/lib/softhsm/libsofthsm2.so',
-      '/usr/local/lib/softhsm/libsofthsm2.so',
-      '/opt/local/lib/softhsm/libsofthsm2.so',
-    ],
+    darwin: ['/opt/homebrew/lib/softhsm/libsofthsm2.so', '/usr/local/lib/softhsm/libsofthsm2.so', '/opt/local/lib/softhsm/libsofthsm2.so'],
     win32: [
       'C:\\SoftHSM2\\lib\\softhsm2-x64.dll',
       'C:\\SoftHSM2\\lib\\softhsm2.dll',
@@ -106,11 +104,7 @@ export const WELL_KNOWN_MODULES: readonly WellKnownModule[] = [
       '/opt/aktivco/rutokenecp/arm64/librtpkcs11ecp.so',
       '/opt/aktivco/rutokenecp/aarch64/librtpkcs11ecp.so',
     ],
-    darwin: [
-      '/Library/Frameworks/rtpkcs11ecp.framework/rtpkcs11ecp',
-      '/Library/Aktiv Co/Rutoken ECP/lib/librtpkcs11ecp.dylib',
-      '/usr/local/lib/librtpkcs11ecp.dylib',
-    ],
+    darwin: ['/Library/Frameworks/rtpkcs11ecp.framework/rtpkcs11ecp', '/Library/Aktiv Co/Rutoken ECP/lib/librtpkcs11ecp.dylib', '/usr/local/lib/librtpkcs11ecp.dylib'],
     win32: ['%SystemRoot%\\System32\\rtPKCS11ECP.dll', '%SystemRoot%\\System32\\rtPKCS11.dll'],
   },
   {
@@ -118,10 +112,7 @@ export const WELL_KNOWN_MODULES: readonly WellKnownModule[] = [
     description: 'YubiKey PIV (Yubico PIV Tool ykcs11)',
     linux: ['libykcs11.so', 'libykcs11.so.2', 'pkcs11/libykcs11.so'],
     darwin: ['/usr/local/lib/libykcs11.dylib', '/opt/homebrew/lib/libykcs11.dylib'],
-    win32: [
-      '%ProgramFiles%\\Yubico\\Yubico PIV Tool\\bin\\libykcs11.dll',
-      '%ProgramFiles(x86)%\\Yubico\\Yubico PIV Tool\\bin\\libykcs11.dll',
-    ],
+    win32: ['%ProgramFiles%\\Yubico\\Yubico PIV Tool\\bin\\libykcs11.dll', '%ProgramFiles(x86)%\\Yubico\\Yubico PIV Tool\\bin\\libykcs11.dll'],
   },
   {
     name: 'nss-softokn',
@@ -146,6 +137,41 @@ export const WELL_KNOWN_MODULES: readonly WellKnownModule[] = [
     name: 'opencryptoki',
     description: 'openCryptoki',
     linux: ['opencryptoki/libopencryptoki.so', 'pkcs11/libopencryptoki.so', 'opencryptoki/libopencryptoki.so.0', 'libopencryptoki.so.0'],
+  },
+  // Vendor clients (sources for each path: docs/vendors.md).
+  {
+    name: 'luna',
+    description: 'Thales Luna HSM client (Chrystoki.conf configures it)',
+    linux: ['/usr/safenet/lunaclient/lib/libCryptoki2_64.so', 'libCryptoki2_64.so'],
+    win32: ['%ProgramFiles%\\SafeNet\\LunaClient\\cryptoki.dll'],
+  },
+  {
+    name: 'safenet-etoken',
+    description: 'SafeNet Authentication Client: eToken and IDPrime (eTPKCS11)',
+    linux: ['libeTPkcs11.so', 'pkcs11/libeTPkcs11.so', 'libIDPrimePKCS11.so', 'libIDPrimePKCS11.so.10'],
+    win32: ['%SystemRoot%\\System32\\eTPKCS11.dll'],
+  },
+  {
+    name: 'aws-cloudhsm',
+    description: 'AWS CloudHSM Client SDK 5 (PIN is <crypto user>:<password>)',
+    linux: ['/opt/cloudhsm/lib/libcloudhsm_pkcs11.so'],
+    win32: ['%ProgramFiles%\\Amazon\\CloudHSM\\lib\\cloudhsm_pkcs11.dll'],
+  },
+  {
+    name: 'utimaco',
+    description: 'Utimaco CryptoServer / u.trust GP HSM (cs_pkcs11_R3.cfg configures it)',
+    linux: ['/opt/utimaco/lib/libcs_pkcs11_R3.so', '/lib/libcs_pkcs11_R3.so', 'libcs_pkcs11_R3.so', 'libcs_pkcs11_R2.so'],
+  },
+  {
+    name: 'nshield',
+    description: 'Entrust nShield Security World (cknfastrc configures it)',
+    linux: ['/opt/nfast/toolkits/pkcs11/libcknfast.so'],
+    win32: ['%ProgramFiles%\\nCipher\\nfast\\toolkits\\pkcs11\\cknfast.dll', 'C:\\nCipher\\nfast\\cknfast.dll'],
+  },
+  {
+    name: 'yubihsm2',
+    description: 'YubiHSM 2 (yubihsm_pkcs11.conf or YUBIHSM_PKCS11_CONF names the connector)',
+    linux: ['pkcs11/yubihsm_pkcs11.so', 'yubihsm_pkcs11.so'],
   },
   {
     name: 'tpm2-pkcs11',
@@ -196,13 +222,25 @@ export function wellKnownCandidates(
  * is an existing file, deduplicated by real path (the first candidate naming a file wins).
  */
 export async function findWellKnownModules(
-  options: { platform?: NodeJS.Platform; table?: readonly WellKnownModule[] } = {},
+  options: {
+    platform?: NodeJS.Platform;
+    table?: readonly WellKnownModule[];
+    /**
+     * Look for the candidates under this directory instead of `/` (a test or a chroot):
+     * `/usr/lib/x.so` is looked for as `<root>/usr/lib/x.so`, `C:\\A\\b.dll` as `<root>/C/A/b.dll`.
+     * The paths returned are the ones found under the root.
+     */
+    root?: string;
+    /** SystemRoot / ProgramFiles for Windows candidates (default process.env). */
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<DiscoveredModule[]> {
   const platform = options.platform ?? process.platform;
   const out: DiscoveredModule[] = [];
   const seen = new Set<string>();
   for (const entry of options.table ?? WELL_KNOWN_MODULES) {
-    for (const candidate of wellKnownCandidates(entry, platform)) {
+    for (const listed of wellKnownCandidates(entry, platform, options.env ?? process.env)) {
+      const candidate = options.root === undefined ? listed : underRoot(options.root, listed);
       if (!(await isFile(candidate))) continue;
       const realPath = await realPathOf(candidate);
       if (seen.has(realPath)) continue;
@@ -211,4 +249,11 @@ export async function findWellKnownModules(
     }
   }
   return out;
+}
+
+/** A listed absolute path (POSIX, or Windows with a drive letter) as a path under `root`. */
+function underRoot(root: string, listed: string): string {
+  const drive = /^([A-Za-z]):[\\/]/.exec(listed);
+  const parts = drive ? [drive[1], ...listed.slice(3).split(/[\\/]/)] : listed.split('/');
+  return path.join(root, ...parts.filter((p) => p !== ''));
 }

@@ -43,6 +43,8 @@
 #define CK_SP800_108_KEY_HANDLE                 0x00000005UL
 #define CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS     0x00000001UL
 #define CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS 0x00000002UL
+// CK, vendor-defined (tc26): scripts/constants/ck.tc26.tsv
+#define CK_VENDOR_PKCS11_RU_TEAM_TC26           0xd4321000UL  // CKA_VENDOR_DEFINED|0x54321000
 
 // CKA
 #define CKA_CLASS                               0x00000000UL
@@ -205,6 +207,8 @@
 #define CKA_PUBLIC_CRC64_VALUE                  0x00000636UL
 #define CKA_SEED                                0x00000637UL
 #define CKA_VENDOR_DEFINED                      0x80000000UL
+// CKA, vendor-defined (tc26): scripts/constants/cka.tc26.tsv
+#define CKA_GOSTR3410_256PARAMS                 0x00000250UL  // alias of CKA_GOSTR3410_PARAMS
 
 // CKC
 #define CKC_X_509                               0x00000000UL
@@ -239,6 +243,9 @@
 #define CKD_BLAKE2B_256_KDF                     0x00000018UL
 #define CKD_BLAKE2B_384_KDF                     0x00000019UL
 #define CKD_BLAKE2B_512_KDF                     0x0000001aUL
+// CKD, vendor-defined (tc26): scripts/constants/ckd.tc26.tsv
+#define CKD_KDF_4357                            0xd4321025UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x025
+#define CKD_KDF_GOSTR3411_2012_256              0xd4321026UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x026
 
 // CKF
 #define CKF_TOKEN_PRESENT                       0x00000001UL
@@ -410,6 +417,15 @@
 #define CKK_ML_DSA                              0x0000004aUL
 #define CKK_SLH_DSA                             0x0000004bUL
 #define CKK_VENDOR_DEFINED                      0x80000000UL
+// CKK, vendor-defined (tc26): scripts/constants/ckk.tc26.tsv
+#define CKK_GOSTR3410_256                       0x00000030UL  // alias of CKK_GOSTR3410
+#define CKK_GOSTR3410_512                       0xd4321003UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x003
+#define CKK_KUZNECHIK                           0xd4321004UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x004
+#define CKK_KUZNYECHIK                          0xd4321004UL  // alias of CKK_KUZNECHIK
+#define CKK_MAGMA                               0xd4321005UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x005
+#define CKK_KUZNECHIK_TWIN_KEY                  0xd4321006UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x006
+#define CKK_KUZNYECHIK_TWIN_KEY                 0xd4321006UL  // alias of CKK_KUZNECHIK_TWIN_KEY
+#define CKK_MAGMA_TWIN_KEY                      0xd4321007UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x007
 
 // CKM
 #define CKM_RSA_PKCS_KEY_PAIR_GEN               0x00000000UL
@@ -892,6 +908,60 @@
 #define CKM_ECDH_COF_AES_KEY_WRAP               0x00004039UL
 #define CKM_PUB_KEY_FROM_PRIV_KEY               0x0000403aUL
 #define CKM_VENDOR_DEFINED                      0x80000000UL
+// CKM, vendor-defined (tc26): scripts/constants/ckm.tc26.tsv
+#define CKM_GOSTR3410_256_KEY_PAIR_GEN          0x00001200UL  // alias of CKM_GOSTR3410_KEY_PAIR_GEN
+#define CKM_GOSTR3410_256                       0x00001201UL  // alias of CKM_GOSTR3410
+#define CKM_GOSTR3410_WITH_GOSTR3411_94         0x00001202UL  // alias of CKM_GOSTR3410_WITH_GOSTR3411
+#define CKM_GOSTR3411_94                        0x00001210UL  // alias of CKM_GOSTR3411
+#define CKM_GOSTR3411_94_HMAC                   0x00001211UL  // alias of CKM_GOSTR3411_HMAC
+#define CKM_TLS_GOST_PRE_MASTER_KEY_GEN         0x00001220UL  // alias of CKM_GOST28147_KEY_GEN
+#define CKM_GOSTR3410_512_KEY_PAIR_GEN          0xd4321005UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x005
+#define CKM_GOSTR3410_512                       0xd4321006UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x006
+#define CKM_GOSTR3410_2012_DERIVE               0xd4321007UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x007
+#define CKM_GOSTR3410_12_DERIVE                 0xd4321007UL  // alias of CKM_GOSTR3410_2012_DERIVE
+#define CKM_GOSTR3410_WITH_GOSTR3411_2012_256   0xd4321008UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x008
+#define CKM_GOSTR3410_WITH_GOSTR3411_12_256     0xd4321008UL  // alias of CKM_GOSTR3410_WITH_GOSTR3411_2012_256
+#define CKM_GOSTR3410_WITH_GOSTR3411_2012_512   0xd4321009UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x009
+#define CKM_GOSTR3410_WITH_GOSTR3411_12_512     0xd4321009UL  // alias of CKM_GOSTR3410_WITH_GOSTR3411_2012_512
+#define CKM_GOSTR3410_PUBLIC_KEY_DERIVE         0xd432100aUL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x00a
+#define CKM_GOSTR3410_512_PUBLIC_KEY_DERIVE     0xd432100bUL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x00b
+#define CKM_GOSTR3411_2012_256                  0xd4321012UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x012
+#define CKM_GOSTR3411_12_256                    0xd4321012UL  // alias of CKM_GOSTR3411_2012_256
+#define CKM_GOSTR3411_2012_512                  0xd4321013UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x013
+#define CKM_GOSTR3411_12_512                    0xd4321013UL  // alias of CKM_GOSTR3411_2012_512
+#define CKM_GOSTR3411_2012_256_HMAC             0xd4321014UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x014
+#define CKM_GOSTR3411_12_256_HMAC               0xd4321014UL  // alias of CKM_GOSTR3411_2012_256_HMAC
+#define CKM_GOSTR3411_2012_512_HMAC             0xd4321015UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x015
+#define CKM_GOSTR3411_12_512_HMAC               0xd4321015UL  // alias of CKM_GOSTR3411_2012_512_HMAC
+#define CKM_TLS_GOST_PRF_2012_256               0xd4321016UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x016
+#define CKM_TLS_GOST_PRF_2012_512               0xd4321017UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x017
+#define CKM_TLS_GOST_MASTER_KEY_DERIVE_2012_256 0xd4321018UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x018
+#define CKM_KDF_4357                            0xd4321025UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x025
+#define CKM_KDF_GOSTR3411_2012_256              0xd4321026UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x026
+#define CKM_KDF_HMAC3411_2012_256               0xd4321028UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x028
+#define CKM_KDF_TREE_GOSTR3411_2012_256         0xd432102aUL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x02a
+#define CKM_KUZNECHIK_KEXP_15_WRAP              0xd432102bUL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x02b
+#define CKM_KUZNYECHIK_KEXP_15_WRAP             0xd432102bUL  // alias of CKM_KUZNECHIK_KEXP_15_WRAP
+#define CKM_MAGMA_KEXP_15_WRAP                  0xd432102cUL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x02c
+#define CKM_KUZNECHIK_MGM                       0xd432102dUL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x02d
+#define CKM_KUZNYECHIK_MGM                      0xd432102dUL  // alias of CKM_KUZNECHIK_MGM
+#define CKM_MAGMA_MGM                           0xd432102eUL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x02e
+#define CKM_KUZNECHIK_KEY_GEN                   0xd4321030UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x030
+#define CKM_KUZNYECHIK_KEY_GEN                  0xd4321030UL  // alias of CKM_KUZNECHIK_KEY_GEN
+#define CKM_KUZNECHIK_ECB                       0xd4321031UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x031
+#define CKM_KUZNYECHIK_ECB                      0xd4321031UL  // alias of CKM_KUZNECHIK_ECB
+#define CKM_KUZNECHIK_CTR_ACPKM                 0xd4321032UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x032
+#define CKM_KUZNYECHIK_CTR_ACPKM                0xd4321032UL  // alias of CKM_KUZNECHIK_CTR_ACPKM
+#define CKM_KUZNECHIK_MAC                       0xd4321033UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x033
+#define CKM_KUZNYECHIK_MAC                      0xd4321033UL  // alias of CKM_KUZNECHIK_MAC
+#define CKM_MAGMA_KEY_GEN                       0xd4321034UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x034
+#define CKM_MAGMA_ECB                           0xd4321035UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x035
+#define CKM_MAGMA_CTR_ACPKM                     0xd4321036UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x036
+#define CKM_MAGMA_MAC                           0xd4321037UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x037
+#define CKM_VKO_GOSTR3410_2012_512              0xd4321038UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x038
+#define CKM_GOST_KEG                            0xd4321039UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x039
+#define CKM_VENDOR_VKO_GOSTR3410_2012_512       0x80000004UL  // CKM_VENDOR_DEFINED|0x4
+#define CKM_VENDOR_GOST_KEG                     0x80000005UL  // CKM_VENDOR_DEFINED|0x5
 
 // CKN
 #define CKN_SURRENDER                           0x00000000UL
@@ -947,6 +1017,8 @@
 #define CKP_ML_KEM_512                          0x00000001UL
 #define CKP_ML_KEM_768                          0x00000002UL
 #define CKP_ML_KEM_1024                         0x00000003UL
+// CKP, vendor-defined (tc26): scripts/constants/ckp.tc26.tsv
+#define CKP_PKCS5_PBKD2_HMAC_GOSTR3411_2012_512 0xd4321003UL  // CK_VENDOR_PKCS11_RU_TEAM_TC26|0x003
 
 // CKR
 #define CKR_OK                                  0x00000000UL
