@@ -8,6 +8,17 @@
 //   node scripts/soak.js --only raw.sessionChurn,typed.random   a subset of the operations, or
 //                        --without raw.createDestroy,typed.createDestroy   all but some (to find
 //                                              which one a growth comes from)
+//   node scripts/soak.js --mix crypto --kinds raw --calls 10000000 --samples 40 --malloc-stats
+//
+// Finding where memory goes (docs/soak.md): --mix NAME runs one family of operations only:
+//   all (default, the whole mix below), cheap (session/token info), crypto (digest, HMAC, ECDSA,
+//   AES, multi-part), objects (create/destroy), sessions (open/close, login/logout);
+// --kinds raw|typed|raw,typed picks the lanes (raw only is what bench/soak/csoak.c repeats in C);
+// --samples N records memory N times during the counted calls (RSS, /proc/self/smaps_rollup,
+// V8 heap, external, ArrayBuffers, the addon's call threads; with --malloc-stats also glibc's
+// mallinfo2 and arena count from bench/soak/mallinfo.c, built with cc) and fits a line: the
+// summary's memory.fit gives MB per 1M calls. --malloc-stats also reports RSS after malloc_trim(0)
+// at the end (memory that was free but kept, not in use).
 //
 // Lanes run concurrently, each a sequence of operations picked at random (seeded) from weighted
 // tables: raw lanes on token soak-raw (every raw operation picks its sync C_X or async C_XAsync form
@@ -36,9 +47,32 @@ const { spawnSync } = require('node:child_process');
 
 const root = path.join(__dirname, '..');
 const { createSoftHSM } = require('./softhsm.js');
+const { smapsRollup, fitSamples } = require('./soak-memory.js');
+
+// Families of operations (--mix): the operations each runs, with their weight when it differs from
+// the whole mix's. Login churn is a thousandth of the default mix; in `sessions` it is a fifth.
+const MIXES = {
+  all: null,
+  cheap: { 'raw.sessionInfo': null, 'raw.tokenInfo': 10, 'typed.info': null },
+  crypto: {
+    'raw.digest': null,
+    'raw.digestMultipart': null,
+    'raw.hmac': null,
+    'raw.ecdsa': null,
+    'raw.aes': null,
+    'typed.digest': null,
+    'typed.hmac': null,
+    'typed.ecdsa': null,
+    'typed.aes': null,
+    'typed.multipart': null,
+  },
+  objects: { 'raw.createDestroy': null, 'typed.createDestroy': null },
+  sessions: { 'raw.sessionChurn': null, 'raw.loginChurn': 1, 'typed.sessionChurn': null, 'typed.loginChurn': 1 },
+};
 
 function parseArgs(argv) {
   const o = { calls: 1_000_000, warmup: null, lanes: 2, seed: 1, maxRssGrowthMb: 10, keep: false, dist: path.join(root, 'dist') };
+  Object.assign(o, { mix: 'all', kinds: ['raw', 'typed'], samples: 20, mallocStats: false });
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -56,6 +90,14 @@ function parseArgs(argv) {
     else if (a === '--only') o.only = argv[++i].split(',');
     else if (a === '--without') o.without = argv[++i].split(',');
     else if (a === '--dist') o.dist = path.resolve(argv[++i]);
+    else if (a === '--mix') {
+      o.mix = argv[++i];
+      if (!Object.hasOwn(MIXES, o.mix)) throw new Error(`--mix: one of ${Object.keys(MIXES).join(', ')}`);
+    } else if (a === '--kinds') {
+      o.kinds = argv[++i].split(',');
+      if (!o.kinds.length || o.kinds.some((k) => k !== 'raw' && k !== 'typed')) throw new Error('--kinds: raw, typed or raw,typed');
+    } else if (a === '--samples') o.samples = Math.max(2, Math.floor(num()));
+    else if (a === '--malloc-stats') o.mallocStats = true;
     else if (a === '-h' || a === '--help') {
       const lines = require('node:fs').readFileSync(__filename, 'utf8').split('\n').slice(1);
       process.stdout.write(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
@@ -170,6 +212,9 @@ function pick(table) {
 }
 
 function weighted(entries, kind) {
+  const mix = MIXES[opts.mix];
+  if (!opts.kinds.includes(kind)) entries = [];
+  if (mix) entries = entries.filter((e) => Object.hasOwn(mix, `${kind}.${e[0]}`)).map(([n, w, fn]) => [n, mix[`${kind}.${n}`] ?? w, fn]);
   if (opts.only) entries = entries.filter((e) => opts.only.includes(`${kind}.${e[0]}`));
   if (opts.without) entries = entries.filter((e) => !opts.without.includes(`${kind}.${e[0]}`));
   return { entries, total: entries.reduce((s, e) => s + e[1], 0) };
@@ -489,10 +534,48 @@ async function findInitWorks(raw, session) {
   }
 }
 
+let mallinfo = null; // bench/soak/mallinfo.c, with --malloc-stats
+
 function memory() {
   const m = process.memoryUsage();
   const mb = (x) => Math.round((x / 1048576) * 100) / 100;
-  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) };
+  const out = { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) };
+  // With --malloc-stats: malloc memory in use. Read after settle()'s GCs it has no garbage-bound
+  // buffers in it (between GCs it saws by 1-2 MB), so it is the figure that shows a native leak.
+  if (mallinfo) {
+    const i = mallinfo.stats();
+    out.mallocInUseMb = Math.round(((i.uordblks + i.hblkhd) / 1048576) * 1000) / 1000;
+  }
+  return out;
+}
+
+/** One memory sample during a phase: what RSS is made of, as far as the process can tell. */
+function sampleMemory(ctx, calls) {
+  const m = process.memoryUsage();
+  const mb = (x) => Math.round((x / 1048576) * 1000) / 1000;
+  const sm = smapsRollup();
+  const s = {
+    calls,
+    rssMb: mb(m.rss),
+    anonMb: sm ? sm.Anonymous : null,
+    privateDirtyMb: sm ? sm.Private_Dirty : null,
+    heapUsedMb: mb(m.heapUsed),
+    heapTotalMb: mb(m.heapTotal),
+    externalMb: mb(m.external),
+    arrayBuffersMb: mb(m.arrayBuffers),
+  };
+  // Anonymous memory outside V8's heap: V8 grows and shrinks its old generation by tens of MB at
+  // moments of its choosing (a leak-free run has seen heapTotal go 40 -> 23 MB), which swamps a
+  // native slope in RSS; this figure does not move with it.
+  s.anonNonV8Mb = sm ? Math.round((sm.Anonymous - s.heapTotalMb) * 1000) / 1000 : null;
+  if (mallinfo) {
+    const i = mallinfo.stats();
+    Object.assign(s, { mallocInUseMb: mb(i.uordblks + i.hblkhd), mallocFreeMb: mb(i.fordblks), mallocHeldMb: mb(i.arena + i.hblkhd), arenas: i.arenas });
+  }
+  const t = ctx.mod.moduleInfo().threads;
+  s.threadsAlive = t.alive;
+  s.threadsStarted = t.started;
+  return s;
 }
 
 async function settle() {
@@ -505,11 +588,14 @@ async function settle() {
 
 // ---- the run -------------------------------------------------------------------------------------
 
-async function phase(ctx, calls, label) {
+async function phase(ctx, calls, label, samples) {
   budget = calls;
   const t0 = process.hrtime.bigint();
   const step = Math.max(1, Math.floor(calls / 10));
   let nextReport = calls - step;
+  const sampleStep = samples ? Math.max(1, Math.floor(calls / opts.samples)) : 0;
+  let nextSample = calls - sampleStep;
+  if (samples) samples.push(sampleMemory(ctx, 0));
   const lane = async (kind, session, table) => {
     let n = 0;
     while (budget > 0) {
@@ -524,6 +610,10 @@ async function phase(ctx, calls, label) {
       // Sync operations never yield to the event loop on their own: let the async lanes' work
       // complete now and then.
       if (++n % 64 === 0) await new Promise((r) => setImmediate(r));
+      if (samples && budget <= nextSample && budget > 0) {
+        samples.push(sampleMemory(ctx, calls - budget));
+        nextSample -= sampleStep;
+      }
       if (label && budget <= nextReport) {
         const m = memory();
         process.stderr.write(`[soak] ${label}: ${calls - Math.max(budget, 0)} / ${calls} calls, rss ${m.rssMb} MB, V8 heap ${m.heapTotalMb} MB (used ${m.heapUsedMb})\n`);
@@ -536,6 +626,7 @@ async function phase(ctx, calls, label) {
   if (ctx.typedTable.entries.length) for (const s of ctx.typedSessions) lanes.push(lane('typed', s, ctx.typedTable));
   if (!lanes.length) throw new Error('--only left no operation to run');
   await Promise.all(lanes);
+  if (samples) samples.push(sampleMemory(ctx, calls - budget));
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
@@ -544,11 +635,14 @@ async function main() {
   C = p11;
   const { Module, PKCS11 } = p11;
   const started = Date.now();
+  // Before the token set exists, so a missing compiler leaves nothing behind.
+  if (opts.mallocStats) mallinfo = require(path.join(root, 'bench', 'soak', 'mallinfo.js')).loadMallinfo();
   const f = createSoftHSM({ tokens: Object.values(TOKENS), setEnv: true });
   const ctx = {};
   let mod;
   let typedMod;
   const summary = { v8Flags: process.execArgv, calls: opts.calls, warmup: opts.warmup, lanes: { raw: opts.lanes, typed: opts.lanes }, seed: opts.seed, module: f.modulePath };
+  Object.assign(summary, { mix: opts.mix, kinds: opts.kinds });
   try {
     mod = new PKCS11();
     mod.load(f.modulePath);
@@ -641,9 +735,18 @@ async function main() {
     const maxRssBefore = process.resourceUsage().maxRSS;
     process.stderr.write(`[soak] measured run: ${opts.calls} calls (rss ${before.rssMb} MB after warm-up and gc)\n`);
 
-    const seconds = await phase(ctx, opts.calls, 'run');
+    const samples = [];
+    const seconds = await phase(ctx, opts.calls, 'run', samples);
     await settle();
     const after = memory();
+    // With the malloc helper: what RSS was free memory malloc kept (given back by malloc_trim).
+    let trimmed = null;
+    if (mallinfo) {
+      const s0 = sampleMemory(ctx, -1);
+      mallinfo.trim();
+      const s1 = sampleMemory(ctx, -1);
+      trimmed = { before: s0, after: s1, rssReleasedMb: Math.round((s0.rssMb - s1.rssMb) * 100) / 100 };
+    }
 
     // Token side: every lane session still takes a new find (nothing left mid-find), sessions and
     // objects are back where they were.
@@ -688,9 +791,15 @@ async function main() {
         // RSS outside V8's heap (native memory: the addon, the module, libuv, OpenSSL).
         nonV8GrowthMb: Math.round((after.rssMb - after.heapTotalMb - (before.rssMb - before.heapTotalMb)) * 100) / 100,
         v8HeapTotalGrowthMb: Math.round((after.heapTotalMb - before.heapTotalMb) * 100) / 100,
+        mallocInUseGrowthMb: mallinfo ? Math.round((after.mallocInUseMb - before.mallocInUseMb) * 1000) / 1000 : null,
         maxRssGrowthMb: opts.maxRssGrowthMb,
         peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
         peakRssBeforeRunMb: Math.round(maxRssBefore / 1024),
+        // Sampled during the counted calls (no forced GC there: heapUsed saws, RSS does not);
+        // fit: MB per 1M calls by least squares, r² of the line, and over the second half alone.
+        fit: fitSamples(samples),
+        samples,
+        trimmed,
       },
       sessions: { atStart, afterSetup, beforeTeardown, afterTeardown, typedOpenSessionCount: { before: typedOpenBefore, after: typedOpenAfter }, highestHandle: maxHandle },
       objects: {
