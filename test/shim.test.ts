@@ -28,6 +28,7 @@ import {
   CKM_ECDSA,
   CKM_SHA256,
   CKO_DATA,
+  CKS_RW_PUBLIC_SESSION,
   CKS_RW_USER_FUNCTIONS,
   CKU_USER,
 } from '../lib/raw';
@@ -44,6 +45,7 @@ import {
   PinLockedError,
   SessionHandleInvalidError,
   TokenNotPresentError,
+  UserNotLoggedInError,
   VendorDefinedError,
 } from '../lib/index';
 import { buildShim, shimModule, ShimModule } from './helpers/shim';
@@ -137,7 +139,13 @@ describe('p11shim', () => {
   test('builds with gcc and exports only C_GetFunctionList', () => {
     const so = buildShim();
     const r = spawnSync('nm', ['-D', '--defined-only', so], { encoding: 'utf8' });
-    if (r.status === 0) expect(r.stdout.trim().split('\n').map((l) => l.split(' ').pop())).toEqual(['C_GetFunctionList']);
+    if (r.status === 0)
+      expect(
+        r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ').pop()),
+      ).toEqual(['C_GetFunctionList']);
     expect(buildShim()).toBe(so); // up to date: no rebuild
   });
 
@@ -155,9 +163,7 @@ describe('p11shim', () => {
     o.mod.C_SignInit(s, { mechanism: CKM_ECDSA }, key);
     expect(o.mod.C_Sign(s, Buffer.alloc(32, 1)).length).toBe(64);
     o.mod.C_DigestInit(s, { mechanism: CKM_SHA256 });
-    expect(o.mod.C_Digest(s, Buffer.from('abc')).toString('hex')).toBe(
-      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
-    );
+    expect(o.mod.C_Digest(s, Buffer.from('abc')).toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });
 
   test('rv: answers the code after skip calls, for times calls; vendor codes pass through', async () => {
@@ -346,8 +352,7 @@ describe('p11shim', () => {
   test('lockout: PinLockedError after N wrong PINs, with the token flags on the way', () => {
     const o = open(['lockout user 3']);
     const s = session(o);
-    const userFlags = () =>
-      Number(o.mod.C_GetTokenInfo(o.slot).flags) & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED);
+    const userFlags = () => Number(o.mod.C_GetTokenInfo(o.slot).flags) & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED);
     expect(userFlags()).toBe(0);
     expect(thrown(() => o.mod.C_Login(s, CKU_USER, 'wrong-1'))).toBeInstanceOf(PinIncorrectError);
     expect(userFlags()).toBe(CKF_USER_PIN_COUNT_LOW);
@@ -373,6 +378,82 @@ describe('p11shim', () => {
       o.mod.C_Logout(s);
     }
     expect(Number(o.mod.C_GetTokenInfo(o.slot).flags) & CKF_USER_PIN_LOCKED).toBe(0);
+  });
+
+  test('logout: a silent logout after N session calls; USER_NOT_LOGGED_IN on every session until C_Login', () => {
+    const o = open(['logout skip 2']);
+    const s = loggedIn(o);
+    const other = session(o);
+    expect(o.mod.C_GenerateRandom(s, 4).length).toBe(4);
+    expect(o.mod.C_GenerateRandom(other, 4).length).toBe(4);
+    expect(thrown(() => o.mod.C_GenerateRandom(s, 4))).toBeInstanceOf(UserNotLoggedInError);
+    expect(thrown(() => o.mod.C_GenerateRandom(other, 4))).toBeInstanceOf(UserNotLoggedInError);
+    // The real module was logged out too: its own session state says so.
+    expect(o.mod.C_GetSessionInfo(s).state).toBe(CKS_RW_PUBLIC_SESSION);
+    o.mod.C_Login(other, CKU_USER, WORKERS_PIN);
+    expect(o.mod.C_GetSessionInfo(s).state).toBe(CKS_RW_USER_FUNCTIONS);
+    // Once per rules load: it does not fire again.
+    for (let i = 0; i < 10; i++) expect(o.mod.C_GenerateRandom(i % 2 ? s : other, 4).length).toBe(4);
+    o.shim.setRules(['logout']);
+    expect(thrown(() => o.mod.C_GenerateRandom(s, 4))).toBeInstanceOf(UserNotLoggedInError);
+  });
+
+  test('storm: every call fails until C_Finalize + C_Initialize; old sessions are gone after', () => {
+    const o = open();
+    const old = session(o);
+    o.shim.setRules(['storm CKR_CRYPTOKI_NOT_INITIALIZED skip 1']);
+    expect(o.mod.C_GenerateRandom(old, 4).length).toBe(4);
+    expect(thrown(() => o.mod.C_GenerateRandom(old, 4))).toBeInstanceOf(CryptokiNotInitializedError);
+    expect(thrown(() => o.mod.C_GetInfo())).toBeInstanceOf(CryptokiNotInitializedError);
+    expect(thrown(() => o.mod.C_GetSlotList(true))).toBeInstanceOf(CryptokiNotInitializedError);
+    expect(thrown(() => o.mod.C_OpenSession(o.slot, CKF_SERIAL_SESSION))).toBeInstanceOf(CryptokiNotInitializedError);
+    o.mod.C_Finalize();
+    o.mod.C_Initialize();
+    expect(o.mod.C_GetSlotList(true)).toContain(o.slot);
+    expect(thrown(() => o.mod.C_GenerateRandom(old, 4))).toBeInstanceOf(SessionHandleInvalidError);
+    expect(o.mod.C_GenerateRandom(session(o), 4).length).toBe(4);
+  });
+
+  test('storm: for N calls, or for N ms', async () => {
+    const o = open();
+    const s = session(o);
+    o.shim.setRules(['storm CKR_GENERAL_ERROR times 3']);
+    for (let i = 0; i < 3; i++) expect(thrown(() => o.mod.C_GenerateRandom(s, 4))).toBeInstanceOf(GeneralError);
+    expect(o.mod.C_GenerateRandom(s, 4).length).toBe(4);
+    o.shim.setRules(['storm GENERAL_ERROR ms 150']);
+    expect(thrown(() => o.mod.C_GenerateRandom(s, 4))).toBeInstanceOf(GeneralError);
+    await sleep(60);
+    expect(thrown(() => o.mod.C_GetInfo())).toBeInstanceOf(GeneralError);
+    await sleep(150);
+    expect(o.mod.C_GenerateRandom(s, 4).length).toBe(4);
+    expect(o.mod.C_GetInfo().manufacturerID).toMatch(/SoftHSM/);
+  });
+
+  test('device-error: DEVICE_ERROR on the token while it stays present; its old sessions are gone after', () => {
+    const o = open();
+    const old = session(o);
+    o.shim.setRules([`device-error ${o.slot}`]);
+    expect(thrown(() => o.mod.C_GenerateRandom(old, 4))).toBeInstanceOf(DeviceErrorError);
+    expect(thrown(() => o.mod.C_OpenSession(o.slot, CKF_SERIAL_SESSION))).toBeInstanceOf(DeviceErrorError);
+    expect(thrown(() => o.mod.C_GetTokenInfo(o.slot))).toBeInstanceOf(DeviceErrorError);
+    expect(o.mod.C_GetSlotList(true)).toContain(o.slot);
+    o.shim.setRules([]);
+    expect(thrown(() => o.mod.C_GenerateRandom(old, 4))).toBeInstanceOf(SessionHandleInvalidError);
+    expect(o.mod.C_GenerateRandom(session(o), 4).length).toBe(4);
+  });
+
+  test('hang: the call blocks until the rule goes away while other calls go through', async () => {
+    const o = open();
+    const s = session(o);
+    o.shim.setRules(['hang C_GenerateRandom', 'hang C_Bogus # bad line: reported and ignored']);
+    let settled = false;
+    const hung = o.mod.C_GenerateRandomAsync(s, 4).finally(() => (settled = true));
+    await sleep(250);
+    expect(settled).toBe(false);
+    expect(o.mod.C_GetInfo().manufacturerID).toMatch(/SoftHSM/);
+    expect((await o.mod.C_GetSessionInfoAsync(session(o))).slotID).toBe(o.slot);
+    o.shim.setRules([]);
+    expect((await hung).length).toBe(4);
   });
 
   test('env mode: a child process loading the built .so reads P11SHIM_MODULE / P11SHIM_RULES', () => {

@@ -73,6 +73,12 @@ export class Module {
    */
   call<T>(fn: () => Promise<T>): Promise<T> {
     if (this.finalizing) return Promise.reject(new ModuleClosedError());
+    // Made while reinitialize() runs: after it, on the new initialization (or its failure).
+    if (this.reinitializing)
+      return this.reinitializing.then(
+        () => this.call(fn),
+        () => this.call(fn),
+      );
     return callNamed(this.vendorErrors, fn);
   }
 
@@ -112,6 +118,46 @@ export class Module {
 
   private inflight = 0;
   private readonly drainWaiters: Array<() => void> = [];
+  private gen = 0;
+  private reinitializing: Promise<void> | null = null;
+  private initOptions: InitializeOptions | undefined;
+
+  /**
+   * How many times reinitialize() has run. Sessions (and the objects reached through them) opened
+   * under an earlier generation throw StaleHandleError.
+   */
+  get generation(): number {
+    return this.gen;
+  }
+
+  /**
+   * C_Finalize, then C_Initialize with the options Module.open() was given: for a module that
+   * answers CKR_CRYPTOKI_NOT_INITIALIZED, or keeps failing, until it is initialized again (a
+   * network HSM's client after the HSM restarted). Every Session of before, and every object
+   * reached through one, throws StaleHandleError from now on (the module closed them, and their
+   * numbers may name new ones); open new sessions and log in again. Calls in flight finish first
+   * (C_Finalize waits for them, a hung one included); calls made meanwhile wait for the new
+   * initialization. Slot objects stay valid. One at a time: a second call gets the same promise.
+   * SessionPool calls it by itself under its recovery policy.
+   */
+  reinitialize(): Promise<void> {
+    if (this.isClosed) return Promise.reject(new ModuleClosedError());
+    if (!this.reinitializing) {
+      // Sessions go stale now, so nothing queued behind this reaches the module with an old handle.
+      this.gen++;
+      for (const s of this.slotCache.values()) s.forgetSessions();
+      this.reinitializing = (async () => {
+        try {
+          // A module that lost its state may refuse C_Finalize; C_Initialize is what matters.
+          await callNamed(this.vendorErrors, () => this.raw.C_FinalizeAsync()).catch(() => undefined);
+          await callNamed(this.vendorErrors, () => tracked(() => this.raw.C_InitializeAsync(this.initOptions)));
+        } finally {
+          this.reinitializing = null;
+        }
+      })();
+    }
+    return this.reinitializing;
+  }
 
   /** @internal Multi-part operations still holding a session; close() aborts them. */
   readonly operations = new Set<{ abort(): Promise<void>; belongsTo(session: object): boolean }>();
@@ -123,10 +169,7 @@ export class Module {
    * Loads a module by path, or by `{ uri }` (RFC 7512: `module-path`, else `module-name` looked
    * up among the installed modules, else every installed module whose library attributes match).
    */
-  static async open(
-    path: string | (ModuleOpenOptions & ({ uri: string | Pkcs11Uri } | { path: string })),
-    options: ModuleOpenOptions = {},
-  ): Promise<Module> {
+  static async open(path: string | (ModuleOpenOptions & ({ uri: string | Pkcs11Uri } | { path: string })), options: ModuleOpenOptions = {}): Promise<Module> {
     if (typeof path === 'string') return Module.openPath(path, options);
     const shape = "Module.open: argument 'path' must be a string, { path } or { uri }";
     if (path === null || typeof path !== 'object') throw new TypeError(shape);
@@ -165,7 +208,7 @@ export class Module {
       await mod.close();
     }
     // Attribute names only: a URI may carry a PIN.
-    throw new RangeError('Module.open: no module matches the URI\'s library attributes');
+    throw new RangeError("Module.open: no module matches the URI's library attributes");
   }
 
   private static async openPath(path: string, options: ModuleOpenOptions): Promise<Module> {
@@ -187,7 +230,9 @@ export class Module {
       raw.close();
       throw e;
     }
-    return new Module(raw, path, table);
+    const mod = new Module(raw, path, table);
+    mod.initOptions = options.initialize;
+    return mod;
   }
 
   async info(): Promise<ModuleInfo> {
@@ -263,6 +308,7 @@ export class Module {
   close(): Promise<void> {
     if (!this.closing) {
       this.closing = (async () => {
+        await this.reinitializing?.catch(() => undefined);
         // Watchers stop first; a blocking C_WaitForSlotEvent returns when C_Finalize runs.
         const watchers = [...this.watchers];
         for (const w of watchers) w.stop();

@@ -1,5 +1,81 @@
-// The session pool's recovery policy: its options, their checks, the backoff between attempts to
-// re-initialize, and which typed calls are safe to run again.
+// The session pool's options and recovery policy: their types and checks, the backoff between
+// attempts to re-initialize, and which typed calls are safe to run again.
+import type { Pin } from '../binding/raw-types';
+import type { UserType } from '../session/session';
+
+export interface PoolOptions {
+  /** Sessions at most (default 4); capped by the token's maxSessionCount / maxRwSessionCount. */
+  size?: number;
+  /** Read-write sessions (default true). */
+  write?: boolean;
+  /**
+   * Log the token in when the first session opens. The pool keeps a copy of the PIN (a Buffer of
+   * its own, zeroed by close()) to log in again after the module drops the login or the token
+   * comes back; `recovery: { relogin: false }` zeroes it after the first login instead.
+   */
+  login?: Pin | { pin: Pin; user?: Exclude<UserType, 'context'> };
+  /** How long use() waits for a free session before rejecting (ms, default 30000). */
+  waitTimeout?: number;
+  /** A deadline for every use() (ms, default none); use()'s own `timeoutMs` overrides it. */
+  timeoutMs?: number;
+  /** What the pool does about failures (see RecoveryPolicy); false turns recovery off. */
+  recovery?: RecoveryPolicy | false;
+  /**
+   * Checks idle sessions every `intervalMs` (C_GetSessionInfo) and drops dead ones, logging in
+   * again when the login was lost, before a caller meets either. Off by default. The timer is
+   * unref'd: it does not keep the process alive.
+   */
+  healthCheck?: { intervalMs: number };
+}
+
+/** Options of one use(). */
+export interface UseOptions {
+  /**
+   * A deadline (ms) from the call of use(): waiting for a session and running `fn` together.
+   * At the deadline use() rejects with PoolDeadlineError and the signal given to `fn` aborts. A
+   * module call cannot be interrupted: the session stays out of the pool (quarantined, counted in
+   * `opened`) until `fn` settles, and is then closed rather than reused.
+   */
+  timeoutMs?: number;
+  /** Gives up like the deadline does, with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Run `fn` again after a recovery: true (the caller vouches that `fn` is safe to repeat), false
+   * (never), or unset: only when `fn` made no call that changes the token (see RecoveryPolicy).
+   */
+  retry?: boolean;
+}
+
+/** What `fn` gets besides the session. */
+export interface UseContext {
+  /** Aborts at the deadline or with UseOptions.signal: pass it to the typed calls as `{ signal }`. */
+  signal?: AbortSignal;
+}
+
+/** Counters and gauges of a pool (pool.stats()). */
+export interface PoolStats {
+  size: number;
+  /** Sessions open or opening, including those in use, idle, checked and quarantined. */
+  opened: number;
+  inUse: number;
+  idle: number;
+  /** use() calls waiting for a session. */
+  waiting: number;
+  /** Sessions abandoned at a deadline whose module call has not returned yet. */
+  quarantined: number;
+  /** Repairs carried out: logins again, sets of dead sessions dropped, re-initializations (several callers may share one). */
+  recovered: number;
+  /** use() calls whose `fn` ran again after a recovery. */
+  retried: number;
+  /** use() calls that rejected. */
+  failed: number;
+  /** Sessions dropped because they were dead (by a caller's error or the health check). */
+  dropped: number;
+  /** Successful Module.reinitialize() calls made by this pool. */
+  reinitialized: number;
+  /** use() calls that hit their deadline (or their signal). */
+  timedOut: number;
+}
 
 /**
  * What SessionPool does when `fn` fails (slot.pool({ recovery })). Every recovery is reported as
@@ -109,13 +185,7 @@ export function backoffDelay(b: Required<BackoffOptions>, attempt: number): numb
 }
 
 /** @internal Option checks of slot.pool(): TypeError / RangeError naming the option. */
-export function checkPoolOptions(o: {
-  size?: unknown;
-  waitTimeout?: unknown;
-  timeoutMs?: unknown;
-  recovery?: unknown;
-  healthCheck?: unknown;
-}): void {
+export function checkPoolOptions(o: { size?: unknown; waitTimeout?: unknown; timeoutMs?: unknown; recovery?: unknown; healthCheck?: unknown }): void {
   if (o === null || typeof o !== 'object') throw new TypeError("pool: argument 'options' must be an object");
   const size = o.size ?? 4;
   if (!Number.isSafeInteger(size) || (size as number) < 1) throw new RangeError("pool: option 'size' must be a positive integer");

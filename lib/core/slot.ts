@@ -73,6 +73,12 @@ export class Slot {
     this.login = null;
   }
 
+  /** @internal Module.reinitialize(): the module's sessions, and its login, ended with C_Finalize. */
+  forgetSessions(): void {
+    this.sessions.clear();
+    this.login = null;
+  }
+
   /** Number of sessions this Module has open on the slot. */
   get openSessionCount(): number {
     return this.sessions.size;

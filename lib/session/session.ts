@@ -3,7 +3,9 @@
 // as a backstop — when it is garbage-collected unclosed.
 import * as C from '../constants/generated';
 import { SessionClosedError as CkrSessionClosedError, SessionHandleInvalidError, UserAlreadyLoggedInError, UserNotLoggedInError } from '../errors/generated';
-import { ModuleClosedError, SessionNotOpenError } from '../errors/library';
+import { ModuleClosedError, SessionNotOpenError, StaleHandleError } from '../errors/library';
+import { callChannel, traceCall } from '../core/diagnostics';
+import type { Module } from '../core/module';
 import type { Pin, SessionInfo as RawSessionInfo, Ulong } from '../binding/raw-types';
 import type { PKCS11 } from '../binding/raw-types';
 import { abortReason, AsyncMutex } from '../util/mutex';
@@ -16,7 +18,6 @@ export type UserType = 'user' | 'so' | 'context';
 const USER_TYPES: Record<UserType, number> = { user: C.CKU_USER, so: C.CKU_SO, context: C.CKU_CONTEXT_SPECIFIC };
 
 export type SessionState = 'roPublic' | 'roUser' | 'rwPublic' | 'rwUser' | 'rwSO';
-
 
 const STATES: Record<number, SessionState> = {
   [C.CKS_RO_PUBLIC_SESSION]: 'roPublic',
@@ -46,7 +47,9 @@ export { SessionNotOpenError };
 
 // Closes sessions whose objects were collected without close(): a leaked session would keep the
 // token's session count (and its login) alive until the module is finalized.
-const backstop = new FinalizationRegistry<{ raw: PKCS11; handle: Ulong; onClosed: () => void }>((held) => {
+// Not after Module.reinitialize(): the module closed the session, and its number may be a new one's.
+const backstop = new FinalizationRegistry<{ raw: PKCS11; handle: Ulong; onClosed: () => void; module: Module; generation: number }>((held) => {
+  if (held.module.generation !== held.generation) return;
   try {
     held.raw.C_CloseSession(held.handle);
   } catch {
@@ -60,31 +63,48 @@ export class Session {
   private open = true;
   private readonly token: object = {};
 
+  /** @internal The Module.generation the session was opened under. */
+  readonly generation: number;
+  /** @internal SessionPool: the names of the calls run() makes while set (retry safety). */
+  callLog: string[] | null = null;
+
   /** @internal use Slot.openSession() */
   constructor(
     readonly slot: Slot,
-    readonly handle: Ulong,
+    private readonly rawHandle: Ulong,
     readonly readWrite: boolean,
   ) {
-    const onClosed = slot.sessionClosedCallback(handle);
-    backstop.register(this, { raw: slot.module.raw, handle, onClosed }, this.token);
+    this.generation = slot.module.generation;
+    const onClosed = slot.sessionClosedCallback(rawHandle);
+    backstop.register(this, { raw: slot.module.raw, handle: rawHandle, onClosed, module: slot.module, generation: this.generation }, this.token);
   }
 
+  /**
+   * The session handle. Throws StaleHandleError after Module.reinitialize(): so does every call
+   * that would use it, the calls of the objects reached through this session included.
+   */
+  get handle(): Ulong {
+    if (this.generation !== this.slot.module.generation) throw new StaleHandleError('session');
+    return this.rawHandle;
+  }
+
+  /** False once closed, and after Module.reinitialize(). */
   get isOpen(): boolean {
-    return this.open;
+    return this.open && this.generation === this.slot.module.generation;
   }
 
   /** Runs `fn` with this session to itself: calls on one session never interleave. */
   run<T>(what: string, fn: (raw: PKCS11, handle: Ulong) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const m = this.slot.module;
     if (!this.open || m.isClosed) return Promise.reject(new SessionNotOpenError(what));
+    this.callLog?.push(what);
     // Issued before close(): close() lets it finish.
     return m.admit(() =>
       signal
         ? this.runAbortable(what, fn, signal)
         : this.mutex.run(() => {
             if (!this.open || m.finalizing) throw new SessionNotOpenError(what);
-            return m.call(() => fn(m.raw, this.handle));
+            return m.call(callChannel.hasSubscribers ? () => traceCall(what, this.slot.id, this.rawHandle, () => fn(m.raw, this.handle)) : () => fn(m.raw, this.handle));
           }),
     );
   }
@@ -110,7 +130,8 @@ export class Session {
     try {
       if (signal.aborted) throw abortReason(signal);
       if (!this.open || this.slot.module.finalizing) throw new SessionNotOpenError(what);
-      work = this.slot.module.call(() => fn(this.slot.module.raw, this.handle));
+      const m = this.slot.module;
+      work = m.call(callChannel.hasSubscribers ? () => traceCall(what, this.slot.id, this.rawHandle, () => fn(m.raw, this.handle)) : () => fn(m.raw, this.handle));
     } catch (e) {
       release();
       throw e;
@@ -157,14 +178,18 @@ export class Session {
         throw new TypeError("login: argument 'pin' is required (the token has no protected authentication path)");
       }
     }
-    await this.run('login', async (raw, h) => {
-      try {
-        await raw.C_LoginAsync(h, USER_TYPES[user], pin ?? null);
-      } catch (e) {
-        // Logged in outside this library (another process' session, or a raw call): same result.
-        if (!(e instanceof UserAlreadyLoggedInError)) throw e;
-      }
-    }, options.signal);
+    await this.run(
+      'login',
+      async (raw, h) => {
+        try {
+          await raw.C_LoginAsync(h, USER_TYPES[user], pin ?? null);
+        } catch (e) {
+          // Logged in outside this library (another process' session, or a raw call): same result.
+          if (!(e instanceof UserAlreadyLoggedInError)) throw e;
+        }
+      },
+      options.signal,
+    );
     if (user !== 'context') this.slot.setLoginState(user);
   }
 
@@ -243,13 +268,14 @@ export class Session {
       this.open = false;
       backstop.unregister(this.token);
       try {
-        await this.slot.module.call(() => this.slot.module.raw.C_CloseSessionAsync(this.handle));
+        // Stale (Module.reinitialize() ran): the module closed it; the number may be another's now.
+        if (this.generation === this.slot.module.generation) await this.slot.module.call(() => this.slot.module.raw.C_CloseSessionAsync(this.handle));
       } catch (e) {
         // Already gone in the module (token removed, C_CloseAllSessions, finalized): closed is closed.
-        if (!(e instanceof SessionHandleInvalidError || e instanceof CkrSessionClosedError || e instanceof ModuleClosedError)) throw e;
+        if (!(e instanceof SessionHandleInvalidError || e instanceof CkrSessionClosedError || e instanceof ModuleClosedError || e instanceof StaleHandleError)) throw e;
       }
     } finally {
-      this.slot.sessionClosedCallback(this.handle)();
+      if (this.generation === this.slot.module.generation) this.slot.sessionClosedCallback(this.rawHandle)();
       release();
     }
   }

@@ -9,29 +9,7 @@
  *  - otherwise env mode: P11SHIM_MODULE = real module path, P11SHIM_RULES = rules file (optional).
  * The rules file is re-read whenever its inode, size, mtime or ctime change (one stat per call).
  *
- * Rules, one per line, '#' starts a comment; numbers are decimal or 0x hex; function names may drop
- * the "C_" prefix, CKR and CKF names their prefix:
- *   rv <C_Function> <CKR_NAME|number> [skip N] [times N]  answer rv instead of calling the module,
- *                                       after letting N calls through, for N calls (default forever)
- *   delay <C_Function> <ms>             sleep before the call
- *   lie <C_Function> <extra>            after a successful call with an output buffer, report
- *                                       (buffer size + extra) as the output length
- *   lie-query <C_Function> <len>        after a successful length query (NULL buffer), report len
- *   missing <C_Function>...             NULL in the function list (read at C_GetFunctionList) and
- *                                       CKR_FUNCTION_NOT_SUPPORTED when reached anyway
- *   nolocking                           C_Initialize with CKF_OS_LOCKING_OK or mutex callbacks ->
- *                                       CKR_CANT_LOCK
- *   removed <slotID>...                 token pulled: no CKF_TOKEN_PRESENT, left out of
- *                                       C_GetSlotList(TRUE), CKR_TOKEN_NOT_PRESENT on slot calls,
- *                                       CKR_DEVICE_REMOVED on its sessions; when the rule goes away the
- *                                       real C_CloseAllSessions(slot) runs (old handles die)
- *   noevents                            C_WaitForSlotEvent -> CKR_FUNCTION_NOT_SUPPORTED
- *   events dontblock-only               only the CKF_DONT_BLOCK form of C_WaitForSlotEvent works
- *   tokenflags +NAME|-NAME...           add / remove CK_TOKEN_INFO flags
- *   protected-pin <user|so> <pin>       C_Login with a NULL PIN logs in with this PIN (a PIN pad)
- *   lockout <user|so> <N>               after N consecutive CKR_PIN_INCORRECT, CKR_PIN_LOCKED and
- *                                       CKF_*_PIN_LOCKED (COUNT_LOW / FINAL_TRY on the way)
- * C_WaitForSlotEvent is the shim's own: an event is recorded whenever a slot's removed state changes.
+ * The rules (one per line) are described in p11shim.h.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -66,6 +44,8 @@ typedef struct {
   int removed;
   int event;
   unsigned long fails[2]; /* consecutive CKR_PIN_INCORRECT per user type (lockout rule) */
+  int broken;             /* a device-error rule names it */
+  int loggedout;          /* the logout rule fired on it and no C_Login succeeded since */
 } slot_state;
 static slot_state g_slots[SHIM_MAX_SLOTS];
 static int g_nslots;
@@ -110,9 +90,20 @@ static void reload_rules(void) {
     }
   }
   for (i = 0; i < g_next.nremoved; i++) slot_get(g_next.removed[i], 1);
+  for (i = 0; i < g_next.nbroken; i++) slot_get(g_next.broken[i], 1);
   for (i = 0; i < g_nslots; i++) {
     slot_state *s = &g_slots[i];
-    int now = shim_is_removed(&g_next, s->id);
+    int now = shim_is_broken(&g_next, s->id);
+    s->loggedout = 0; /* the logout rule's own state starts afresh with the rules */
+    if (now != s->broken) {
+      s->broken = now;
+      if (!now && g_inited) {
+        /* Repaired: the device lost the sessions it had. */
+        CALL(C_CloseAllSessions, (s->id));
+        shim_sess_del_slot(s->id);
+      }
+    }
+    now = shim_is_removed(&g_next, s->id);
     if (now == s->removed) continue;
     s->removed = now;
     if (!first) s->event = 1;
@@ -180,6 +171,23 @@ static int rv_rule_fires(int fn, CK_RV *out) {
   return hit;
 }
 
+/* The logout rule on a session call: fires once after logout_skip calls, then the token's sessions
+ * answer CKR_USER_NOT_LOGGED_IN until a C_Login. The real module is logged out too, so what it
+ * reports (C_GetSessionInfo's state, private objects) matches. */
+static int logout_fires(int fn, CK_SESSION_HANDLE h, CK_RV *out) {
+  CK_SLOT_ID slot;
+  slot_state *s;
+  if (shim_login_free(fn) || !shim_sess_slot(h, &slot) || !(s = slot_get(slot, 1))) return 0;
+  if (!s->loggedout && g_rules.logout_set && g_rules.logout_calls++ >= g_rules.logout_skip) {
+    g_rules.logout_set = 0;
+    s->loggedout = 1;
+    CALL(C_Logout, (h));
+  }
+  if (!s->loggedout) return 0;
+  *out = CKR_USER_NOT_LOGGED_IN;
+  return 1;
+}
+
 static void sleep_ms(unsigned long ms) {
   struct timespec ts;
   ts.tv_sec = (time_t)(ms / 1000);
@@ -199,12 +207,33 @@ static int pre(int fn, int kind, CK_ULONG id, CK_RV *out) {
   CK_SLOT_ID slot;
   pthread_mutex_lock(&g_mu);
   reload_rules();
+  while (g_rules.hang[fn]) {
+    /* Polled: the rules file changing is what ends the hang. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 20 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&g_cv, &g_mu, &until);
+    reload_rules();
+  }
   ms = g_rules.delay_ms[fn];
   if (g_rules.missing[fn]) {
     hit = 1;
     rv = CKR_FUNCTION_NOT_SUPPORTED;
   }
   if (rv_rule_fires(fn, &rv)) hit = 1;
+  if (!hit && shim_storm_fires(&g_rules, fn, &rv)) hit = 1;
+  if (!hit && kind == K_SLOT && shim_is_broken(&g_rules, id)) {
+    hit = 1;
+    rv = CKR_DEVICE_ERROR;
+  }
+  if (!hit && kind == K_SESS && shim_sess_slot(id, &slot) && shim_is_broken(&g_rules, slot)) {
+    hit = 1;
+    rv = CKR_DEVICE_ERROR;
+  }
   if (!hit && kind == K_SLOT && shim_is_removed(&g_rules, id)) {
     hit = 1;
     rv = CKR_TOKEN_NOT_PRESENT;
@@ -213,6 +242,7 @@ static int pre(int fn, int kind, CK_ULONG id, CK_RV *out) {
     hit = 1;
     rv = CKR_DEVICE_REMOVED;
   }
+  if (!hit && kind == K_SESS && logout_fires(fn, id, &rv)) hit = 1;
   pthread_mutex_unlock(&g_mu);
   if (ms) sleep_ms(ms);
   *out = rv;
@@ -335,6 +365,7 @@ static CK_RV w_C_Initialize(CK_VOID_PTR pInitArgs) {
     if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
       g_owner = rv == CKR_OK;
       g_inited = 1;
+      if (g_rules.storm_start != 0) g_rules.storm_over = 1; /* re-initialized: the storm is over */
       g_generation++;
       shim_sess_clear(0);
       for (i = 0; i < g_nslots; i++) g_slots[i].event = 0;
@@ -506,6 +537,13 @@ static CK_RV w_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR p
   if (limit && s && (rv == CKR_OK || rv == CKR_PIN_INCORRECT)) {
     pthread_mutex_lock(&g_mu);
     s->fails[u] = rv == CKR_OK ? 0 : s->fails[u] + 1; /* slot entries never move */
+    pthread_mutex_unlock(&g_mu);
+  }
+  if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+    CK_SLOT_ID ls;
+    slot_state *st;
+    pthread_mutex_lock(&g_mu);
+    if (shim_sess_slot(h, &ls) && (st = slot_get(ls, 0)) != NULL) st->loggedout = 0;
     pthread_mutex_unlock(&g_mu);
   }
   return rv;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "p11shim.h"
 
@@ -83,6 +84,13 @@ int shim_is_removed(const shim_rules *r, CK_SLOT_ID slot) {
   int i;
   for (i = 0; i < r->nremoved; i++)
     if (r->removed[i] == slot) return 1;
+  return 0;
+}
+
+int shim_is_broken(const shim_rules *r, CK_SLOT_ID slot) {
+  int i;
+  for (i = 0; i < r->nbroken; i++)
+    if (r->broken[i] == slot) return 1;
   return 0;
 }
 
@@ -192,6 +200,46 @@ static const char *parse_line(char **tok, int n, shim_rules *r) {
       if (r->nremoved >= SHIM_MAX_SLOTS) return "too many removed slots";
       r->removed[r->nremoved++] = v;
     }
+    return NULL;
+  }
+  if (strcmp(op, "device-error") == 0) {
+    if (n < 2) return "expected: device-error <slotID>...";
+    for (i = 1; i < n; i++) {
+      if (!parse_ulong(tok[i], &v)) return "expected a slot ID";
+      if (shim_is_broken(r, v)) continue;
+      if (r->nbroken >= SHIM_MAX_SLOTS) return "too many broken slots";
+      r->broken[r->nbroken++] = v;
+    }
+    return NULL;
+  }
+  if (strcmp(op, "hang") == 0) {
+    if (n < 2) return "expected: hang <C_Function>...";
+    for (i = 1; i < n; i++) {
+      fn = shim_fn_index(tok[i]);
+      /* C_Finalize and C_Initialize are what ends other rules; hanging them would hang teardown. */
+      if (fn < 0 || fn == FN_C_GetFunctionList || fn == FN_C_Finalize || fn == FN_C_Initialize)
+        return "unknown function, or one that cannot hang";
+      r->hang[fn] = 1;
+    }
+    return NULL;
+  }
+  if (strcmp(op, "logout") == 0) {
+    if (n == 3 && strcmp(tok[1], "skip") == 0 && parse_ulong(tok[2], &v)) r->logout_skip = v;
+    else if (n != 1) return "expected: logout [skip N]";
+    r->logout_set = 1;
+    return NULL;
+  }
+  if (strcmp(op, "storm") == 0) {
+    if (n < 2 || !parse_named(tok[1], ckr_names, "CKR_", &r->storm_rv)) return "expected: storm <CKR_NAME|number> [skip N] [times N] [ms N]";
+    for (i = 2; i + 1 < n; i += 2) {
+      if (!parse_ulong(tok[i + 1], &v)) return "expected a number after skip/times/ms";
+      if (strcmp(tok[i], "skip") == 0) r->storm_skip = v;
+      else if (strcmp(tok[i], "times") == 0 && v > 0) r->storm_times = v;
+      else if (strcmp(tok[i], "ms") == 0 && v > 0) r->storm_ms = v;
+      else return "expected skip N, times N or ms N (N >= 1)";
+    }
+    if (i != n) return "expected a number after skip/times/ms";
+    r->storm_set = 1;
     return NULL;
   }
   if (strcmp(op, "tokenflags") == 0) {
@@ -372,5 +420,51 @@ void shim_sess_clear(int release) {
     free(g_sess);
     g_sess = NULL;
     g_capsess = 0;
+  }
+}
+
+/* ---------------------------------------------------------------- rule helpers */
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The storm rule: 1 with *out set when this call is one of the storm's. */
+int shim_storm_fires(shim_rules *r, int fn, CK_RV *out) {
+  unsigned long n;
+  double t;
+  if (!r->storm_set || r->storm_over || fn == FN_C_Initialize || fn == FN_C_Finalize) return 0;
+  n = r->storm_calls++;
+  if (n < r->storm_skip) return 0;
+  t = now_ms();
+  if (r->storm_start == 0) r->storm_start = t;
+  if ((r->storm_ms && t - r->storm_start >= (double)r->storm_ms) || (r->storm_times && n - r->storm_skip >= r->storm_times)) {
+    r->storm_over = 1;
+    return 0;
+  }
+  *out = r->storm_rv;
+  return 1;
+}
+
+/* Calls a logged-out token still answers: the ones that get a login back or end a session, and
+ * those that continue or end an operation begun before (they reach the real module, logged out
+ * too), so that no operation is left active in the real module behind the shim's back. */
+int shim_login_free(int fn) {
+  switch (fn) {
+    case FN_C_Login: case FN_C_Logout: case FN_C_CloseSession: case FN_C_GetSessionInfo:
+    case FN_C_FindObjects: case FN_C_FindObjectsFinal:
+    case FN_C_Encrypt: case FN_C_EncryptUpdate: case FN_C_EncryptFinal:
+    case FN_C_Decrypt: case FN_C_DecryptUpdate: case FN_C_DecryptFinal:
+    case FN_C_Digest: case FN_C_DigestUpdate: case FN_C_DigestKey: case FN_C_DigestFinal:
+    case FN_C_Sign: case FN_C_SignUpdate: case FN_C_SignFinal: case FN_C_SignRecover:
+    case FN_C_Verify: case FN_C_VerifyUpdate: case FN_C_VerifyFinal: case FN_C_VerifyRecover:
+    case FN_C_DigestEncryptUpdate: case FN_C_DecryptDigestUpdate:
+    case FN_C_SignEncryptUpdate: case FN_C_DecryptVerifyUpdate:
+    case FN_C_GetFunctionStatus: case FN_C_CancelFunction:
+      return 1;
+    default:
+      return 0;
   }
 }
