@@ -41,7 +41,9 @@ async function main() {
     const slots = mod.C_GetSlotList(true);
     for (const slot of slots) {
       const t = mod.C_GetTokenInfo(slot);
-      console.log(`slot ${slot}: token "${t.label}" serial ${t.serialNumber}, PIN ${t.minPinLen}..${t.maxPinLen}`);
+      // SoftHSM always offers one more slot with an uninitialized token (empty label and serial).
+      if ((BigInt(t.flags) & BigInt(raw.CKF_TOKEN_INITIALIZED)) === 0n) console.log(`slot ${slot}: a token not initialized yet (SoftHSM's free slot; p11bridge init-token makes it usable)`);
+      else console.log(`slot ${slot}: token "${t.label}" serial ${t.serialNumber}, PIN ${t.minPinLen}..${t.maxPinLen} characters`);
     }
     // Slot order is the module's; pick the token by label.
     const slot = slots.find((s) => mod.C_GetTokenInfo(s).label === fx.tokens[0].label);

@@ -56,8 +56,9 @@ function ensureBinfmt() {
   if (!fs.existsSync(path.join(dir, 'qemu-aarch64'))) throw new Error('qemu-aarch64 is not registered with binfmt_misc');
 }
 
-function ensureRoot(suite, arch) {
-  const dir = path.join(cache, `test-root-${suite}-${DEB_ARCH[arch]}`);
+// include/tag: scripts/fresh-root-test.js makes a root with git only (no softhsm2) under its own name.
+function ensureRoot(suite, arch, { include = ['softhsm2'], tag = '' } = {}) {
+  const dir = path.join(cache, `test-root-${suite}-${DEB_ARCH[arch]}${tag}`);
   const done = path.join(dir, '.p11bridge-root-ok');
   if (fs.existsSync(done)) return { dir, made: false };
   aptInstall(['debootstrap']);
@@ -65,7 +66,7 @@ function ensureRoot(suite, arch) {
   fs.mkdirSync(cache, { recursive: true });
   log(`debootstrap ${suite} ${DEB_ARCH[arch]} into ${dir}`);
   const t0 = Date.now();
-  sh('debootstrap', [`--arch=${DEB_ARCH[arch]}`, '--variant=minbase', '--include=softhsm2', suite, dir, MIRROR], { stdio: ['ignore', 'ignore', 'inherit'] });
+  sh('debootstrap', [`--arch=${DEB_ARCH[arch]}`, '--variant=minbase', `--include=${include.join(',')}`, suite, dir, MIRROR], { stdio: ['ignore', 'ignore', 'inherit'] });
   fs.writeFileSync(done, `made in ${Math.round((Date.now() - t0) / 1000)} s\n`);
   return { dir, made: true };
 }
@@ -172,4 +173,5 @@ function main() {
   process.exit(run.status === 0 && inner && inner.ok ? 0 : 1);
 }
 
-main();
+if (require.main === module) main();
+module.exports = { ensureRoot, ensureNode, withMounts, aptInstall, cache };

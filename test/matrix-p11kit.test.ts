@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { X509Certificate } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { runConformance, statuses, expectNoFailures } from './helpers/matrix';
 import { runChild, repoRoot } from './helpers/child-process';
 import { Module, Certificate, TokenWriteProtectedError, RandomNoRngError } from '../lib/index';
@@ -37,6 +38,17 @@ const p11kit = require('../scripts/p11kit.js') as {
 /* eslint-enable @typescript-eslint/no-var-requires */
 
 const OPEN = 'open (C_Initialize with CKF_OS_LOCKING_OK)';
+const RANDOM_CHILD = `
+  const { Module } = require('./dist/index.js');
+  (async () => {
+    const mod = await Module.open(process.argv[1]);
+    const session = await (await mod.findSlot('System Trust')).openSession();
+    const e = await session.random(8).then(() => null, (e) => e);
+    console.log(e ? e.constructor.name : 'no error');
+    await session.close();
+    await mod.close();
+  })();
+`;
 const READ_ONLY = 'skip: read-only or no PIN';
 
 describe('module matrix: p11-kit remote token (p11-kit server + p11-kit-client.so)', () => {
@@ -222,12 +234,19 @@ describe('module matrix: p11-kit-trust.so (system CA store, read-only)', () => {
       expect(t.flags).toMatchObject({ writeProtected: true, loginRequired: false, rng: false, tokenInitialized: true });
       expect(await slot.mechanisms()).toEqual([]);
 
-      const rw = await slot.openSession({ write: true }).then(() => null, (e: unknown) => e);
+      const rw = await slot.openSession({ write: true }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(rw).toBeInstanceOf(TokenWriteProtectedError);
 
       const session = await slot.openSession();
       try {
-        expect(await session.random(8).then(() => null, (e: unknown) => e)).toBeInstanceOf(RandomNoRngError);
+        // In a child: p11-kit-trust prints "shouldn't be reached at sys_C_GenerateRandom" on stderr
+        // (no switch turns it off), which must not land in the test log.
+        const child = spawnSync(process.execPath, ['-e', RANDOM_CHILD, trust], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+        expect(child.stdout.trim()).toBe(RandomNoRngError.name);
+        expect(child.stderr).toContain("shouldn't be reached at sys_C_GenerateRandom");
         const certs = await session.findAll({ class: 'certificate' });
         expect(certs.length).toBeGreaterThan(10);
         const fingerprints = new Set<string>();
@@ -276,7 +295,12 @@ describe('module matrix: p11-kit-trust.so (system CA store, read-only)', () => {
       'close session': 'pass',
       'close module (C_Finalize)': 'pass',
     });
-    expect(r.module).toMatchObject({ manufacturerID: 'PKCS#11 Kit', description: 'PKCS#11 Kit Trust Module', mechanisms: 0, token: { label: 'System Trust', model: 'p11-kit-trust' } });
+    expect(r.module).toMatchObject({
+      manufacturerID: 'PKCS#11 Kit',
+      description: 'PKCS#11 Kit Trust Module',
+      mechanisms: 0,
+      token: { label: 'System Trust', model: 'p11-kit-trust' },
+    });
     const detail = Object.fromEntries(r.steps.map((s) => [s.name, s.detail]));
     expect(detail['find all objects, read class and label in one call each']).toBe('200 objects'); // the run stops at 200
     expect(detail['invalid object handle is a typed error']).toBe('ObjectHandleInvalidError');

@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fixture } from './helpers/softhsm';
 import { packAndInstall, repoRoot as root, type Installed } from './helpers/packed';
@@ -74,7 +75,10 @@ describe('npm pack + install with scripts off', () => {
   test('every prebuild in the repository is in the tarball, with SHA256SUMS and nothing else', () => {
     // Computed from the repository's prebuilds/, so the list follows as platforms are added.
     const prebuilds = path.join(root, 'prebuilds');
-    const platforms = fs.readdirSync(prebuilds, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const platforms = fs
+      .readdirSync(prebuilds, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
     expect(platforms).toContain(`${process.platform}-${process.arch}`);
     for (const p of platforms) expect(fs.readdirSync(path.join(prebuilds, p)).filter((f) => f.endsWith('.node'))).not.toEqual([]);
     const expected = walk(prebuilds).map((f) => `prebuilds/${f}`);
@@ -82,16 +86,45 @@ describe('npm pack + install with scripts off', () => {
     expect(files.filter((f) => f.startsWith('prebuilds/'))).toEqual(expected.sort());
   });
 
+  // What scripts/prebuild.js makes on linux-x64 (CI's machine): the two Linux binaries, tagged
+  // with their libc, and the Windows one cross-built with mingw-w64 (untagged: node-gyp-build on
+  // Windows matches no libc tag). file(1) says what each really is.
+  const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
+  (linuxX64 ? test : test.skip)('linux-x64 ships linux-x64, linux-arm64 and win32-x64, each for its platform', () => {
+    const shipped: Record<string, string[]> = {};
+    for (const f of files.filter((x) => x.endsWith('.node'))) (shipped[f.split('/')[1]] ??= []).push(f.split('/')[2]);
+    expect(shipped).toEqual({ 'linux-arm64': ['p11bridge.glibc.node'], 'linux-x64': ['p11bridge.glibc.node'], 'win32-x64': ['p11bridge.node'] });
+    const kind = (p: string) => execFileSync('file', ['-b', path.join(inst.pkg, 'prebuilds', p)], { encoding: 'utf8' });
+    expect(kind('linux-x64/p11bridge.glibc.node')).toMatch(/^ELF 64-bit LSB shared object, x86-64/);
+    expect(kind('linux-arm64/p11bridge.glibc.node')).toMatch(/^ELF 64-bit LSB shared object, ARM aarch64/);
+    expect(kind('win32-x64/p11bridge.node')).toMatch(/^PE32\+ executable \(DLL\) .*x86-64/);
+  });
+
   test('the tarball holds the entry points, the source build and the notices, and no test material', () => {
     expect(files).toEqual(
       expect.arrayContaining([
-        'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'binding.gyp', 'bin/p11bridge.js',
-        'dist/index.js', 'dist/index.d.ts', 'dist/raw.js', 'dist/raw.d.ts',
-        'esm/index.mjs', 'esm/index.d.mts', 'esm/raw.mjs', 'esm/raw.d.mts',
+        'package.json',
+        'README.md',
+        'LICENSE',
+        'CHANGELOG.md',
+        'binding.gyp',
+        'bin/p11bridge.js',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/raw.js',
+        'dist/raw.d.ts',
+        'esm/index.mjs',
+        'esm/index.d.mts',
+        'esm/raw.mjs',
+        'esm/raw.d.mts',
       ]),
     );
     // The whole of src-native/, since binding.gyp may name any of it.
-    expect(files.filter((f) => f.startsWith('src-native/'))).toEqual(walk(path.join(root, 'src-native')).map((f) => `src-native/${f}`).sort());
+    expect(files.filter((f) => f.startsWith('src-native/'))).toEqual(
+      walk(path.join(root, 'src-native'))
+        .map((f) => `src-native/${f}`)
+        .sort(),
+    );
     expect([...new Set(files.map((f) => f.split('/')[0]))].sort()).toEqual([...TOP_LEVEL].sort());
     for (const dir of NOT_SHIPPED) expect(files.filter((f) => f.startsWith(dir))).toEqual([]);
     expect(files.filter((f) => /\.test\.|\.tgz$|(^|\/)\.tmp\//.test(f))).toEqual([]);
@@ -114,7 +147,7 @@ describe('npm pack + install with scripts off', () => {
     }
   });
 
-  test("the installed prebuilds match their SHA256SUMS, and sha256sum -c agrees", () => {
+  test('the installed prebuilds match their SHA256SUMS, and sha256sum -c agrees', () => {
     const dir = path.join(inst.pkg, 'prebuilds');
     const lines = fs.readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8').trimEnd().split('\n');
     const listed = lines.map((l) => {
@@ -123,14 +156,65 @@ describe('npm pack + install with scripts off', () => {
       return { hash: m[1], file: m[2] };
     });
     // Every installed binary is listed, in byte order, and each hash is the file's.
-    const binaries = walk(dir).filter((f) => f.endsWith('.node')).sort();
+    const binaries = walk(dir)
+      .filter((f) => f.endsWith('.node'))
+      .sort();
     expect(listed.map((l) => l.file)).toEqual(binaries);
     for (const { hash, file } of listed) {
-      expect(crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, file))).digest('hex')).toBe(hash);
+      expect(
+        crypto
+          .createHash('sha256')
+          .update(fs.readFileSync(path.join(dir, file)))
+          .digest('hex'),
+      ).toBe(hash);
     }
     const r = spawnSync('sha256sum', ['-c', '--strict', 'SHA256SUMS'], { cwd: dir, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.stdout.trimEnd().split('\n')).toEqual(binaries.map((f) => `${f}: OK`));
     expect(r.status).toBe(0);
   });
+});
+
+// `npm pack` contains this machine's prebuild whatever ran before: prepack (scripts/ensure-built.js)
+// makes it when prebuilds/ is missing or stale. A copy of the repository's files (timestamps kept,
+// node_modules linked) with prebuilds/ removed; the prebuild then comes from build/Release, stripped,
+// with no compiler run (the addon is newer than its sources).
+describe('npm pack after prebuilds/ was removed', () => {
+  test('prepack puts the prebuild and SHA256SUMS back, without compiling', () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'p11bridge-prepack-'));
+    try {
+      for (const f of [
+        'package.json',
+        'binding.gyp',
+        'README.md',
+        'LICENSE',
+        'CHANGELOG.md',
+        'bin',
+        'dist',
+        'esm',
+        'lib',
+        'scripts',
+        'src-native',
+        'build/Release/p11bridge.node',
+        'build/config.gypi',
+      ]) {
+        if (fs.existsSync(path.join(root, f))) fs.cpSync(path.join(root, f), path.join(copy, f), { recursive: true, preserveTimestamps: true });
+      }
+      fs.symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
+      expect(fs.existsSync(path.join(copy, 'prebuilds'))).toBe(false);
+      const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts=false'], { cwd: copy, encoding: 'utf8', timeout: 300_000 });
+      expect(r.status).toBe(0);
+      const files = (JSON.parse(r.stdout) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path);
+      expect(files).toEqual(expect.arrayContaining([`prebuilds/${process.platform}-${process.arch}/${PREBUILD}`, 'prebuilds/SHA256SUMS']));
+      expect(r.stderr).not.toMatch(/CXX\(target\)|gyp info/);
+      // The same bytes as the repository's own prebuild (prebuildify strips build/Release likewise).
+      const mine = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, PREBUILD);
+      const theirs = path.join(copy, 'prebuilds', `${process.platform}-${process.arch}`, PREBUILD);
+      if (fs.statSync(mine).mtimeMs >= fs.statSync(path.join(root, 'build', 'Release', 'p11bridge.node')).mtimeMs) {
+        expect(crypto.createHash('sha256').update(fs.readFileSync(theirs)).digest('hex')).toBe(crypto.createHash('sha256').update(fs.readFileSync(mine)).digest('hex'));
+      }
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -19,8 +19,24 @@ export interface CommonOptions {
 /** Parses a `pkcs11:` argument; undefined gives an empty URI. */
 export function uriArgument(arg: string | undefined): Pkcs11Uri {
   if (arg === undefined || arg === '') return {};
-  if (!/^pkcs11:/i.test(arg)) throw new UsageError("expected a PKCS#11 URI (pkcs11:…)");
+  if (!/^pkcs11:/i.test(arg)) throw new UsageError('expected a PKCS#11 URI (pkcs11:…)');
   return parseUri(arg);
+}
+
+/**
+ * --module takes a path, or a name from `list-modules` (a p11-kit config name or a well-known
+ * name such as softhsm2), looked up when it has no '/'.
+ */
+export async function modulePath(arg: string): Promise<string> {
+  if (arg.includes('/') || arg.endsWith('.so') || arg.endsWith('.dylib') || arg.endsWith('.dll')) return arg;
+  const found = (await Module.discover()).filter((m) => m.exists);
+  const hit = found.find((m) => m.name === arg) ?? found.find((m) => m.name.toLowerCase() === arg.toLowerCase());
+  if (hit) return hit.path;
+  const names = found.map((m) => m.name);
+  throw new UsageError(
+    `no module named '${arg}' here (list-modules shows ${names.length ? names.join(', ') : 'none'}): ` +
+      "give a module's path, or one of those names; in a URI, module-name= works the same way",
+  );
 }
 
 const TOKEN_KEYS = ['token', 'manufacturer', 'serial', 'model', 'slotManufacturer', 'slotDescription', 'slotId'] as const;
@@ -40,7 +56,7 @@ export class Target {
     const uri = uriArgument(uriArg);
     if (options.token !== undefined) uri.token = options.token;
     let mod: Module;
-    if (options.module !== undefined) mod = await Module.open(options.module);
+    if (options.module !== undefined) mod = await Module.open(await modulePath(options.module));
     else if (uri.modulePath !== undefined || uri.moduleName !== undefined) mod = await Module.open({ uri: { ...uri, pinValue: undefined } });
     else if (process.env.P11BRIDGE_MODULE) mod = await Module.open(process.env.P11BRIDGE_MODULE);
     else throw new UsageError('no module: give --module <path>, a pkcs11: URI with module-path= or module-name=, or set P11BRIDGE_MODULE');
@@ -93,7 +109,8 @@ export class Target {
     const session = await slot.openSession({ write: options.write ?? false });
     this.sessions.push(session);
     let mode = options.login;
-    if (mode === 'optional' && (this.options.login || this.options.pinSource !== undefined || this.uri.pinSource !== undefined || this.uri.pinValue !== undefined)) mode = 'required';
+    if (mode === 'optional' && (this.options.login || this.options.pinSource !== undefined || this.uri.pinSource !== undefined || this.uri.pinValue !== undefined))
+      mode = 'required';
     if (mode !== 'required' || slot.loginState === 'user') return session;
     const info = await slot.tokenInfo();
     const explicit = this.options.pinSource !== undefined || this.uri.pinSource !== undefined || this.uri.pinValue !== undefined;

@@ -25,15 +25,33 @@ export class CliError extends Error {
 /**
  * The stderr line and exit code for an error. Module errors are `error: CKR_X (C_Fn)`; the typed
  * layer's messages name arguments, never their values, so a PIN cannot leak through them.
+ * Argument errors of the typed layer (TypeError, RangeError) are bad command-line input: exit 64.
  */
 export function describeError(e: unknown): { message: string; exitCode: number } {
+  const d = errorDetails(e);
+  return { message: d.rvName ? `error: ${d.rvName} (${String(d.function)})` : `error: ${d.message}`, exitCode: d.exitCode };
+}
+
+/** What `--json` prints for an error: `{ error: { rvName, function, message, code? } }`, and the exit code. */
+export interface ErrorDetails {
+  rvName: string | null;
+  function: string | null;
+  message: string;
+  /** The library's error code (ERR_P11_…), when it has one. */
+  code?: string;
+  exitCode: number;
+}
+
+export function errorDetails(e: unknown): ErrorDetails {
   const x = e as { rvName?: unknown; function?: unknown; message?: unknown; name?: unknown; code?: unknown };
+  const firstLine = (m: unknown): string => (typeof m === 'string' ? m.split('\n')[0] : String(e));
   if (x && typeof x.rvName === 'string' && typeof x.function === 'string') {
-    return { message: `error: ${x.rvName} (${x.function})`, exitCode: EXIT.pkcs11 };
+    return { rvName: x.rvName, function: x.function, message: firstLine(x.message), exitCode: EXIT.pkcs11 };
   }
-  if (e instanceof UsageError) return { message: `error: ${e.message}`, exitCode: EXIT.usage };
-  if (e instanceof CliError) return { message: `error: ${e.message}`, exitCode: e.exitCode };
-  if (x && x.name === 'Pkcs11UriError') return { message: `error: ${String(x.message)}`, exitCode: EXIT.usage };
-  const msg = x && typeof x.message === 'string' ? x.message.split('\n')[0] : String(e);
-  return { message: `error: ${msg}`, exitCode: EXIT.error };
+  const code = x && typeof x.code === 'string' && x.code.startsWith('ERR_P11_') ? { code: x.code } : {};
+  if (e instanceof UsageError) return { rvName: null, function: null, message: e.message, exitCode: EXIT.usage };
+  if (e instanceof CliError) return { rvName: null, function: null, message: e.message, exitCode: e.exitCode };
+  if (x && x.name === 'Pkcs11UriError') return { rvName: null, function: null, message: firstLine(x.message), ...code, exitCode: EXIT.usage };
+  if (e instanceof TypeError || e instanceof RangeError) return { rvName: null, function: null, message: firstLine(x.message), ...code, exitCode: EXIT.usage };
+  return { rvName: null, function: null, message: firstLine(x?.message), ...code, exitCode: EXIT.error };
 }

@@ -2,11 +2,14 @@
 //   p11bridge list-tokens --module /usr/lib/softhsm/libsofthsm2.so
 //   p11bridge sign 'pkcs11:token=t;object=k1?module-name=softhsm2' data.bin --pin-source env:PIN
 // Exit codes: 0 ok, 1 error, 2 PKCS#11 error (stderr: `error: CKR_X (C_Fn)`), 3 invalid signature, 64 usage.
+// With --json, errors are `{ "error": { rvName, function, message } }` on stdout, same exit codes.
 import { Command, CommanderError } from 'commander';
-import { describeError, EXIT } from './errors';
+import { describeError, errorDetails, EXIT } from './errors';
 import { registerAdminCommands } from './commands/admin';
 import { registerBenchCommand } from './commands/bench';
 import { registerCipherCommands } from './commands/cipher';
+import { registerDocumentCommands } from './commands/documents';
+import { registerDoctorCommand } from './commands/doctor';
 import { registerKeyCommands } from './commands/keys';
 import { registerListCommands } from './commands/list';
 import { registerObjectCommands } from './commands/objects';
@@ -36,6 +39,8 @@ Exit codes: 0 ok, 1 error, 2 PKCS#11 error (CKR_… on stderr), 3 invalid signat
   registerCipherCommands(program);
   registerBenchCommand(program);
   registerAdminCommands(program);
+  registerDoctorCommand(program);
+  registerDocumentCommands(program);
   return program;
 }
 
@@ -55,19 +60,34 @@ function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
 export async function main(argv: readonly string[] = process.argv): Promise<number> {
   quietOnClosedPipe(process.stdout);
   const program = buildProgram();
+  // --json anywhere on the line: errors are JSON on stdout too (docs/cli.md), also a usage error
+  // commander finds before any command runs.
+  const json = argv.slice(2).includes('--json');
   try {
     await program.parseAsync(argv as string[]);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version exit 0; commander printed its own message for usage errors
-      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      if (e.exitCode === 0) return EXIT.ok;
+      if (json) printJsonError({ rvName: null, function: null, message: e.message.replace(/^error: /, '') });
+      return EXIT.usage;
+    }
+    const d = errorDetails(e);
+    if (json) {
+      const { exitCode: _exit, ...error } = d;
+      printJsonError(error);
+      return d.exitCode;
     }
     const { message, exitCode } = describeError(e);
     process.stderr.write(message + '\n');
     if (process.env.P11BRIDGE_DEBUG && e instanceof Error && !('rvName' in e)) process.stderr.write(String(e.stack) + '\n');
     return exitCode;
   }
+}
+
+function printJsonError(error: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify({ error }, null, 2) + '\n');
 }
 
 if (require.main === module) {

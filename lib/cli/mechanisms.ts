@@ -3,8 +3,19 @@
 //                EdDSA, HMAC-SHA256, HS256, and the CKM_ forms (CKM_ECDSA_SHA256 …)
 //   digest:      SHA-1, SHA-224, SHA-256, SHA-384, SHA-512 (also SHA256, CKM_SHA256)
 //   keygen:      EC:P-256, RSA:2048, AES:256, Ed25519, Ed448, generic:32
+import { CURVES } from '../index';
 import type { HashName, KeyPairSpec, MechanismSpec, SecretKeySpec } from '../index';
 import { UsageError } from './errors';
+
+// Weierstrass curves keygen EC: takes; Ed25519/Ed448 are types of their own (--type Ed25519).
+const EC_CURVES = Object.keys(CURVES).filter((c) => !/^(Ed|X)\d/.test(c));
+
+/** A curve name in any case (p-256, SECP256K1) → the name the typed layer knows, or a dotted OID. */
+function curveName(arg: string, bad: (why: string) => never): string {
+  if (/^\d+(\.\d+)+$/.test(arg)) return arg;
+  const hit = EC_CURVES.find((c) => c.toLowerCase() === arg.toLowerCase());
+  return hit ?? bad(`unknown curve '${arg}' (${EC_CURVES.join(', ')}, or a dotted OID)`);
+}
 
 const HASHES: Record<string, HashName> = { '1': 'SHA-1', '224': 'SHA-224', '256': 'SHA-256', '384': 'SHA-384', '512': 'SHA-512' };
 
@@ -23,10 +34,8 @@ export function signatureSpec(name: string): MechanismSpec {
   if ((m = /^(?:ECDSA-SHA-?(1|224|256|384|512)|ES(256|384|512))$/.exec(n))) return { name: 'ECDSA', hash: HASHES[m[1] ?? m[2]] };
   if ((m = /^(?:SHA-?(1|224|256|384|512)-RSA-PKCS|RS(256|384|512)|RSASSA-PKCS1-V1-5-SHA-?(1|224|256|384|512)|RSA-PKCS-SHA-?(1|224|256|384|512))$/.exec(n)))
     return { name: 'RSASSA-PKCS1-v1_5', hash: HASHES[m[1] ?? m[2] ?? m[3] ?? m[4]] };
-  if ((m = /^(?:SHA-?(1|224|256|384|512)-RSA-PKCS-PSS|PS(256|384|512)|RSA-PSS-SHA-?(1|224|256|384|512))$/.exec(n)))
-    return { name: 'RSA-PSS', hash: HASHES[m[1] ?? m[2] ?? m[3]] };
-  if ((m = /^(?:HMAC-SHA-?(1|224|256|384|512)|SHA-?(1|224|256|384|512)-HMAC|HS(256|384|512))$/.exec(n)))
-    return { name: 'HMAC', hash: HASHES[m[1] ?? m[2] ?? m[3]] };
+  if ((m = /^(?:SHA-?(1|224|256|384|512)-RSA-PKCS-PSS|PS(256|384|512)|RSA-PSS-SHA-?(1|224|256|384|512))$/.exec(n))) return { name: 'RSA-PSS', hash: HASHES[m[1] ?? m[2] ?? m[3]] };
+  if ((m = /^(?:HMAC-SHA-?(1|224|256|384|512)|SHA-?(1|224|256|384|512)-HMAC|HS(256|384|512))$/.exec(n))) return { name: 'HMAC', hash: HASHES[m[1] ?? m[2] ?? m[3]] };
   throw new UsageError(`unknown signature mechanism '${name}' (ECDSA-SHA256, ES256, RS256, PS256, EdDSA, HMAC-SHA256, RSA-PKCS, ECDSA …)`);
 }
 
@@ -74,7 +83,7 @@ export function keygenSpec(type: string): KeygenPlan {
   switch (kind) {
     case 'EC':
     case 'ECDSA':
-      return { kind: 'pair', spec: { name: 'EC', curve: arg || 'P-256' } };
+      return { kind: 'pair', spec: { name: 'EC', curve: curveName(arg || 'P-256', bad) } };
     case 'RSA':
       return { kind: 'pair', spec: { name: 'RSA', modulusLength: int(arg, 2048) } };
     case 'ED25519':

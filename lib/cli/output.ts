@@ -1,5 +1,6 @@
 // Output: human tables by default, JSON with --json; bytes as raw, base64 or hex.
 import * as fs from 'node:fs';
+import * as readline from 'node:readline/promises';
 import { UsageError } from './errors';
 
 /** JSON for the typed layer's values: bigint → decimal string, Buffer → hex, Date → ISO. */
@@ -36,7 +37,11 @@ function cell(v: unknown): string {
 export function printTable(columns: ReadonlyArray<readonly [key: string, title: string]>, rows: ReadonlyArray<Record<string, unknown>>): void {
   const cells = rows.map((r) => columns.map(([k]) => cell(r[k]).replace(/\s+/g, ' ')));
   const widths = columns.map(([, title], i) => Math.max(title.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]): string => c.map((s, i) => (i === c.length - 1 ? s : s.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (c: string[]): string =>
+    c
+      .map((s, i) => (i === c.length - 1 ? s : s.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   const out = [line(columns.map(([, t]) => t)), ...cells.map(line)];
   if (rows.length === 0) out.push('(none)');
   process.stdout.write(out.join('\n') + '\n');
@@ -101,4 +106,42 @@ export async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> 
   const parts: Buffer[] = [];
   for await (const c of source) parts.push(c);
   return parts;
+}
+
+/**
+ * A command's bytes by the output rules (docs/cli.md): to --out or stdout, raw unless `encoding`;
+ * with --json, stdout gets a JSON result instead: `meta` plus `{ out, bytes }` when the bytes went
+ * to --out, else `meta` plus `inline` (the bytes in a JSON-friendly form).
+ */
+export function writeResult(data: Buffer, o: { json?: boolean; out?: string }, meta: Record<string, unknown>, inline: Record<string, unknown>, encoding: Encoding = 'raw'): void {
+  const toFile = o.out !== undefined && o.out !== '-';
+  if (!o.json) return writeBytes(data, encoding, o.out);
+  if (toFile) {
+    writeBytes(data, encoding, o.out);
+    return printJson({ ...meta, out: o.out, bytes: data.length });
+  }
+  printJson({ ...meta, ...inline });
+}
+
+/**
+ * 'base64' or 'hex' when bytes read as raw look like an encoding's text (what `-e` writes), else
+ * null: for the hint when a signature read as raw does not verify.
+ */
+export function looksLikeText(data: Buffer): 'base64' | 'hex' | null {
+  const text = data.toString('latin1').trim();
+  if (text.length < 16 || /[^\x20-\x7e\s]/.test(data.toString('latin1'))) return null;
+  if (/^([0-9a-fA-F]{2})+$/.test(text)) return 'hex';
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) return 'base64';
+  return null;
+}
+
+/** Asks a yes/no question on the terminal; false (no question) when stdin or stderr is not one. */
+export async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) return false;
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
 }

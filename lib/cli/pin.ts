@@ -26,7 +26,7 @@ function stripNewline(b: Buffer): Buffer {
 export function readPinSource(source: string): Buffer {
   if (source.startsWith('env:')) {
     const name = source.slice(4);
-    if (!name) throw new UsageError("--pin-source env: needs a variable name (env:VAR)");
+    if (!name) throw new UsageError('--pin-source env: needs a variable name (env:VAR)');
     const v = process.env[name];
     if (v === undefined) throw new CliError(`the PIN variable ${name} is not set`);
     return pinBuffer(Buffer.from(v, 'utf8'));
@@ -35,7 +35,7 @@ export function readPinSource(source: string): Buffer {
   if (source.startsWith('file://')) file = decodeURIComponent(source.slice('file://'.length));
   else if (source.startsWith('file:')) file = decodeURIComponent(source.slice('file:'.length));
   else if (source.startsWith('/')) file = source;
-  if (file === undefined) throw new UsageError("a PIN source is file:/path or env:VAR");
+  if (file === undefined) throw new UsageError('a PIN source is file:/path or env:VAR');
   let raw: Buffer;
   try {
     raw = fs.readFileSync(file);

@@ -50,3 +50,55 @@ export class PoolClosedError extends Error {
     this.name = 'PoolClosedError';
   }
 }
+
+/**
+ * A key asked for a mechanism of another key type (an EC key for RSA-PSS, an RSA key for EdDSA …).
+ * Thrown before the module is called when the key's type is known, or in place of the module's
+ * answer (CKR_KEY_TYPE_INCONSISTENT, CKR_MECHANISM_INVALID, SoftHSM's CKR_GENERAL_ERROR), which
+ * is then its `cause`. `what` is the typed method (`privateKey.sign`).
+ */
+export class KeyMechanismMismatchError extends Error {
+  readonly code = 'ERR_P11_KEY_MECHANISM_MISMATCH';
+  constructor(
+    what: string,
+    /** The key's type as the spec names it without CKK_ ('EC', 'RSA', 'EC-EDWARDS' …). */
+    readonly keyType: string,
+    /** The mechanism's CKM_ name. */
+    readonly mechanism: string,
+    /** The key types the mechanism takes. */
+    readonly expected: readonly string[],
+  ) {
+    super(`${what}: ${mechanism} takes ${article(expected[0])} ${expected.join(' or ')} key, and this is ${article(keyType)} ${keyType} key`);
+    this.name = 'KeyMechanismMismatchError';
+  }
+}
+
+function article(word: string | undefined): string {
+  return word && /^[AEFHILMNORSX]/i.test(word) && !/^(EU|US)/i.test(word) ? 'an' : 'a';
+}
+
+/**
+ * A call on a Session, or on an object reached through one, from before Module.reinitialize():
+ * the handle belongs to the module's earlier initialization, and its number may name another
+ * session (or object) now. Open a new session and find the objects again.
+ */
+export class StaleHandleError extends Error {
+  readonly code = 'ERR_P11_STALE_HANDLE';
+  constructor(what: string) {
+    super(`${what}: the handle is from before the module was initialized again; open a new session`);
+    this.name = 'StaleHandleError';
+  }
+}
+
+/**
+ * SessionPool.use() ran past its deadline (`timeoutMs`, waiting for a session and running fn
+ * together). The module call in progress, if any, was not interrupted: its session is
+ * quarantined and closed when the call returns.
+ */
+export class PoolDeadlineError extends Error {
+  readonly code = 'ERR_P11_POOL_DEADLINE';
+  constructor(ms: number) {
+    super(`the pool call did not finish within its deadline of ${ms} ms`);
+    this.name = 'PoolDeadlineError';
+  }
+}

@@ -2,11 +2,12 @@
 // names, unreadable ones reported instead of thrown), writes, copy, size and destroy.
 import type { AttributeStatus, Ulong } from '../binding/raw-types';
 import { attributeType, decodeAttribute, encodeTemplate, TemplateObject } from '../template/attributes';
+import type { AttributeType } from '../template/attributes';
 import type { Session } from '../session/session';
 import { CK_UNAVAILABLE_INFORMATION } from '../binding/pkcs11';
 
 /** Values read by getAttributes; names that could not be read are in `unreadable`. */
-export type AttributeValues<K extends string> = { [P in K]?: unknown } & {
+export type AttributeValues<K extends string> = { [P in K]?: AttributeType<P> } & {
   readonly unreadable: Readonly<Partial<Record<K, Exclude<AttributeStatus, 'ok'>>>>;
 };
 
@@ -31,8 +32,8 @@ export class Pkcs11Object {
     return values as AttributeValues<K>;
   }
 
-  async getAttribute(name: string): Promise<unknown> {
-    return (await this.getAttributes([name]))[name];
+  async getAttribute<K extends string>(name: K): Promise<AttributeType<K> | undefined> {
+    return (await this.getAttributes([name]))[name] as AttributeType<K> | undefined;
   }
 
   async setAttributes(template: TemplateObject): Promise<void> {

@@ -3,7 +3,8 @@
 // that holds the session until final() or abort(). Installed by session/index.ts; the class is a
 // type here. One-shot sign/verify/encrypt/decrypt live on the key objects (objects/keys.ts).
 import type { Bytes } from '../binding/raw-types';
-import { MechanismSpec, resolveMechanism } from '../mechanisms';
+import { MechanismSpec } from '../mechanisms';
+import { resolveFor } from '../mechanisms/key-compat';
 import type { Key, PrivateKeyCallOptions } from '../objects/keys';
 import { contextLogin } from '../binding/operation-end';
 import { fused } from '../binding/fused';
@@ -74,11 +75,7 @@ export const cryptoMethods = {
 
   /** One-shot digest on the token ({ name: 'SHA-256' } …). */
   async digest(this: Session, spec: MechanismSpec, data: Bytes, options: CallOptions = {}): Promise<Buffer> {
-    const m = resolveMechanism(spec, undefined, 'digest').mechanism;
-    return this.run(
-      'digest',
-      (raw, h) => fused(raw).digestOnceAsync(h, m, data),
-      options.signal,
-    );
+    const m = resolveFor(spec, undefined, 'session.digest').mechanism;
+    return this.run('digest', (raw, h) => fused(raw).digestOnceAsync(h, m, data), options.signal);
   },
 };

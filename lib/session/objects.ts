@@ -7,6 +7,32 @@ import { matchesSlot, matchesToken, parse as parseUri, Pkcs11Uri, toTemplate as 
 import { encodeTemplate, TemplateObject } from '../template/attributes';
 import type { Pkcs11Object } from '../objects/object';
 import { classNumber, objectFor, objectOfHandle } from '../objects/factory';
+import type { Certificate } from '../objects/certificate';
+import type { Data } from '../objects/data';
+import type { DomainParameters } from '../objects/domain-parameters';
+import type { PrivateKey, PublicKey, SecretKey } from '../objects/keys';
+import { rememberKeyType } from '../mechanisms/key-compat';
+
+/** The class of object a CKA_CLASS name comes as (Pkcs11Object for others and for numbers). */
+export type ObjectOfClass<K> = K extends 'privateKey'
+  ? PrivateKey
+  : K extends 'publicKey'
+    ? PublicKey
+    : K extends 'secretKey'
+      ? SecretKey
+      : K extends 'certificate'
+        ? Certificate
+        : K extends 'data'
+          ? Data
+          : K extends 'domainParameters'
+            ? DomainParameters
+            : Pkcs11Object;
+
+/**
+ * What find() and findAll() hand back for a template: typed by its `class` when the template
+ * literal says it ({ class: 'privateKey' } → PrivateKey), else Pkcs11Object.
+ */
+export type ObjectOfTemplate<T> = T extends { readonly class: infer K } ? ObjectOfClass<K> : Pkcs11Object;
 
 declare module './session' {
   interface Session {
@@ -23,19 +49,18 @@ declare module './session' {
      * or throws. Objects come typed by class (PrivateKey, Certificate …): from the template's
      * `class` when it has one, else one CKA_CLASS read each.
      */
-    find(template?: TemplateObject, options?: { batchSize?: number }): AsyncGenerator<Pkcs11Object, void, undefined>;
+    find<const T extends TemplateObject = TemplateObject>(template?: T, options?: { batchSize?: number }): AsyncGenerator<ObjectOfTemplate<T>, void, undefined>;
     /**
      * Objects a PKCS#11 URI names (its object, id and type attributes), when its token attributes
      * match this session's token; [] otherwise. A PIN in the URI is not used: login stays yours.
      */
     findByUri(uri: string | Pkcs11Uri): Promise<Pkcs11Object[]>;
-    /** All matching objects at once. */
-    findAll(template?: TemplateObject): Promise<Pkcs11Object[]>;
+    /** All matching objects at once, typed as find() types them. */
+    findAll<const T extends TemplateObject = TemplateObject>(template?: T): Promise<Array<ObjectOfTemplate<T>>>;
   }
 }
 
 export const objectMethods = {
-
   async createObject(this: Session, template: TemplateObject): Promise<Pkcs11Object> {
     const raw = encodeTemplate(template);
     const h = await this.run('createObject', (m, s) => m.C_CreateObjectAsync(s, raw));
@@ -46,7 +71,11 @@ export const objectMethods = {
     return objectOfHandle(this, handle);
   },
 
-  async *find(this: Session, template: TemplateObject = {}, options: { batchSize?: number } = {}): AsyncGenerator<Pkcs11Object, void, undefined> {
+  async *find<const T extends TemplateObject = TemplateObject>(
+    this: Session,
+    template: T = {} as T,
+    options: { batchSize?: number } = {},
+  ): AsyncGenerator<ObjectOfTemplate<T>, void, undefined> {
     const batch = options.batchSize ?? 64;
     if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError("find: option 'batchSize' must be a positive integer");
     const raw = encodeTemplate(template);
@@ -55,7 +84,12 @@ export const objectMethods = {
     try {
       for (;;) {
         const handles = await this.run('find', (m, s) => m.C_FindObjectsAsync(s, batch));
-        for (const h of handles) yield cls !== undefined ? objectFor(this, h, cls) : await objectOfHandle(this, h);
+        for (const h of handles) {
+          const o = cls !== undefined ? objectFor(this, h, cls) : await objectOfHandle(this, h);
+          // A template that names the key type tells lib/mechanisms/key-compat.ts what it is.
+          if (template.keyType !== undefined) rememberKeyType(o, template.keyType);
+          yield o as ObjectOfTemplate<T>;
+        }
         if (handles.length < batch) return;
       }
     } finally {
@@ -69,9 +103,8 @@ export const objectMethods = {
     return this.findAll(uriTemplate(u));
   },
 
-
-  async findAll(this: Session, template: TemplateObject = {}): Promise<Pkcs11Object[]> {
-    const out: Pkcs11Object[] = [];
+  async findAll<const T extends TemplateObject = TemplateObject>(this: Session, template: T = {} as T): Promise<Array<ObjectOfTemplate<T>>> {
+    const out: Array<ObjectOfTemplate<T>> = [];
     for await (const o of this.find(template)) out.push(o);
     return out;
   },

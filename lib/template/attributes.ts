@@ -123,6 +123,96 @@ export function classNumber(cls: unknown): number | undefined {
 /** A template as a plain object: camelCase attribute names to values. */
 export type TemplateObject = { [name: string]: unknown };
 
+/**
+ * The JS type each attribute of the table reads as (getAttributes, getAttribute): enumerations
+ * (class, keyType, certificateType) as their camelCase name, or a number the table has no name for.
+ * Names registered at run time (registerAttribute) read as `unknown`.
+ */
+export interface AttributeTypes {
+  class: string | Ulong;
+  token: boolean;
+  private: boolean;
+  label: string;
+  application: string;
+  value: Buffer;
+  objectId: Buffer;
+  certificateType: string | Ulong;
+  issuer: Buffer;
+  serialNumber: Buffer;
+  trusted: boolean;
+  certificateCategory: Ulong;
+  checkValue: Buffer;
+  keyType: string | Ulong;
+  subject: Buffer;
+  id: Buffer;
+  sensitive: boolean;
+  encrypt: boolean;
+  decrypt: boolean;
+  wrap: boolean;
+  unwrap: boolean;
+  sign: boolean;
+  signRecover: boolean;
+  verify: boolean;
+  verifyRecover: boolean;
+  derive: boolean;
+  startDate: Date | null;
+  endDate: Date | null;
+  modulus: Buffer;
+  modulusBits: Ulong;
+  publicExponent: Buffer;
+  privateExponent: Buffer;
+  prime1: Buffer;
+  prime2: Buffer;
+  exponent1: Buffer;
+  exponent2: Buffer;
+  coefficient: Buffer;
+  publicKeyInfo: Buffer;
+  prime: Buffer;
+  subprime: Buffer;
+  base: Buffer;
+  valueBits: Ulong;
+  valueLen: Ulong;
+  extractable: boolean;
+  local: boolean;
+  neverExtractable: boolean;
+  alwaysSensitive: boolean;
+  keyGenMechanism: Ulong;
+  modifiable: boolean;
+  copyable: boolean;
+  destroyable: boolean;
+  ecParams: Buffer;
+  ecPoint: Buffer;
+  alwaysAuthenticate: boolean;
+  wrapWithTrusted: boolean;
+  wrapTemplate: TemplateObject;
+  unwrapTemplate: TemplateObject;
+  deriveTemplate: TemplateObject;
+  allowedMechanisms: Ulong[];
+  uniqueId: string;
+  url: string;
+  hashOfSubjectPublicKey: Buffer;
+  hashOfIssuerPublicKey: Buffer;
+  nameHashAlgorithm: Ulong;
+  javaMidpSecurityDomain: Ulong;
+  owner: Buffer;
+  acIssuer: Buffer;
+  attrTypes: Buffer;
+  primeBits: Ulong;
+  subprimeBits: Ulong;
+  hwFeatureType: Ulong;
+  mechanismType: Ulong;
+  profileId: Ulong;
+  encapsulate: boolean;
+  decapsulate: boolean;
+  encapsulateTemplate: TemplateObject;
+  decapsulateTemplate: TemplateObject;
+  parameterSet: Ulong;
+  seed: Buffer;
+}
+
+/** The type `name` reads as: from AttributeTypes, else unknown. */
+export type AttributeType<N extends string> = N extends keyof AttributeTypes ? AttributeTypes[N] : unknown;
+
 export function attributeType(name: string): Ulong {
   const d = table.get(name);
   if (!d) throw new RangeError(`unknown attribute '${name}' (registerAttribute() adds vendor ones)`);

@@ -66,7 +66,7 @@ export function registerAdminCommands(program: Command): void {
         process.stdout.write(`user PIN ${verb} on token '${label}'\n`);
       });
 
-  withCommon(program.command('init-pin <uri>').description("sets the user PIN: the SO logs in (--so-pin-source) and calls C_InitPIN with the new PIN"))
+  withCommon(program.command('init-pin <uri>').description('sets the user PIN: the SO logs in (--so-pin-source) and calls C_InitPIN with the new PIN'))
     .option(soPinOption, 'SO PIN from file:/path or env:VAR (else a prompt)')
     .option(newPinOption, 'the new user PIN from file:/path or env:VAR (else a prompt, twice)')
     .action(initUserPin('set'));
@@ -77,11 +77,12 @@ export function registerAdminCommands(program: Command): void {
     .action(initUserPin('reset'));
 
   withCommon(program.command('change-pin <uri>').description('changes the user PIN (or with --so the SO PIN): C_SetPIN with the current and the new PIN'), { pin: true })
-    .option('--so', "change the SO PIN (the current one from --so-pin-source or --pin-source)")
+    .option('--so', 'change the SO PIN (the current one from --so-pin-source or --pin-source)')
     .option(soPinOption, 'with --so: the current SO PIN from file:/path or env:VAR')
     .option(newPinOption, 'the new PIN from file:/path or env:VAR (else a prompt, twice)')
     .action(async (uri: string, o: CommonOptions & { so?: boolean; soPinSource?: string; newPinSource?: string }) => {
-      if (o.so && o.soPinSource !== undefined && o.pinSource !== undefined) throw new UsageError('change-pin --so: give the current SO PIN with --so-pin-source or --pin-source, not both');
+      if (o.so && o.soPinSource !== undefined && o.pinSource !== undefined)
+        throw new UsageError('change-pin --so: give the current SO PIN with --so-pin-source or --pin-source, not both');
       if (!o.so && o.soPinSource !== undefined) throw new UsageError('--so-pin-source is for change-pin --so; the current user PIN comes from --pin-source');
       return withTarget(uri, o, async (t) => {
         const slot = await t.slot();
@@ -109,5 +110,4 @@ export function registerAdminCommands(program: Command): void {
         process.stdout.write(`${who} PIN changed on token '${label}'\n`);
       });
     });
-
 }

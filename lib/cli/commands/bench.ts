@@ -75,7 +75,8 @@ function plan(o: BenchOptions, data: Buffer): Plan {
       const spec = signatureSpec(mechanism);
       const keyType = o.keyType ?? signKeyType(spec);
       const secret = (spec as { name: string }).name === 'HMAC';
-      if (o.op === 'sign') return { mechanism, keyType, keygen: keygenSpec(keyType), use: secret ? 'secret' : 'private', iteration: async (k) => void (await (k as PrivateKey).sign(spec, data)) };
+      if (o.op === 'sign')
+        return { mechanism, keyType, keygen: keygenSpec(keyType), use: secret ? 'secret' : 'private', iteration: async (k) => void (await (k as PrivateKey).sign(spec, data)) };
       let signature: Buffer = Buffer.alloc(0);
       return {
         mechanism,

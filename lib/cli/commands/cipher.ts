@@ -186,7 +186,7 @@ async function run(decrypt: boolean, uri: string, file: string, o: CipherOptions
       output.discard();
       throw decrypt && name === 'AES-GCM' ? authenticationHint(e) : e;
     }
-    if (o.json) printJson({ operation: verb, mechanism: name, ...(name === 'RSA-OAEP' ? { hash } : {}), bytesIn, bytesOut, out: o.out });
+    if (o.json) printJson({ operation: verb, mechanism: name, ...(name === 'RSA-OAEP' ? { hash } : {}), bytesIn, bytesOut, out: o.out, bytes: bytesOut });
   });
 }
 
@@ -209,7 +209,8 @@ export function registerCipherCommands(program: Command): void {
       .option('-o, --out <file>', `write the ${decrypt ? 'plaintext' : 'ciphertext'} to a file (removed on failure; default stdout)`)
       .addHelpText(
         'after',
-        '\nFormats: AES-GCM iv(12) || ciphertext || tag(16); AES-CBC-PAD iv(16) || ciphertext; RSA-OAEP the ciphertext.\nIVs are random (node:crypto). The AES modes stream; RSA-OAEP is single-part.',
+        '\nFormats: AES-GCM iv(12) || ciphertext || tag(16); AES-CBC-PAD iv(16) || ciphertext; RSA-OAEP the ciphertext.\n' +
+          'IVs are random (node:crypto). The AES modes stream; RSA-OAEP is single-part.',
       )
       .action((uri: string, file: string, o: CipherOptions) => run(decrypt, uri, file, o));
   }

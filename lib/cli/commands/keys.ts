@@ -1,15 +1,16 @@
 // Key commands: export-public, random, digest, sign, verify, keygen and delete.
 import { Command, Option } from 'commander';
-import { PrivateKey, PublicKey, SecretKey, curveOfParams, derToEcdsa, ecdsaToDer } from '../../index';
-import type { Pkcs11Object, TemplateObject } from '../../index';
+import { CKM_NAMES, PrivateKey, PublicKey, SecretKey, curveOfParams, derToEcdsa, ecdsaToDer, resolveMechanism } from '../../index';
+import type { MechanismSpec, Pkcs11Object, Session, TemplateObject } from '../../index';
 import * as crypto from 'node:crypto';
 import type { CommonOptions } from '../context';
 import { describeObject, hexId, withCommon, withTarget } from '../common';
 import { CliError, EXIT, UsageError } from '../errors';
 import { defaultSignatureSpec, digestSpec, keygenSpec, signatureSpec } from '../mechanisms';
-import { collect, decodeBytes, encodingOf, inputSize, inputStream, printJson, readInput, writeBytes } from '../output';
+import { collect, confirm, decodeBytes, encodingOf, inputSize, inputStream, looksLikeText, printJson, readInput, writeBytes, writeResult } from '../output';
 import { pipeline } from 'node:stream/promises';
 import { withProgress } from '../progress';
+import { checkKeyMechanism, rememberKeyType } from '../../mechanisms/key-compat';
 
 export function registerKeyCommands(program: Command): void {
   withCommon(program.command('export-public <uri>').description('a public key as SPKI (PEM or DER) or JWK'))
@@ -20,9 +21,11 @@ export function registerKeyCommands(program: Command): void {
         const session = await t.session({ login: 'never' });
         const key = await t.findOne(session, ['publicKey'], 'public key');
         if (!(key instanceof PublicKey)) throw new CliError('not a public key');
-        if (o.format === 'jwk') writeBytes(Buffer.from(JSON.stringify(await key.toJwk()) + '\n'), 'raw', o.out);
-        else if (o.format === 'der') writeBytes(await key.toSpki('der'), 'raw', o.out);
-        else writeBytes(Buffer.from(await key.toSpki('pem')), 'raw', o.out);
+        const body =
+          o.format === 'jwk' ? Buffer.from(JSON.stringify(await key.toJwk()) + '\n') : o.format === 'der' ? await key.toSpki('der') : Buffer.from(await key.toSpki('pem'));
+        // --json: the result on stdout; the key itself in it unless it went to --out.
+        const inline = o.format === 'jwk' ? { jwk: await key.toJwk() } : o.format === 'pem' ? { publicKey: body.toString() } : { der: body.toString('base64') };
+        writeResult(body, o, { format: o.format }, inline);
       }),
     );
 
@@ -64,17 +67,23 @@ export function registerKeyCommands(program: Command): void {
 
   withCommon(program.command('sign <uri> <file>').description('signs a file (or stdin, for -) with the private key the URI names'), { pin: true })
     .option('--mechanism <name>', 'ECDSA-SHA256, ES256, RS256, PS256, EdDSA, HMAC-SHA256, ECDSA, RSA-PKCS … (default: by key type)')
-    .option('-e, --encoding <encoding>', 'signature output: raw, base64 or hex', 'base64')
+    .option('-e, --encoding <encoding>', 'signature output: raw (default), base64 or hex')
     .option('--der', 'ECDSA: a DER signature instead of raw r||s')
     .option('-o, --out <file>', 'write the signature to a file')
-    .action(async (uri: string, file: string, o: CommonOptions & { mechanism?: string; encoding: string; der?: boolean; out?: string }) => {
-      const enc = encodingOf(o.encoding);
+    .action(async (uri: string, file: string, o: CommonOptions & { mechanism?: string; encoding?: string; der?: boolean; out?: string }) => {
+      const enc = encodingOf(o.encoding ?? 'raw');
       const named = o.mechanism !== undefined ? signatureSpec(o.mechanism) : undefined;
       return withTarget(uri, o, async (t) => {
         const session = await t.session({ login: 'required' });
         const key = await t.findOne(session, ['privateKey', 'secretKey'], 'signing key');
         if (!(key instanceof PrivateKey) && !(key instanceof SecretKey)) throw new CliError('not a private or secret key');
-        const spec = named ?? defaultSignatureSpec(await key.getAttribute('keyType'));
+        const keyType = await key.getAttribute('keyType');
+        const spec = named ?? defaultSignatureSpec(keyType);
+        // A mechanism of another key family is refused here, before the token answers with
+        // whatever it answers (SoftHSM: CKR_GENERAL_ERROR from C_SignFinal).
+        rememberKeyType(key, keyType);
+        const set = await session.slot.mechanismSet();
+        checkKeyMechanism(key, resolveMechanism(spec, (m) => set.has(String(m)), 'sign').mechanism, 'sign');
         const hashed = (spec as { hash?: string }).hash !== undefined;
         let sig = await withProgress(
           `sign ${o.mechanism ?? (spec as { name: string }).name}`,
@@ -90,20 +99,21 @@ export function registerKeyCommands(program: Command): void {
           inputSize(file),
         );
         if (o.der && (spec as { name: string }).name === 'ECDSA') sig = ecdsaToDer(sig);
-        if (o.json) return printJson({ mechanism: o.mechanism ?? (spec as { name: string }).name, signature: sig.toString('base64') });
-        writeBytes(sig, enc, o.out);
+        const used = o.json ? await mechanismUsed(session, spec) : {};
+        writeResult(sig, o, used, { signature: sig.toString(enc === 'raw' ? 'base64' : enc), encoding: enc === 'raw' ? 'base64' : enc }, enc);
       });
     });
 
   withCommon(program.command('verify <uri> <file>').description('verifies a signature of a file (or stdin, for -) with the public key the URI names; exit 3 when invalid'))
     .requiredOption('-s, --signature <file>', 'the signature file')
     .option('--mechanism <name>', 'as for sign (default: by key type)')
-    .option('-e, --encoding <encoding>', 'signature file encoding: raw, base64 or hex', 'base64')
+    .option('-e, --encoding <encoding>', 'signature file encoding: raw (default, what sign writes), base64 or hex')
     .option('--der', 'ECDSA: the signature is DER instead of raw r||s')
-    .action(async (uri: string, file: string, o: CommonOptions & { signature: string; mechanism?: string; encoding: string; der?: boolean; pinSource?: string }) => {
-      const enc = encodingOf(o.encoding);
+    .action(async (uri: string, file: string, o: CommonOptions & { signature: string; mechanism?: string; encoding?: string; der?: boolean; pinSource?: string }) => {
+      const enc = encodingOf(o.encoding ?? 'raw');
       const data = await readInput(file);
-      let sig = decodeBytes(await readInput(o.signature), enc, 'the signature');
+      const sigBytes = await readInput(o.signature);
+      let sig = decodeBytes(sigBytes, enc, 'the signature');
       return withTarget(uri, o, async (t) => {
         // HMAC keys are secret keys and need a login; public keys do not.
         const session = await t.session({ login: t.uri.type === 'secret-key' ? 'required' : 'never' });
@@ -117,6 +127,9 @@ export function registerKeyCommands(program: Command): void {
           sig = derToEcdsa(sig, size);
         }
         const ok = await key.verify(spec, data, sig);
+        // sign writes raw bytes: a text signature read as raw is the usual cause of "invalid".
+        const text = !ok && enc === 'raw' ? looksLikeText(sigBytes) : null;
+        if (text) process.stderr.write(`hint: the signature file looks like ${text} text; sign writes raw bytes unless given -e: verify with -e ${text}\n`);
         if (o.json) printJson({ valid: ok });
         else process.stdout.write(ok ? 'signature valid\n' : 'signature INVALID\n');
         if (!ok) process.exitCode = EXIT.invalidSignature;
@@ -125,16 +138,26 @@ export function registerKeyCommands(program: Command): void {
 
   withCommon(program.command('keygen [uri]').description('generates a key (pair) as token objects'), { pin: true })
     .requiredOption('--type <type>', 'EC:P-256, EC:P-384, RSA:2048, Ed25519, AES:256, generic:32')
-    .option('--label <label>', 'CKA_LABEL (default: the URI\'s object=)')
-    .option('--id <hex>', 'CKA_ID in hex (default: the URI\'s id=, else 8 random bytes)')
+    .option('--label <label>', "CKA_LABEL (default: the URI's object=)")
+    .option('--id <hex>', "CKA_ID in hex (default: the URI's id=, else 8 random bytes)")
     .option('--extractable', 'a secret or private key that can be wrapped')
-    .action(async (uri: string | undefined, o: CommonOptions & { type: string; label?: string; id?: string; extractable?: boolean }) => {
+    .option('--force', 'make the key even when the label already names a key of that kind')
+    .action(async (uri: string | undefined, o: CommonOptions & { type: string; label?: string; id?: string; extractable?: boolean; force?: boolean }) => {
       const plan = keygenSpec(o.type);
       const givenId = hexId(o.id);
       return withTarget(uri, o, async (t) => {
         const label = o.label ?? t.uri.object;
+        // A fresh CKA_ID when none is given, so the printed URI selects this key and no other.
         const id = givenId ?? t.uri.id ?? crypto.randomBytes(8);
         const session = await t.session({ write: true, login: 'required' });
+        if (label !== undefined && !o.force) {
+          const cls = plan.kind === 'pair' ? 'privateKey' : 'secretKey';
+          const existing = await session.findAll({ class: cls, label });
+          if (existing.length > 0) {
+            const where = await describeObject(t, existing[0], false);
+            throw new CliError(`a ${cls} labelled '${label}' already exists (${String(where.uri)}): choose another label, or give --force to make another one`);
+          }
+        }
         const common: TemplateObject = { token: true, label, id };
         const made: Pkcs11Object[] = [];
         await withProgress(`keygen ${o.type}`, o, async () => {
@@ -157,20 +180,32 @@ export function registerKeyCommands(program: Command): void {
 
   withCommon(program.command('delete <uri>').description('destroys the objects the URI names (object= and/or id= required)'), { pin: true })
     .option('--dry-run', 'list what would be deleted')
-    .action(async (uri: string, o: CommonOptions & { dryRun?: boolean }) =>
+    .option('-y, --yes', 'delete several objects without asking')
+    .action(async (uri: string, o: CommonOptions & { dryRun?: boolean; yes?: boolean }) =>
       withTarget(uri, o, async (t) => {
         if (t.uri.object === undefined && t.uri.id === undefined) throw new UsageError('name the objects to delete with object= and/or id= in the URI');
         const session = await t.session({ write: true, login: 'required' });
         const found = await t.findObjects(session);
         if (found.length === 0) throw new CliError('no object matches the URI');
         const rows = [];
-        for (const obj of found) {
-          const row = await describeObject(t, obj, false);
-          if (!o.dryRun) await obj.destroy();
-          rows.push(row);
+        for (const obj of found) rows.push(await describeObject(t, obj, false));
+        if (!o.dryRun && found.length > 1 && !o.yes) {
+          const list = rows.map((r) => `  ${String(r.class)}: ${String(r.uri)}`).join('\n');
+          if (!(await confirm(`the URI matches ${found.length} objects:\n${list}\ndelete them all? [y/N] `))) {
+            throw new UsageError(`the URI matches ${found.length} objects: give --yes to delete them all (--dry-run lists them), or narrow it with id= or type=`);
+          }
         }
+        if (!o.dryRun) for (const obj of found) await obj.destroy();
         if (o.json) return printJson({ deleted: o.dryRun ? [] : rows.map((r) => r.uri), matched: rows.map((r) => r.uri) });
         for (const r of rows) process.stdout.write(`${o.dryRun ? 'would delete' : 'deleted'} ${String(r.class)}: ${String(r.uri)}\n`);
       }),
     );
+}
+
+/** The mechanism the token runs for `spec` (ECDSA with SHA-256 there, or raw ECDSA after a hash in Node). */
+async function mechanismUsed(session: Session, spec: MechanismSpec): Promise<{ mechanism: string; prehash: string | null }> {
+  const set = await session.slot.mechanismSet();
+  const r = resolveMechanism(spec, (m) => set.has(String(m)));
+  const n = Number(r.mechanism.mechanism);
+  return { mechanism: CKM_NAMES[n] ?? `0x${n.toString(16)}`, prehash: r.prehash ? ((spec as { hash?: string }).hash ?? r.prehash) : null };
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { Module, formatUri, matchesToken } from '../../index';
 import type { CommonOptions } from '../context';
-import { describeObject, keyDetail, withCommon, withTarget } from '../common';
+import { describeObject, keyDetail, keyTypeDetail, withCommon, withTarget } from '../common';
 import { printFields, printJson, printTable } from '../output';
 
 export function registerListCommands(program: Command): void {
@@ -60,49 +60,60 @@ export function registerListCommands(program: Command): void {
       }),
     );
 
-  withCommon(program.command('list-tokens [uri]').description('tokens (C_GetTokenInfo), with their URIs'), { token: false }).action(async (uri: string | undefined, o: CommonOptions) =>
-    withTarget(uri, o, async (t) => {
-      const rows = [];
-      for (const s of await t.mod.slots()) {
-        const info = await s.tokenInfo();
-        if (!matchesToken(t.uri, info)) continue;
-        rows.push({ slot: s.id, ...info, uri: formatUri({ token: info.label, manufacturer: info.manufacturerID, serial: info.serialNumber, model: info.model }) });
-      }
-      if (o.json) return printJson(rows);
-      printTable(
-        [
-          ['slot', 'SLOT'],
-          ['label', 'LABEL'],
-          ['manufacturerID', 'MANUFACTURER'],
-          ['model', 'MODEL'],
-          ['serialNumber', 'SERIAL'],
-          ['state', 'STATE'],
-        ],
-        rows.map((r) => ({ ...r, state: !r.flags.tokenInitialized ? 'uninitialized' : r.flags.userPinLocked ? 'PIN locked' : r.flags.userPinInitialized ? 'ready' : 'no user PIN' })),
-      );
-    }),
+  withCommon(program.command('list-tokens [uri]').description('tokens (C_GetTokenInfo), with their URIs'), { token: false }).action(
+    async (uri: string | undefined, o: CommonOptions) =>
+      withTarget(uri, o, async (t) => {
+        const rows = [];
+        for (const s of await t.mod.slots()) {
+          const info = await s.tokenInfo();
+          if (!matchesToken(t.uri, info)) continue;
+          // With the module's path, so the URI works again on its own (list-objects <uri>).
+          rows.push({
+            slot: s.id,
+            ...info,
+            uri: formatUri({ token: info.label, manufacturer: info.manufacturerID, serial: info.serialNumber, model: info.model, modulePath: t.mod.path }),
+          });
+        }
+        if (o.json) return printJson(rows);
+        printTable(
+          [
+            ['slot', 'SLOT'],
+            ['label', 'LABEL'],
+            ['manufacturerID', 'MANUFACTURER'],
+            ['model', 'MODEL'],
+            ['serialNumber', 'SERIAL'],
+            ['state', 'STATE'],
+            ['uri', 'URI'],
+          ],
+          rows.map((r) => ({
+            ...r,
+            state: !r.flags.tokenInitialized ? 'uninitialized' : r.flags.userPinLocked ? 'PIN locked' : r.flags.userPinInitialized ? 'ready' : 'no user PIN',
+          })),
+        );
+      }),
   );
 
-  withCommon(program.command('list-mechanisms [uri]').description("the token's mechanisms (C_GetMechanismList, C_GetMechanismInfo)")).action(async (uri: string | undefined, o: CommonOptions) =>
-    withTarget(uri, o, async (t) => {
-      const mechs = await (await t.slot()).mechanisms();
-      if (o.json) return printJson(mechs);
-      printTable(
-        [
-          ['name', 'MECHANISM'],
-          ['keySizes', 'KEY SIZES'],
-          ['uses', 'FLAGS'],
-        ],
-        mechs.map((m) => ({
-          name: m.name,
-          keySizes: `${String(m.minKeySize)}-${String(m.maxKeySize)}`,
-          uses: Object.entries(m.flags)
-            .filter(([, v]) => v)
-            .map(([k]) => k)
-            .join(','),
-        })),
-      );
-    }),
+  withCommon(program.command('list-mechanisms [uri]').description("the token's mechanisms (C_GetMechanismList, C_GetMechanismInfo)")).action(
+    async (uri: string | undefined, o: CommonOptions) =>
+      withTarget(uri, o, async (t) => {
+        const mechs = await (await t.slot()).mechanisms();
+        if (o.json) return printJson(mechs);
+        printTable(
+          [
+            ['name', 'MECHANISM'],
+            ['keySizes', 'KEY SIZES'],
+            ['uses', 'FLAGS'],
+          ],
+          mechs.map((m) => ({
+            name: m.name,
+            keySizes: `${String(m.minKeySize)}-${String(m.maxKeySize)}`,
+            uses: Object.entries(m.flags)
+              .filter(([, v]) => v)
+              .map(([k]) => k)
+              .join(','),
+          })),
+        );
+      }),
   );
 
   withCommon(program.command('list-objects [uri]').description("the token's objects (filtered by the URI's object, id and type)"), { pin: true })
@@ -111,6 +122,9 @@ export function registerListCommands(program: Command): void {
     .action(async (uri: string | undefined, o: CommonOptions & { publicKeys: boolean }) =>
       withTarget(uri, o, async (t) => {
         const session = await t.session({ login: 'optional' });
+        if (session.slot.loginState !== 'user' && !o.quiet) {
+          process.stderr.write('note: private objects are not listed without a login (give --pin-source or --login)\n');
+        }
         const rows = [];
         for (const obj of await t.findObjects(session)) rows.push(await describeObject(t, obj, o.json === true && o.publicKeys));
         if (o.json) return printJson(rows);
@@ -123,7 +137,7 @@ export function registerListCommands(program: Command): void {
             ['id', 'ID'],
             ['uri', 'URI'],
           ],
-          rows.map((r) => ({ ...r, detail: keyDetail(r) })),
+          rows.map((r) => ({ ...r, keyType: keyTypeDetail(r), detail: keyDetail(r) })),
         );
       }),
     );

@@ -111,7 +111,8 @@ async function importParsed(session: Session, p: Parsed, common: TemplateObject,
       return [await session.importKey(p.key, { ...common })];
     case 'secret': {
       const keyType = o.keyType ?? 'aes';
-      if (keyType === 'aes' && ![16, 24, 32].includes(p.bytes.length)) throw new CliError(`an AES key is 16, 24 or 32 bytes; the file has ${p.bytes.length} (--key-type generic for other sizes)`);
+      if (keyType === 'aes' && ![16, 24, 32].includes(p.bytes.length))
+        throw new CliError(`an AES key is 16, 24 or 32 bytes; the file has ${p.bytes.length} (--key-type generic for other sizes)`);
       if (p.bytes.length === 0) throw new CliError('the key file is empty');
       const template: TemplateObject = { ...common, keyType: keyType === 'aes' ? 'aes' : 'genericSecret', sensitive: true, extractable: !!o.extractable };
       return [await session.importKey(crypto.createSecretKey(p.bytes), template)];
@@ -129,12 +130,10 @@ function exportable(found: Pkcs11Object[]): Pkcs11Object[] {
 
 export function registerObjectCommands(program: Command): void {
   withCommon(
-    program
-      .command('import <uri> <file>')
-      .description("imports a certificate, key or data object (file, or - for stdin) as token objects labelled by the URI's object= and id="),
+    program.command('import <uri> <file>').description("imports a certificate, key or data object (file, or - for stdin) as token objects labelled by the URI's object= and id="),
     { pin: true },
   )
-    .addOption(new Option('--type <kind>', 'what the file holds (default: detected from PEM labels / DER; or the URI\'s type=)').choices(KINDS as string[]))
+    .addOption(new Option('--type <kind>', "what the file holds (default: detected from PEM labels / DER; or the URI's type=)").choices(KINDS as string[]))
     .addOption(new Option('--key-type <type>', '--type secret: the key type').choices(['aes', 'generic']))
     .option('--application <name>', '--type data: CKA_APPLICATION')
     .option('--private', '--type data: a private data object (default public)')
@@ -144,7 +143,9 @@ export function registerObjectCommands(program: Command): void {
     .option('--id <hex>', "CKA_ID in hex (default: the URI's id=)")
     .addHelpText(
       'after',
-      '\nCertificates (PEM/DER X.509), private keys (PKCS#8, PKCS#1 or SEC1 PEM, PKCS#8 DER) and public keys (SPKI PEM/DER)\nare detected; secret keys (--type secret --key-type aes|generic) and data (--type data) are the file\'s raw bytes.\nPrivate and secret keys are private, sensitive, not extractable unless --extractable.',
+      '\nCertificates (PEM/DER X.509), private keys (PKCS#8, PKCS#1 or SEC1 PEM, PKCS#8 DER) and public keys (SPKI PEM/DER)\n' +
+        "are detected; secret keys (--type secret --key-type aes|generic) and data (--type data) are the file's raw bytes.\n" +
+        'Private and secret keys are private, sensitive, not extractable unless --extractable.',
     )
     .action(async (uri: string, file: string, o: ImportOptions) => {
       const id = hexId(o.id);
@@ -170,10 +171,9 @@ export function registerObjectCommands(program: Command): void {
       });
     });
 
-  withCommon(
-    program.command('export <uri> [file]').description("writes a certificate, public key or data object's value to a file or stdout; private keys stay on the token"),
-    { pin: true },
-  )
+  withCommon(program.command('export <uri> [file]').description("writes a certificate, public key or data object's value to a file or stdout; private keys stay on the token"), {
+    pin: true,
+  })
     .option('--der', 'a certificate or public key as DER (default PEM)')
     .option('--jwk', 'a public key as a JWK')
     .option('--login', 'log in first, for private data objects and certificates')
@@ -205,14 +205,21 @@ export function registerObjectCommands(program: Command): void {
           throw new CliError('refusing to export a private key: it does not leave the token. Export its public key with type=public (or export-public)');
         } else if (obj instanceof SecretKey) {
           const a = await obj.getAttributes(['sensitive', 'extractable', 'value']);
-          if (a.sensitive !== false || a.extractable !== true || !Buffer.isBuffer(a.value)) throw new CliError('refusing to export a sensitive or unextractable secret key: its value does not leave the token');
+          if (a.sensitive !== false || a.extractable !== true || !Buffer.isBuffer(a.value))
+            throw new CliError('refusing to export a sensitive or unextractable secret key: its value does not leave the token');
           [out, format] = [a.value, 'raw'];
         } else {
           throw new CliError(`cannot export a ${String(row.class)} object`);
         }
         if (o.json) {
           if (file !== undefined && file !== '-') writeBytes(out, 'raw', file);
-          return printJson({ uri: row.uri, class: row.class, format, file, ...(file === undefined || file === '-' ? { data: format === 'pem' || format === 'jwk' ? out.toString('utf8') : out.toString('base64') } : {}) });
+          return printJson({
+            uri: row.uri,
+            class: row.class,
+            format,
+            file,
+            ...(file === undefined || file === '-' ? { data: format === 'pem' || format === 'jwk' ? out.toString('utf8') : out.toString('base64') } : {}),
+          });
         }
         writeBytes(out, 'raw', file);
       });
