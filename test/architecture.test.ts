@@ -86,15 +86,21 @@ export function cycles(edges: Map<string, string[]>): string[][] {
  */
 export const LAYERS = ['base', 'binding', 'pure', 'locate', 'core', 'objects', 'session', 'interop', 'features', 'entry', 'cli'] as const;
 const FOLDER_LAYER: Record<string, (typeof LAYERS)[number]> = {
-  util: 'base', constants: 'base', errors: 'base', types: 'base',
+  util: 'base',
+  constants: 'base',
+  errors: 'base',
+  types: 'base',
   binding: 'binding',
-  template: 'pure', mechanisms: 'pure', encoding: 'pure',
+  template: 'pure',
+  mechanisms: 'pure',
+  encoding: 'pure',
   locate: 'locate',
   core: 'core',
   objects: 'objects',
   session: 'session',
   interop: 'interop',
-  documents: 'features', compat: 'features',
+  documents: 'features',
+  compat: 'features',
   cli: 'cli',
 };
 
@@ -129,6 +135,22 @@ describe('the compiled import graph (dist/)', () => {
       }
     }
     expect(up).toEqual([]);
+  });
+
+  // template/, mechanisms/ and encoding/ translate: bytes and handles in, no token calls. What a
+  // spec names on the token (an ECDH peer's CKA_EC_POINT …) is read by the caller (objects/).
+  test('the pure layer makes no token calls', () => {
+    const calls: string[] = [];
+    for (const f of graph.edges.keys()) {
+      const rel = path.relative(dist, f);
+      if (LAYERS[layerOf(rel)] !== 'pure') continue;
+      fs.readFileSync(f, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          for (const m of line.matchAll(/\b(C_[A-Z]\w*|getAttributes?|session\.run)\s*\(/g)) calls.push(`${rel}:${i + 1} ${m[1]}(`);
+        });
+    }
+    expect(calls).toEqual([]);
   });
 
   test('every compiled file belongs to a known layer', () => {

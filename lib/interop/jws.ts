@@ -12,7 +12,8 @@ import type { HashName, MechanismSpec } from '../mechanisms';
 import { Pkcs11Object } from '../objects/object';
 import type { PrivateKey, PublicKey } from '../objects/keys';
 import type { Bytes } from '../binding/raw-types';
-import { curveOfParams, exportJwk } from './keyobject';
+import { curveOfParams } from '../encoding/ec';
+import { exportJwk } from './keyobject';
 
 export type JwsAlgorithm = 'ES256' | 'ES384' | 'ES512' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'EdDSA';
 
@@ -88,7 +89,8 @@ export const JWS_ALGORITHMS: readonly JwsAlgorithm[] = Object.freeze(Object.keys
 const MIN_RSA_BITS = 2048;
 
 function algInfo(what: string, alg: unknown, algArg = 'alg'): AlgInfo {
-  if (typeof alg !== 'string') throw new TypeError(`${what}: argument '${algArg}' must be a JWS algorithm name (${JWS_ALGORITHMS.join(', ')}), got ${alg === null ? 'null' : typeof alg}`);
+  if (typeof alg !== 'string')
+    throw new TypeError(`${what}: argument '${algArg}' must be a JWS algorithm name (${JWS_ALGORITHMS.join(', ')}), got ${alg === null ? 'null' : typeof alg}`);
   if (!Object.prototype.hasOwnProperty.call(ALGS, alg)) throw new RangeError(`${what}: argument '${algArg}' '${alg}' is not supported (${JWS_ALGORITHMS.join(', ')})`);
   return ALGS[alg as JwsAlgorithm];
 }
@@ -103,7 +105,8 @@ function unsignedLength(b: Buffer): number {
 async function checkKey(what: string, argName: string, key: unknown, cls: 'privateKey' | 'publicKey', alg: string, info: AlgInfo, algArg = 'alg'): Promise<void> {
   if (!(key instanceof Pkcs11Object)) throw new TypeError(`${what}: argument '${argName}' must be a token ${cls === 'privateKey' ? 'PrivateKey' : 'PublicKey'}`);
   const a = await key.getAttributes(['class', 'keyType', 'ecParams', 'modulus']);
-  if (a.class !== undefined && a.class !== cls) throw new TypeError(`${what}: argument '${argName}' is a '${String(a.class)}', not a ${cls === 'privateKey' ? 'private' : 'public'} key`);
+  if (a.class !== undefined && a.class !== cls)
+    throw new TypeError(`${what}: argument '${argName}' is a '${String(a.class)}', not a ${cls === 'privateKey' ? 'private' : 'public'} key`);
   if (a.keyType !== info.keyType) {
     throw new TypeError(`${what}: argument '${algArg}' '${alg}' needs ${info.needs}; argument '${argName}' is a '${String(a.keyType)}' key`);
   }

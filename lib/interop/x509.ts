@@ -74,7 +74,8 @@ function x509Arg(what: string, x: unknown): X509Certificate {
  */
 export async function storeCertificate(session: Session, certificate: X509Certificate | Uint8Array, template: TemplateObject = {}): Promise<Certificate> {
   const x = x509Arg('storeCertificate', certificate);
-  if (template === null || typeof template !== 'object' || Array.isArray(template)) throw new TypeError("storeCertificate: argument 'template' must be an object of attribute values");
+  if (template === null || typeof template !== 'object' || Array.isArray(template))
+    throw new TypeError("storeCertificate: argument 'template' must be an object of attribute values");
   const fields = certificateFields(x.raw);
   const o = await session.createObject({
     token: false,

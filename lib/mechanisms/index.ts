@@ -3,15 +3,49 @@
 import * as C from '../constants/generated';
 import type { Bytes, Mechanism, Ulong } from '../binding/raw-types';
 import * as P from './params';
+import { isGostMechanismName, resolveGostMechanism } from './gost';
+import type { GostMechanismSpec } from './gost';
 
 export type HashName = 'SHA-1' | 'SHA-224' | 'SHA-256' | 'SHA-384' | 'SHA-512';
 
 const HASH: Record<HashName, { digest: number; mgf: number; node: string; ecdsa: number; rsa: number; pss: number; hmac: number }> = {
   'SHA-1': { digest: C.CKM_SHA_1, mgf: C.CKG_MGF1_SHA1, node: 'sha1', ecdsa: C.CKM_ECDSA_SHA1, rsa: C.CKM_SHA1_RSA_PKCS, pss: C.CKM_SHA1_RSA_PKCS_PSS, hmac: C.CKM_SHA_1_HMAC },
-  'SHA-224': { digest: C.CKM_SHA224, mgf: C.CKG_MGF1_SHA224, node: 'sha224', ecdsa: C.CKM_ECDSA_SHA224, rsa: C.CKM_SHA224_RSA_PKCS, pss: C.CKM_SHA224_RSA_PKCS_PSS, hmac: C.CKM_SHA224_HMAC },
-  'SHA-256': { digest: C.CKM_SHA256, mgf: C.CKG_MGF1_SHA256, node: 'sha256', ecdsa: C.CKM_ECDSA_SHA256, rsa: C.CKM_SHA256_RSA_PKCS, pss: C.CKM_SHA256_RSA_PKCS_PSS, hmac: C.CKM_SHA256_HMAC },
-  'SHA-384': { digest: C.CKM_SHA384, mgf: C.CKG_MGF1_SHA384, node: 'sha384', ecdsa: C.CKM_ECDSA_SHA384, rsa: C.CKM_SHA384_RSA_PKCS, pss: C.CKM_SHA384_RSA_PKCS_PSS, hmac: C.CKM_SHA384_HMAC },
-  'SHA-512': { digest: C.CKM_SHA512, mgf: C.CKG_MGF1_SHA512, node: 'sha512', ecdsa: C.CKM_ECDSA_SHA512, rsa: C.CKM_SHA512_RSA_PKCS, pss: C.CKM_SHA512_RSA_PKCS_PSS, hmac: C.CKM_SHA512_HMAC },
+  'SHA-224': {
+    digest: C.CKM_SHA224,
+    mgf: C.CKG_MGF1_SHA224,
+    node: 'sha224',
+    ecdsa: C.CKM_ECDSA_SHA224,
+    rsa: C.CKM_SHA224_RSA_PKCS,
+    pss: C.CKM_SHA224_RSA_PKCS_PSS,
+    hmac: C.CKM_SHA224_HMAC,
+  },
+  'SHA-256': {
+    digest: C.CKM_SHA256,
+    mgf: C.CKG_MGF1_SHA256,
+    node: 'sha256',
+    ecdsa: C.CKM_ECDSA_SHA256,
+    rsa: C.CKM_SHA256_RSA_PKCS,
+    pss: C.CKM_SHA256_RSA_PKCS_PSS,
+    hmac: C.CKM_SHA256_HMAC,
+  },
+  'SHA-384': {
+    digest: C.CKM_SHA384,
+    mgf: C.CKG_MGF1_SHA384,
+    node: 'sha384',
+    ecdsa: C.CKM_ECDSA_SHA384,
+    rsa: C.CKM_SHA384_RSA_PKCS,
+    pss: C.CKM_SHA384_RSA_PKCS_PSS,
+    hmac: C.CKM_SHA384_HMAC,
+  },
+  'SHA-512': {
+    digest: C.CKM_SHA512,
+    mgf: C.CKG_MGF1_SHA512,
+    node: 'sha512',
+    ecdsa: C.CKM_ECDSA_SHA512,
+    rsa: C.CKM_SHA512_RSA_PKCS,
+    pss: C.CKM_SHA512_RSA_PKCS_PSS,
+    hmac: C.CKM_SHA512_HMAC,
+  },
 };
 
 const HASH_LENGTH: Record<HashName, number> = { 'SHA-1': 20, 'SHA-224': 28, 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 };
@@ -28,6 +62,7 @@ export type MechanismSpec =
   | { name: 'AES-CTR'; counter: Bytes; length: number }
   | { name: 'AES-KW'; padding?: boolean }
   | { name: HashName }
+  | GostMechanismSpec
   | Mechanism;
 
 function hashOf(name: HashName): (typeof HASH)[HashName] {
@@ -90,32 +125,12 @@ export function resolveMechanism(spec: MechanismSpec, supports: (type: Ulong) =>
       return { mechanism: { mechanism: spec.padding ? C.CKM_AES_KEY_WRAP_PAD : C.CKM_AES_KEY_WRAP } };
     default:
       if (spec.name in HASH) return { mechanism: { mechanism: HASH[spec.name as HashName].digest } };
+      // GOST R 34.10/34.11-2012, Kuznyechik, Magma (TC26 / Rutoken): ./gost.ts.
+      if (isGostMechanismName(spec.name)) return { mechanism: resolveGostMechanism(spec as GostMechanismSpec) };
       throw new RangeError(`unknown mechanism '${(spec as { name: string }).name}'`);
   }
 }
 
-/** DER OIDs of named curves for CKA_EC_PARAMS. */
-export const CURVES: Readonly<Record<string, Buffer>> = {
-  'P-256': Buffer.from('06082a8648ce3d030107', 'hex'),
-  'P-384': Buffer.from('06052b81040022', 'hex'),
-  'P-521': Buffer.from('06052b81040023', 'hex'),
-  secp256k1: Buffer.from('06052b8104000a', 'hex'),
-  Ed25519: Buffer.from('06032b6570', 'hex'),
-  Ed448: Buffer.from('06032b6571', 'hex'),
-};
-
-/** A curve by name or dotted OID → DER for CKA_EC_PARAMS. */
-export function curveParams(curve: string): Buffer {
-  if (CURVES[curve]) return CURVES[curve];
-  if (/^\d+(\.\d+)+$/.test(curve)) {
-    const parts = curve.split('.').map(Number);
-    const body: number[] = [parts[0] * 40 + parts[1]];
-    for (const n of parts.slice(2)) {
-      const chunk: number[] = [n & 0x7f];
-      for (let v = Math.floor(n / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift((v & 0x7f) | 0x80);
-      body.push(...chunk);
-    }
-    return Buffer.from([0x06, body.length, ...body]);
-  }
-  throw new RangeError(`unknown curve '${curve}' (a name: ${Object.keys(CURVES).join(', ')}, or a dotted OID)`);
-}
+// Named curves for CKA_EC_PARAMS live with the rest of the EC encoding (encoding/ec.ts); exported
+// from here too, where key generation and 0.1's callers find them.
+export { CURVES, curveParams } from '../encoding/ec';

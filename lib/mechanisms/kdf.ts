@@ -1,9 +1,11 @@
 // Key-management mechanisms: typed wrap, derive and PBKDF2 specs → the raw `{ mechanism, parameter }`,
 // built with the struct builders of ./params. A raw `{ mechanism, parameter }` passes through.
-import { KeyObject, createPublicKey } from 'node:crypto';
+// Pure: no token calls. What a spec names on the token (an ECDH peer PublicKey's CKA_EC_POINT, an
+// HKDF salt key) is read by the caller, objects/keys.ts, and comes in as bytes and handles.
+import { KeyObject } from 'node:crypto';
 import * as C from '../constants/generated';
 import binding from '../binding/native';
-import { Pkcs11Object } from '../objects/object';
+import { keyObjectPoint } from '../encoding/jwk';
 import type { PublicKey, SecretKey } from '../objects/keys';
 import type { Bytes, Mechanism, StructField, Ulong } from '../binding/raw-types';
 import { HashName, MechanismSpec, resolveMechanism } from './index';
@@ -202,61 +204,35 @@ function lookup<T extends string>(what: string, field: string, table: Record<T, 
   return table[v as T];
 }
 
-// Uncompressed point length (1 + 2 × field bytes) or raw length (Montgomery) by the DER of
-// CKA_EC_PARAMS, to tell a raw CKA_EC_POINT from the DER OCTET STRING the spec asks for.
-const POINT_LENGTH: Record<string, number> = {
-  '06082a8648ce3d030107': 65, // P-256
-  '06052b81040022': 97, // P-384
-  '06052b81040023': 133, // P-521
-  '06052b8104000a': 65, // secp256k1
-  '06092b2403030208010107': 65, // brainpoolP256r1
-  '06092b240303020801010b': 97, // brainpoolP384r1
-  '06092b240303020801010d': 129, // brainpoolP512r1
-  '06032b656e': 32, // X25519
-  '06032b656f': 56, // X448
-};
+// The one reading of CKA_EC_POINT is encoding/ec's; exported from here too, where 0.1 had it.
+export { rawEcPoint } from '../encoding/ec';
 
-function derOctetString(b: Buffer): Buffer | null {
-  if (b.length < 2 || b[0] !== 0x04) return null;
-  let len: number;
-  let off: number;
-  if (b[1] < 0x80) [len, off] = [b[1], 2];
-  else if (b[1] === 0x81 && b.length >= 3) [len, off] = [b[2], 3];
-  else if (b[1] === 0x82 && b.length >= 4) [len, off] = [b.readUInt16BE(2), 4];
-  else return null;
-  return off + len === b.length ? b.subarray(off) : null;
+/**
+ * @internal What a derive spec names on the token, read by the caller before the mechanism is
+ * built (objects/keys.ts's resolveDeriveMechanism): this layer makes no token calls.
+ */
+export interface DeriveInputs {
+  /** ECDH with a PublicKey peer: its public value (CKA_EC_POINT, unwrapped by rawEcPoint). */
+  peerPoint?: Bytes;
+  /** HKDF with a SecretKey salt: its handle (CKF_HKDF_SALT_KEY). */
+  saltKey?: Ulong;
 }
 
-/** The raw public value of a CKA_EC_POINT (DER OCTET STRING per the spec; some tokens give it raw). */
-export function rawEcPoint(point: Buffer, ecParams?: Buffer, keyType?: unknown): Buffer {
-  const expected = ecParams ? POINT_LENGTH[ecParams.toString('hex')] : undefined;
-  if (expected !== undefined && point.length === expected) return point;
-  const inner = derOctetString(point);
-  if (!inner) return point;
-  if (expected !== undefined) return inner.length === expected ? inner : point;
-  // Unknown curve: an uncompressed Weierstrass point inside has its 04 prefix and odd length.
-  if (keyType === 'ecMontgomery' || keyType === 'ecEdwards') return inner;
-  return inner.length % 2 === 1 && inner[0] === 0x04 ? inner : point;
+/**
+ * @internal true when the spec is ECDH whose peer is an object on a token (not bytes, not a
+ * KeyObject): the caller reads its CKA_EC_POINT into DeriveInputs.peerPoint. `isObject` is the
+ * caller's test for a token object (this layer does not know the class).
+ */
+export function needsPeerPoint(spec: unknown, base: 'privateKey' | 'secretKey', isObject: (v: unknown) => boolean): boolean {
+  if (base !== 'privateKey' || spec === null || typeof spec !== 'object' || 'mechanism' in spec) return false;
+  const s = spec as Record<string, unknown>;
+  return s.name === 'ECDH' && isObject(s.publicKey);
 }
 
-/** The public value of a node:crypto EC/X25519/X448 key (a private key gives its public half). */
-function keyObjectPoint(what: string, k: KeyObject): Buffer {
-  if (k.type === 'secret') throw new TypeError(`${what}: 'spec.publicKey' is a secret KeyObject; an EC, X25519 or X448 public key is needed`);
-  const pub = k.type === 'private' ? createPublicKey(k) : k;
-  const jwk = pub.export({ format: 'jwk' });
-  if (jwk.kty === 'EC' && jwk.x && jwk.y) return Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]);
-  if (jwk.kty === 'OKP' && (jwk.crv === 'X25519' || jwk.crv === 'X448') && jwk.x) return Buffer.from(jwk.x, 'base64url');
-  throw new TypeError(`${what}: 'spec.publicKey' KeyObject must be an EC, X25519 or X448 key (got ${String(pub.asymmetricKeyType)})`);
-}
-
-async function peerPoint(what: string, pk: unknown): Promise<Bytes> {
+function peerPoint(what: string, pk: unknown, read: Bytes | undefined): Bytes {
+  if (read !== undefined) return read;
   if (isBytes(pk)) return pk;
-  if (pk instanceof KeyObject) return keyObjectPoint(what, pk);
-  if (pk instanceof Pkcs11Object) {
-    const a = await pk.getAttributes(['ecPoint', 'ecParams', 'keyType']);
-    if (!(a.ecPoint instanceof Buffer)) throw new TypeError(`${what}: 'spec.publicKey' has no readable CKA_EC_POINT`);
-    return rawEcPoint(a.ecPoint, a.ecParams instanceof Buffer ? a.ecParams : undefined, a.keyType);
-  }
+  if (pk instanceof KeyObject) return keyObjectPoint(what, 'spec.publicKey', pk);
   throw new TypeError(`${what}: 'spec.publicKey' must be the peer's EC point (bytes), a PublicKey or a node:crypto KeyObject`);
 }
 
@@ -270,7 +246,7 @@ function ecdh(what: string, s: Record<string, unknown>, point: Bytes): Mechanism
   };
 }
 
-function hkdf(what: string, s: Record<string, unknown>): Mechanism {
+function hkdf(what: string, s: Record<string, unknown>, saltKey: Ulong | undefined): Mechanism {
   const hash = lookup(what, 'hash', DIGEST, s.hash);
   const extract = s.extract ?? true;
   const expand = s.expand ?? true;
@@ -281,7 +257,7 @@ function hkdf(what: string, s: Record<string, unknown>): Mechanism {
   let saltFields: { saltType: Ulong; salt?: Bytes; saltKey?: Ulong };
   if (salt === undefined || salt === null || (isBytes(salt) && salt.byteLength === 0)) saltFields = { saltType: C.CKF_HKDF_SALT_NULL };
   else if (isBytes(salt)) saltFields = { saltType: C.CKF_HKDF_SALT_DATA, salt };
-  else if (salt instanceof Pkcs11Object) saltFields = { saltType: C.CKF_HKDF_SALT_KEY, saltKey: salt.handle };
+  else if (saltKey !== undefined) saltFields = { saltType: C.CKF_HKDF_SALT_KEY, saltKey };
   else throw new TypeError(`${what}: 'spec.salt' must be bytes, a SecretKey or null`);
   return { mechanism: C.CKM_HKDF_DERIVE, parameter: P.hkdfParams({ extract, expand, prfHashMechanism: hash, ...saltFields, info }) };
 }
@@ -330,11 +306,12 @@ function sp800108(what: string, s: Record<string, unknown>): Mechanism {
 }
 
 /**
- * The raw mechanism for a derive spec. `base` says which key class derives ('privateKey' for
- * ECDH, 'secretKey' for the others), so a spec on the wrong kind of key is a RangeError here
- * rather than a module error. Async because a PublicKey peer's CKA_EC_POINT is read first.
+ * @internal The raw mechanism for a derive spec, once what it names on the token is read
+ * (`inputs`; the public, async form is objects/keys.ts's resolveDeriveMechanism). `base` says
+ * which key class derives ('privateKey' for ECDH, 'secretKey' for the others), so a spec on the
+ * wrong kind of key is a RangeError here rather than a module error.
  */
-export async function resolveDeriveMechanism(spec: DeriveSpec, base: 'privateKey' | 'secretKey', what = 'derive'): Promise<Mechanism> {
+export function deriveMechanism(spec: DeriveSpec, base: 'privateKey' | 'secretKey', what = 'derive', inputs: DeriveInputs = {}): Mechanism {
   const s = specObject(what, spec);
   if ('mechanism' in s) return spec as Mechanism;
   const name = s.name;
@@ -342,14 +319,16 @@ export async function resolveDeriveMechanism(spec: DeriveSpec, base: 'privateKey
   if (typeof name !== 'string' || !allowed.has(name)) {
     const other = base === 'privateKey' ? SECRET_DERIVE : PRIVATE_DERIVE;
     const hint = typeof name === 'string' && other.has(name) ? ` ('${name}' derives from a ${base === 'privateKey' ? 'secret' : 'private'} key)` : '';
-    throw new RangeError(`${what}: unknown derivation '${String(name)}' for a ${base === 'privateKey' ? 'private' : 'secret'} key${hint}; use ${[...allowed].join(', ')} or { mechanism, parameter }`);
+    throw new RangeError(
+      `${what}: unknown derivation '${String(name)}' for a ${base === 'privateKey' ? 'private' : 'secret'} key${hint}; use ${[...allowed].join(', ')} or { mechanism, parameter }`,
+    );
   }
   switch (name) {
     case 'ECDH':
       if (s.publicKey === undefined) throw new TypeError(`${what}: 'spec.publicKey' is required`);
-      return ecdh(what, s, await peerPoint(what, s.publicKey));
+      return ecdh(what, s, peerPoint(what, s.publicKey, inputs.peerPoint));
     case 'HKDF':
-      return hkdf(what, s);
+      return hkdf(what, s, inputs.saltKey);
     case 'AES-ECB-ENCRYPT-DATA':
       return { mechanism: C.CKM_AES_ECB_ENCRYPT_DATA, parameter: P.keyDerivationStringData(bytes(what, 'data', s.data)!) };
     case 'DES3-ECB-ENCRYPT-DATA':

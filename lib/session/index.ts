@@ -14,6 +14,17 @@ import { messageMethods } from './messages';
 import { objectMethods } from './objects';
 import { randomMethods } from './random';
 import { streamMethods } from './streams';
+// The same files once more as bare imports: the value imports above vanish from index.d.ts, and
+// with them the `declare module './session'` augmentations, so users' types would lack the
+// methods. Bare imports stay in the .d.ts.
+import './admin';
+import './crypto';
+import './kem';
+import './key-generation';
+import './messages';
+import './objects';
+import './random';
+import './streams';
 
 export interface OpenSessionOptions {
   /** A read-write session (default false: read-only). */

@@ -143,8 +143,10 @@ export function allowedUsages(alg: string, type: KeyType): readonly KeyUsage[] {
  */
 export function usageTemplate(type: KeyType, keyType: string, usages: readonly KeyUsage[]): TemplateObject {
   const has = (u: KeyUsage): boolean => usages.includes(u);
-  if (type === 'secret') return { encrypt: has('encrypt'), decrypt: has('decrypt'), wrap: has('wrapKey'), unwrap: has('unwrapKey'), sign: has('sign'), verify: has('verify'), derive: false };
-  if (keyType === 'rsa') return type === 'private' ? { sign: has('sign'), decrypt: has('decrypt'), unwrap: has('unwrapKey') } : { verify: has('verify'), encrypt: has('encrypt'), wrap: has('wrapKey') };
+  if (type === 'secret')
+    return { encrypt: has('encrypt'), decrypt: has('decrypt'), wrap: has('wrapKey'), unwrap: has('unwrapKey'), sign: has('sign'), verify: has('verify'), derive: false };
+  if (keyType === 'rsa')
+    return type === 'private' ? { sign: has('sign'), decrypt: has('decrypt'), unwrap: has('unwrapKey') } : { verify: has('verify'), encrypt: has('encrypt'), wrap: has('wrapKey') };
   if (keyType === 'ec') return type === 'private' ? { sign: has('sign'), derive: has('deriveKey') || has('deriveBits') } : { verify: has('verify') };
   return type === 'private' ? { sign: has('sign') } : { verify: has('verify') };
 }

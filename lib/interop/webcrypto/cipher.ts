@@ -38,7 +38,10 @@ export function cipherSpec(alg: Algorithm, k: Pkcs11CryptoKey, usage: KeyUsage):
     case 'RSA-OAEP':
       return { name: 'RSA-OAEP', hash: keyHash(k), label: alg.label === undefined ? undefined : bytes(alg.label, 'label') };
     default:
-      throw domError(`'${alg.name}' does not ${usage === 'wrapKey' || usage === 'unwrapKey' ? 'wrap keys' : 'encrypt'} here (AES-GCM, AES-CBC, AES-CTR, AES-KW, RSA-OAEP)`, 'NotSupportedError');
+      throw domError(
+        `'${alg.name}' does not ${usage === 'wrapKey' || usage === 'unwrapKey' ? 'wrap keys' : 'encrypt'} here (AES-GCM, AES-CBC, AES-CTR, AES-KW, RSA-OAEP)`,
+        'NotSupportedError',
+      );
   }
 }
 
@@ -62,7 +65,8 @@ export function webCryptoError(e: unknown, what: string, decrypting = false): un
   if (!(e instanceof Pkcs11Error)) return e;
   // SoftHSM answers a wrong GCM tag with CKR_GENERAL_ERROR.
   if (DATA_ERRORS.has(e.rvName) || (decrypting && e.rvName === 'CKR_GENERAL_ERROR')) return domError(`${what} failed (${e.rvName})`, 'OperationError', e);
-  if (e.rvName === 'CKR_MECHANISM_INVALID' || e.rvName === 'CKR_MECHANISM_PARAM_INVALID') return domError(`${what}: the token does not support this (${e.rvName})`, 'NotSupportedError', e);
+  if (e.rvName === 'CKR_MECHANISM_INVALID' || e.rvName === 'CKR_MECHANISM_PARAM_INVALID')
+    return domError(`${what}: the token does not support this (${e.rvName})`, 'NotSupportedError', e);
   return e;
 }
 

@@ -10,19 +10,7 @@ import type { Session } from '../../session/session';
 import { PrivateKey, PublicKey, SecretKey } from '../../objects/keys';
 import type { EcdhSpec } from '../../mechanisms/kdf';
 import { importSecretKey } from '../keyobject';
-import {
-  Algorithm,
-  allowedUsages,
-  checkUsages,
-  CURVE_SIZE,
-  domError,
-  hashName,
-  HMAC_BLOCK_BITS,
-  isAes,
-  newKeyId,
-  Pkcs11KeyAlgorithm,
-  usageTemplate,
-} from './algorithms';
+import { Algorithm, allowedUsages, checkUsages, CURVE_SIZE, domError, hashName, HMAC_BLOCK_BITS, isAes, newKeyId, Pkcs11KeyAlgorithm, usageTemplate } from './algorithms';
 import { needUsage, Pkcs11CryptoKey } from './key';
 import { webCryptoError } from './cipher';
 
@@ -144,7 +132,8 @@ export async function deriveKey(
   } else if (derived.name === 'HMAC') {
     const hash = hashName(derived.hash);
     const length = derived.length === undefined ? HMAC_BLOCK_BITS[hash] : derived.length;
-    if (typeof length !== 'number' || !Number.isInteger(length) || length <= 0 || length % 8 !== 0) throw domError('HMAC length must be a positive multiple of 8 (bits)', 'OperationError');
+    if (typeof length !== 'number' || !Number.isInteger(length) || length <= 0 || length % 8 !== 0)
+      throw domError('HMAC length must be a positive multiple of 8 (bits)', 'OperationError');
     a = { name: 'HMAC', hash: { name: hash }, length };
     keyType = 'genericSecret';
   } else {

@@ -75,7 +75,8 @@ async function generateSecret(session: Session, alg: Algorithm, extractable: boo
   if (alg.name === 'HMAC') {
     const hash = hashName(alg.hash);
     const length = alg.length === undefined ? HMAC_BLOCK_BITS[hash] : alg.length;
-    if (typeof length !== 'number' || !Number.isInteger(length) || length <= 0 || length % 8 !== 0) throw domError('HMAC length must be a positive multiple of 8 (bits)', 'OperationError');
+    if (typeof length !== 'number' || !Number.isInteger(length) || length <= 0 || length % 8 !== 0)
+      throw domError('HMAC length must be a positive multiple of 8 (bits)', 'OperationError');
     const key = await session.generateKey({ name: 'generic', length: length / 8 }, { id, extractable, ...usageTemplate('secret', 'genericSecret', usages) });
     return new Pkcs11CryptoKey(key, { name: 'HMAC', hash: { name: hash }, length }, extractable, usages);
   }

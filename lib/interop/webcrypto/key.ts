@@ -74,7 +74,8 @@ export class Pkcs11CryptoKey {
    * and secret keys, true for public keys.
    */
   static async from(key: TokenKey, algorithm: AlgorithmInput, options: { usages?: KeyUsage[]; extractable?: boolean } = {}): Promise<Pkcs11CryptoKey> {
-    if (!(key instanceof PrivateKey || key instanceof PublicKey || key instanceof SecretKey)) throw new TypeError("Pkcs11CryptoKey.from: argument 'key' must be a PrivateKey, PublicKey or SecretKey");
+    if (!(key instanceof PrivateKey || key instanceof PublicKey || key instanceof SecretKey))
+      throw new TypeError("Pkcs11CryptoKey.from: argument 'key' must be a PrivateKey, PublicKey or SecretKey");
     const alg = normalize(algorithm);
     const type = keyTypeOfObject(key);
     const a = await key.getAttributes(['keyType', 'ecParams', 'modulus', 'publicExponent', 'valueLen', 'extractable', ...USAGE_ATTRIBUTES]);
@@ -113,7 +114,8 @@ function keyAlgorithm(alg: Algorithm, a: Record<string, unknown>): Pkcs11KeyAlgo
     return { name };
   }
   if (isRsa(name)) {
-    if (a.keyType !== 'rsa' || !(a.modulus instanceof Buffer) || !(a.publicExponent instanceof Buffer)) throw domError('the key is not an RSA key with a readable modulus and exponent', 'DataError');
+    if (a.keyType !== 'rsa' || !(a.modulus instanceof Buffer) || !(a.publicExponent instanceof Buffer))
+      throw domError('the key is not an RSA key with a readable modulus and exponent', 'DataError');
     return { name, modulusLength: bitLength(a.modulus), publicExponent: exponentBytes(a.publicExponent), hash: { name: hashName(alg.hash) } };
   }
   if (isAes(name)) {

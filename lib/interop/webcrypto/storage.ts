@@ -87,7 +87,14 @@ export class Pkcs11KeyStorage {
     const extra: TemplateObject = options.label === undefined ? {} : { label: options.label };
     if (k.keyObject) {
       const id = newKeyId();
-      await importPublicKey(this.session, k.keyObject, { token: true, id, verify: k.usages.includes('verify'), encrypt: k.usages.includes('encrypt'), wrap: k.usages.includes('wrapKey'), ...extra });
+      await importPublicKey(this.session, k.keyObject, {
+        token: true,
+        id,
+        verify: k.usages.includes('verify'),
+        encrypt: k.usages.includes('encrypt'),
+        wrap: k.usages.includes('wrapKey'),
+        ...extra,
+      });
       return indexOfKey('public', id, 0);
     }
     const o = k.key as TokenKey;
@@ -125,7 +132,7 @@ function certificateArg(cert: unknown): X509Certificate {
   try {
     return new X509Certificate(bytes(raw, 'certificate'));
   } catch (e) {
-    if (e instanceof TypeError) throw new TypeError('certStorage: the certificate must be an X509Certificate, PEM, DER bytes or an object with rawData');
+    if (e instanceof TypeError) throw new TypeError('certStorage: the certificate must be an X509Certificate, PEM, DER bytes or an object with rawData', { cause: e });
     throw domError(`certStorage: not an X.509 certificate (${(e as Error).message})`, 'DataError', e);
   }
 }

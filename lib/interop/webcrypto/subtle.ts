@@ -5,19 +5,7 @@ import * as nodeCrypto from 'node:crypto';
 import type { Session } from '../../session/session';
 import { PrivateKey, PublicKey, SecretKey } from '../../objects/keys';
 import type { HashName, MechanismSpec } from '../../mechanisms';
-import {
-  AlgorithmInput,
-  Algorithm,
-  arrayBuffer,
-  bytes,
-  BufferSource,
-  CURVE_SIZE,
-  domError,
-  hashName,
-  KeyUsage,
-  nodeHash,
-  normalize,
-} from './algorithms';
+import { AlgorithmInput, Algorithm, arrayBuffer, bytes, BufferSource, CURVE_SIZE, domError, hashName, KeyUsage, nodeHash, normalize } from './algorithms';
 import { cryptoKey, keyHash, needUsage, Pkcs11CryptoKey } from './key';
 import { decrypt, encrypt } from './cipher';
 import { generateKey, GeneratedKey } from './generate';
@@ -170,6 +158,16 @@ export class Pkcs11SubtleCrypto {
     extractable: boolean,
     keyUsages: KeyUsage[],
   ): Promise<Pkcs11CryptoKey> {
-    return unwrapKey(this.session, this.options, format, bytes(wrappedKey, 'wrappedKey'), unwrappingKey, normalize(unwrapAlgorithm), normalize(unwrappedKeyAlgorithm), Boolean(extractable), keyUsages);
+    return unwrapKey(
+      this.session,
+      this.options,
+      format,
+      bytes(wrappedKey, 'wrappedKey'),
+      unwrappingKey,
+      normalize(unwrapAlgorithm),
+      normalize(unwrappedKeyAlgorithm),
+      Boolean(extractable),
+      keyUsages,
+    );
   }
 }

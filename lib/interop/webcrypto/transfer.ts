@@ -64,7 +64,8 @@ function jwkArg(keyData: unknown, extractable: boolean, alg: string): JsonWebKey
   if (jwk.ext === false && extractable) throw domError('importKey: the JWK says ext: false', 'DataError');
   // An RSA JWK's alg must name the same scheme (RS*, PS*, RSA-OAEP*); the hash is the caller's algorithm's.
   const scheme = JWK_SCHEME[alg];
-  if (scheme !== undefined && jwk.alg !== undefined && !jwk.alg.startsWith(scheme)) throw domError(`importKey: the JWK's alg '${jwk.alg}' does not match ${alg} (${scheme}…)`, 'DataError');
+  if (scheme !== undefined && jwk.alg !== undefined && !jwk.alg.startsWith(scheme))
+    throw domError(`importKey: the JWK's alg '${jwk.alg}' does not match ${alg} (${scheme}…)`, 'DataError');
   return jwk;
 }
 
@@ -87,7 +88,10 @@ function asymmetricKeyObject(format: unknown, keyData: unknown, alg: Algorithm, 
       const p = bytes(keyData, 'keyData');
       const point = p[0] === 4 ? p : (nodeCrypto.ECDH.convertKey(p, NODE_EC_CURVE[curve], undefined, undefined, 'uncompressed') as Buffer);
       if (point.length !== 1 + 2 * size) throw domError(`not a ${curve} point`, 'DataError');
-      return nodeCrypto.createPublicKey({ key: { kty: 'EC', crv: curve, x: point.subarray(1, 1 + size).toString('base64url'), y: point.subarray(1 + size).toString('base64url') }, format: 'jwk' });
+      return nodeCrypto.createPublicKey({
+        key: { kty: 'EC', crv: curve, x: point.subarray(1, 1 + size).toString('base64url'), y: point.subarray(1 + size).toString('base64url') },
+        format: 'jwk',
+      });
     }
     if (format === 'raw' && alg.name === 'Ed25519') {
       const p = bytes(keyData, 'keyData');
@@ -116,7 +120,8 @@ export async function importKey(
   keyUsages: unknown,
 ): Promise<Pkcs11CryptoKey> {
   if (isAes(alg.name) || alg.name === 'HMAC') return importSecret(session, format, keyData, alg, extractable, keyUsages);
-  if (!isRsa(alg.name) && alg.name !== 'ECDSA' && alg.name !== 'ECDH' && alg.name !== 'Ed25519') throw domError(`importKey: '${alg.name}' is not a key algorithm`, 'NotSupportedError');
+  if (!isRsa(alg.name) && alg.name !== 'ECDSA' && alg.name !== 'ECDH' && alg.name !== 'Ed25519')
+    throw domError(`importKey: '${alg.name}' is not a key algorithm`, 'NotSupportedError');
   const ko = asymmetricKeyObject(format, keyData, alg, extractable);
   const type = ko.type === 'private' ? 'private' : 'public';
   const a = algorithmOfKeyObject(ko, alg);

@@ -29,10 +29,12 @@ export async function wrapKey(format: unknown, key: unknown, wrappingKey: unknow
     // The token encrypts the exported key, which needs CKA_ENCRYPT: wrapKey-only keys have CKA_WRAP
     // alone, and this provider does not add CKA_ENCRYPT/CKA_DECRYPT to wrapping keys (a key that can
     // both unwrap and decrypt lets anyone read the keys it wrapped).
-    if (!w.usages.includes('encrypt')) throw domError("wrapKey: wrapping a public key encrypts it on the token, so the wrapping key needs the 'encrypt' usage too", 'InvalidAccessError');
+    if (!w.usages.includes('encrypt'))
+      throw domError("wrapKey: wrapping a public key encrypts it on the token, so the wrapping key needs the 'encrypt' usage too", 'InvalidAccessError');
     return arrayBuffer(await encrypt(alg, w, data, 'wrapKey'));
   }
-  if (TOKEN_FORMAT[format] !== k.type) throw domError(`wrapKey: a ${k.type} key wraps as '${k.type === 'secret' ? 'raw' : 'pkcs8'}' (the token does not export '${format}')`, 'NotSupportedError');
+  if (TOKEN_FORMAT[format] !== k.type)
+    throw domError(`wrapKey: a ${k.type} key wraps as '${k.type === 'secret' ? 'raw' : 'pkcs8'}' (the token does not export '${format}')`, 'NotSupportedError');
   if (!k.extractable) throw domError('wrapKey: the key is not extractable', 'InvalidAccessError');
   const spec = wrapSpec(alg, w, 'wrapKey');
   if (!(w.key instanceof SecretKey) && !(w.key instanceof PublicKey)) throw domError('wrapKey needs a secret or public wrapping key on the token', 'InvalidAccessError');
@@ -60,13 +62,15 @@ export async function unwrapKey(
   const onToken = (format === 'raw' && secretAlg) || format === 'pkcs8';
   if (!onToken) {
     if (alg.name === 'AES-KW') throw domError("AES-KW unwraps 'raw' secret and 'pkcs8' private keys on the token", 'NotSupportedError');
-    if (!u.usages.includes('decrypt')) throw domError(`unwrapKey: a '${format}' key is decrypted on the token, so the unwrapping key needs the 'decrypt' usage too`, 'InvalidAccessError');
+    if (!u.usages.includes('decrypt'))
+      throw domError(`unwrapKey: a '${format}' key is decrypted on the token, so the unwrapping key needs the 'decrypt' usage too`, 'InvalidAccessError');
     const plain = await decrypt(alg, u, wrapped, 'unwrapKey');
     const data = format === 'jwk' ? (JSON.parse(plain.toString('utf8')) as unknown) : plain;
     return importKey(session, options, format, data, keyAlg, extractable, keyUsages);
   }
   const type = format === 'raw' ? 'secret' : 'private';
-  if (type === 'private' && !isRsa(keyAlg.name) && !['ECDSA', 'ECDH', 'Ed25519'].includes(keyAlg.name)) throw domError(`unwrapKey: '${keyAlg.name}' has no private keys`, 'NotSupportedError');
+  if (type === 'private' && !isRsa(keyAlg.name) && !['ECDSA', 'ECDH', 'Ed25519'].includes(keyAlg.name))
+    throw domError(`unwrapKey: '${keyAlg.name}' has no private keys`, 'NotSupportedError');
   const usages: KeyUsage[] = checkUsages(keyUsages, allowedUsages(keyAlg.name, type), `an ${keyAlg.name} ${type} key`);
   if (usages.length === 0) throw domError(`unwrapKey: an ${keyAlg.name} key needs a usage`, 'SyntaxError');
   const spec = wrapSpec(alg, u, 'unwrapKey');
