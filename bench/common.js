@@ -2,7 +2,8 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const os = require('node:os');
+const { execFileSync, spawnSync } = require('node:child_process');
 
 const root = path.join(__dirname, '..');
 const log = (s) => process.stderr.write(s + '\n');
@@ -88,4 +89,43 @@ function runMain(main, cleanup) {
   }
 }
 
-module.exports = { buildShim, busySeconds, machineEnv, backgroundLine, writeReport, cleanupRun, runMain };
+// ---- pkcs11js: installed by npm, but npm 11 may skip its install script (node-gyp rebuild) ----
+
+function nodedirArgs() {
+  if (process.env.npm_config_nodedir) return [];
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  if (fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) return ['--nodedir=' + prefix];
+  if (fs.existsSync('/usr/include/node')) return ['--nodedir=/usr'];
+  return [];
+}
+
+function canRequire(id) {
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(id)})`], { cwd: root, encoding: 'utf8' });
+  return r.status === 0 ? null : (r.stderr || '').split('\n').find((l) => /Error/.test(l)) || `exit ${r.status}`;
+}
+
+/** Builds pkcs11js's addon when npm skipped its install script; { ok, version?, why? }. */
+function ensurePkcs11js(log = (msg) => process.stderr.write(msg + '\n')) {
+  let dir;
+  try {
+    dir = path.dirname(require.resolve('pkcs11js/package.json', { paths: [root] }));
+  } catch {
+    return { ok: false, why: 'pkcs11js is not installed (npm install --save-dev pkcs11js)' };
+  }
+  const version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+  let err = canRequire('pkcs11js');
+  if (err) {
+    log(`pkcs11js ${version}: native addon missing (${err.trim()}); building it with node-gyp in ${path.relative(root, dir)}`);
+    const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
+    const r = spawnSync(process.execPath, [nodeGyp, 'rebuild', '-j', String(os.cpus().length), ...nodedirArgs()], {
+      cwd: dir,
+      stdio: ['ignore', 2, 2],
+    });
+    if (r.status !== 0) return { ok: false, version, why: `node-gyp rebuild failed in ${dir} (exit ${r.status})` };
+    err = canRequire('pkcs11js');
+    if (err) return { ok: false, version, why: `pkcs11js still fails to load after the build: ${err}` };
+  }
+  return { ok: true, version };
+}
+
+module.exports = { ensurePkcs11js, buildShim, busySeconds, machineEnv, backgroundLine, writeReport, cleanupRun, runMain };

@@ -26,10 +26,15 @@ export { registerAttribute, encodeTemplate, attributeType, OBJECT_CLASSES, KEY_T
 export type { TemplateObject } from './template/attributes';
 export { Key, PrivateKey, PublicKey, SecretKey } from './objects/keys';
 export type { KeyPairSpec, SecretKeySpec } from './objects/generate';
-export { resolveMechanism, curveParams, CURVES } from './mechanisms';
+export { resolveMechanism } from './mechanisms';
+export { curveParams, CURVES, rawEcPoint } from './encoding/ec';
 export type { MechanismSpec, HashName } from './mechanisms';
-export { SessionPool, PoolTimeoutError, PoolClosedError } from './core/pool';
-export type { PoolOptions } from './core/pool';
+export { SessionPool, PoolTimeoutError, PoolClosedError, PoolDeadlineError, StaleHandleError, RETRY_SAFE_CALLS } from './core/pool';
+export { KeyMechanismMismatchError } from './errors/library';
+export type { ObjectOfClass, ObjectOfTemplate } from './session/objects';
+export type { PoolOptions, PoolStats, UseOptions, UseContext, RecoveryPolicy, BackoffOptions } from './core/pool';
+export { CALL_CHANNEL, POOL_CHANNEL } from './core/diagnostics';
+export type { CallTraceContext, PoolEvent } from './core/diagnostics';
 export { SignOperation, VerifyOperation, CipherOperation, DigestOperation, OperationFinishedError } from './session/operations';
 export type { ByteSource } from './session/operations';
 export { CipherStream, OperationWritable } from './session/streams';
@@ -40,7 +45,8 @@ export { planKem } from './session/kem';
 export type { KemSpec, KemPlan } from './session/kem';
 export type { KeyClassName, KeyOfClass, UnwrapTemplate, UnwrappedKey, DerivedKey } from './objects/keys';
 export type { Pbkdf2Spec, SecretKeyPlanContext } from './objects/generate';
-export { resolveWrapMechanism, resolveDeriveMechanism, pbkdf2Mechanism, rawEcPoint } from './mechanisms/kdf';
+export { resolveWrapMechanism, pbkdf2Mechanism } from './mechanisms/kdf';
+export { resolveDeriveMechanism } from './objects/keys';
 export type {
   WrapSpec,
   DeriveSpec,
@@ -59,7 +65,18 @@ export type {
 export { parse as parseUri, format as formatUri, matchesModule, matchesSlot, matchesToken, toTemplate as uriTemplate, uriTypeOf, Pkcs11UriError } from './locate/uri';
 export type { Pkcs11Uri, UriObjectType, FormatOptions as UriFormatOptions, Pkcs11UriErrorCode } from './locate/uri';
 export { discover, readP11KitConfig, findWellKnownModules, WELL_KNOWN_MODULES, parseP11KitConfig } from './locate/discovery';
-export type { DiscoveredModule, DiscoverOptions, DiscoverySource, DiscoveryIssue, P11KitModule, P11KitModuleConfig, P11KitConfiguration, P11KitPaths, WellKnownModule, UserConfigMode } from './locate/discovery';
+export type {
+  DiscoveredModule,
+  DiscoverOptions,
+  DiscoverySource,
+  DiscoveryIssue,
+  P11KitModule,
+  P11KitModuleConfig,
+  P11KitConfiguration,
+  P11KitPaths,
+  WellKnownModule,
+  UserConfigMode,
+} from './locate/discovery';
 export {
   exportPublicKey,
   exportSpki,

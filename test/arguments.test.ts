@@ -18,7 +18,7 @@ import {
   CKU_USER,
 } from '../lib/raw';
 import { openSoftHSM, Env } from './helpers/softhsm';
-import { Bad, ErrKind, MISSING, T, R, TOO_DEEP, ULONG_TYPE_ERRORS, ULONG_RANGE_ERRORS, NULLISH_TYPE_ERRORS, templateBads, describeThrown } from './helpers/bad-args';
+import { Bad, ErrKind, MISSING, T, R, ULONG_TYPE_ERRORS, ULONG_RANGE_ERRORS, NULLISH_TYPE_ERRORS, templateBads, describeThrown } from './helpers/bad-args';
 import { runChild, expectCleanExit, ChildResult } from './helpers/child-process';
 
 type Kind =
@@ -77,12 +77,7 @@ const SIGNATURES: Record<string, Param[]> = {
   C_CloseAllSessions: [slotID],
   C_GetSessionInfo: [hSession],
   C_GetOperationState: [hSession, out],
-  C_SetOperationState: [
-    hSession,
-    { name: 'state', kind: 'bytes' },
-    { name: 'hEncryptionKey', kind: 'optUlong' },
-    { name: 'hAuthenticationKey', kind: 'optUlong' },
-  ],
+  C_SetOperationState: [hSession, { name: 'state', kind: 'bytes' }, { name: 'hEncryptionKey', kind: 'optUlong' }, { name: 'hAuthenticationKey', kind: 'optUlong' }],
   C_Login: [hSession, { name: 'userType', kind: 'ulong' }, { name: 'pin', kind: 'pin' }],
   C_Logout: [hSession],
   C_CreateObject: [hSession, template],
@@ -126,20 +121,9 @@ const SIGNATURES: Record<string, Param[]> = {
   C_SignEncryptUpdate: [hSession, data, out],
   C_DecryptVerifyUpdate: [hSession, data, out],
   C_GenerateKey: [hSession, mechanism, template],
-  C_GenerateKeyPair: [
-    hSession,
-    mechanism,
-    { name: 'publicKeyTemplate', kind: 'template' },
-    { name: 'privateKeyTemplate', kind: 'template' },
-  ],
+  C_GenerateKeyPair: [hSession, mechanism, { name: 'publicKeyTemplate', kind: 'template' }, { name: 'privateKeyTemplate', kind: 'template' }],
   C_WrapKey: [hSession, mechanism, { name: 'hWrappingKey', kind: 'ulong' }, hKey, out],
-  C_UnwrapKey: [
-    hSession,
-    mechanism,
-    { name: 'hUnwrappingKey', kind: 'ulong' },
-    { name: 'wrappedKey', kind: 'bytes' },
-    template,
-  ],
+  C_UnwrapKey: [hSession, mechanism, { name: 'hUnwrappingKey', kind: 'ulong' }, { name: 'wrappedKey', kind: 'bytes' }, template],
   C_DeriveKey: [hSession, mechanism, { name: 'hBaseKey', kind: 'ulong' }, template],
   C_SeedRandom: [hSession, { name: 'seed', kind: 'bytes' }],
   C_GenerateRandom: [hSession, { name: 'lengthOrOut', kind: 'lengthOrOut' }],
@@ -326,7 +310,6 @@ function casesFor(fn: string): Case[] {
 
 type AnyFn = (...args: unknown[]) => unknown;
 
-
 /** Problems with one thrown/rejected error against the expectation, or []. */
 function checkError(fn: string, c: Case, e: unknown, how: string): string[] {
   const Cls = c.err === 'type' ? TypeError : RangeError;
@@ -367,8 +350,7 @@ async function runAsync(mod: PKCS11, fn: string, c: Case, syncError: unknown): P
   const problems = checkError(fn, c, e, 'async');
   // The same error as the sync form: class, code and message.
   if (!problems.length && syncError instanceof Error && e instanceof Error) {
-    if (e.constructor !== syncError.constructor || e.message !== syncError.message)
-      problems.push(`${c.label} [async]: "${e.message}" differs from sync "${syncError.message}"`);
+    if (e.constructor !== syncError.constructor || e.message !== syncError.message) problems.push(`${c.label} [async]: "${e.message}" differs from sync "${syncError.message}"`);
   }
   return problems;
 }
@@ -406,7 +388,17 @@ describe('crash guard (child process): cyclic / deep templates, throwing getters
       }
       expect(r[name].async.threwSynchronously).toBe(false);
     }
-    for (const name of ['getterValue', 'getterType', 'getterElement', 'getterNestedValue', 'getterMechanism', 'getterParameter', 'getterInitFlags', 'getterAttributeType', 'proxyTemplateElement']) {
+    for (const name of [
+      'getterValue',
+      'getterType',
+      'getterElement',
+      'getterNestedValue',
+      'getterMechanism',
+      'getterParameter',
+      'getterInitFlags',
+      'getterAttributeType',
+      'proxyTemplateElement',
+    ]) {
       expect([name, r[name].sync]).toEqual([name, expect.objectContaining({ threw: true, same: true })]);
       expect([name, r[name].async]).toEqual([name, expect.objectContaining({ threwSynchronously: false, threw: true, same: true })]);
     }
@@ -501,7 +493,17 @@ describe('argument validation of every function (table-driven)', () => {
       }
       throw new Error(where);
     };
-    const wheres = ['template value', 'template type', 'template element', 'nested template value', 'mechanism', 'mechanism parameter', 'C_Initialize options.flags', 'C_GetAttributeValue types[0].type', 'proxy attribute'];
+    const wheres = [
+      'template value',
+      'template type',
+      'template element',
+      'nested template value',
+      'mechanism',
+      'mechanism parameter',
+      'C_Initialize options.flags',
+      'C_GetAttributeValue types[0].type',
+      'proxy attribute',
+    ];
     for (const where of wheres) {
       const boom = new Error('boom');
       const [fn, args] = make(where, boom);
@@ -635,7 +637,14 @@ describe('state errors', () => {
       } catch (e) {
         problems.push(`${fn} [async]: threw synchronously ${describeThrown(e)}`);
       }
-      if (p) check(await p.then(() => null, (x: unknown) => x), 'async');
+      if (p)
+        check(
+          await p.then(
+            () => null,
+            (x: unknown) => x,
+          ),
+          'async',
+        );
     }
     expect(problems).toEqual([]);
     expect(m.C_GetFunctionList().functions).toHaveLength(68);
@@ -695,7 +704,12 @@ describe('PINs never appear in messages', () => {
       } catch (e) {
         errors.push(e);
       }
-      errors.push(await env.mod.C_LoginAsync(s, CKU_USER, Buffer.from(wrong[1])).then(() => null, (e: unknown) => e));
+      errors.push(
+        await env.mod.C_LoginAsync(s, CKU_USER, Buffer.from(wrong[1])).then(
+          () => null,
+          (e: unknown) => e,
+        ),
+      );
       errors.forEach((e, i) => {
         expect(e).toBeInstanceOf(Pkcs11Error);
         expect(e).toMatchObject({ rv: CKR_PIN_INCORRECT, rvName: 'CKR_PIN_INCORRECT', function: 'C_Login' });

@@ -99,7 +99,13 @@ describe('bench', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('error: CKR_ARGUMENTS_BAD (C_EncryptInit)\n');
     expect(r.stdout).toBe('');
-    for (const bad of [['--count', '0'], ['--count', '5', '--duration', '1'], ['--op', 'wrap'], ['--mechanism', 'MD5', '--op', 'digest'], ['--concurrency', 'x']]) {
+    for (const bad of [
+      ['--count', '0'],
+      ['--count', '5', '--duration', '1'],
+      ['--op', 'wrap'],
+      ['--mechanism', 'MD5', '--op', 'digest'],
+      ['--concurrency', 'x'],
+    ]) {
       expect(run(['bench', tokenUri(), ...bad]).status).toBe(64);
     }
   });
@@ -116,7 +122,10 @@ const sh = (args: string[]): string => args.map((a) => `'${a.replace(/'/g, `'\\'
 /** Runs the command on a pseudo-terminal with stdout redirected to a file: returns what the terminal saw (stderr) and stdout. */
 async function onTty(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; tty: string; stdout: string }> {
   const outFile = path.join(tmp, `tty-${crypto.randomBytes(4).toString('hex')}.out`);
-  const child = spawn('script', ['-qec', `${sh([process.execPath, bin, ...args])} > ${sh([outFile])}`, '/dev/null'], { env: { ...env, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qec', `${sh([process.execPath, bin, ...args])} > ${sh([outFile])}`, '/dev/null'], {
+    env: { ...env, ...extraEnv },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let tty = '';
   child.stdout.on('data', (c: Buffer) => (tty += c.toString('utf8')));
   child.stderr.on('data', (c: Buffer) => (tty += c.toString('utf8')));

@@ -614,9 +614,15 @@ describe('crypto functions on SoftHSM (AES-CBC-PAD, RSA, ECDSA, HMAC, SHA-256)',
   describe('functions SoftHSM 2.6.1 does not implement', () => {
     // SoftHSM lists them (has() is true), so the code comes from the module, not the bridge's precheck.
     const cases: Array<{ fn: FunctionName; call: (s: Ulong, async: boolean) => unknown }> = [
-      { fn: 'C_SignRecoverInit', call: (h, a) => (a ? mod.C_SignRecoverInitAsync(h, { mechanism: CKM_RSA_PKCS }, rsa.privateKey) : mod.C_SignRecoverInit(h, { mechanism: CKM_RSA_PKCS }, rsa.privateKey)) },
+      {
+        fn: 'C_SignRecoverInit',
+        call: (h, a) => (a ? mod.C_SignRecoverInitAsync(h, { mechanism: CKM_RSA_PKCS }, rsa.privateKey) : mod.C_SignRecoverInit(h, { mechanism: CKM_RSA_PKCS }, rsa.privateKey)),
+      },
       { fn: 'C_SignRecover', call: (h, a) => (a ? mod.C_SignRecoverAsync(h, Buffer.from('abc')) : mod.C_SignRecover(h, Buffer.from('abc'))) },
-      { fn: 'C_VerifyRecoverInit', call: (h, a) => (a ? mod.C_VerifyRecoverInitAsync(h, { mechanism: CKM_RSA_PKCS }, rsa.publicKey) : mod.C_VerifyRecoverInit(h, { mechanism: CKM_RSA_PKCS }, rsa.publicKey)) },
+      {
+        fn: 'C_VerifyRecoverInit',
+        call: (h, a) => (a ? mod.C_VerifyRecoverInitAsync(h, { mechanism: CKM_RSA_PKCS }, rsa.publicKey) : mod.C_VerifyRecoverInit(h, { mechanism: CKM_RSA_PKCS }, rsa.publicKey)),
+      },
       { fn: 'C_VerifyRecover', call: (h, a) => (a ? mod.C_VerifyRecoverAsync(h, Buffer.alloc(256, 1)) : mod.C_VerifyRecover(h, Buffer.alloc(256, 1))) },
       { fn: 'C_DigestEncryptUpdate', call: (h, a) => (a ? mod.C_DigestEncryptUpdateAsync(h, Buffer.alloc(16)) : mod.C_DigestEncryptUpdate(h, Buffer.alloc(16))) },
       { fn: 'C_DecryptDigestUpdate', call: (h, a) => (a ? mod.C_DecryptDigestUpdateAsync(h, Buffer.alloc(16)) : mod.C_DecryptDigestUpdate(h, Buffer.alloc(16))) },

@@ -81,6 +81,10 @@ test('typed calls are traced with function, slot, session, rv and duration; neve
 
     const outside = await slot.openSession();
     await expect(outside.login(WRONG_PIN)).rejects.toBeInstanceOf(PinIncorrectError);
+    // A multi-part operation: its Init, each part and the final call are traced by name.
+    const op = await outside.digestInit({ name: 'SHA-256' });
+    await op.update(SECRET);
+    outputs.push(await op.final());
     await outside.close();
 
     const starts = got.filter((g) => g.kind === 'start');
@@ -88,8 +92,21 @@ test('typed calls are traced with function, slot, session, rv and duration; neve
     expect(fns).toEqual(expect.arrayContaining(['login', 'generateKeyPair', 'sign', 'random']));
     expect(fns.filter((f) => f === 'sign')).toHaveLength(2);
     expect(fns.filter((f) => f === 'login').length).toBeGreaterThanOrEqual(3); // pool login, login again, wrong PIN
+    // Module-wide calls carry neither slot nor session, slot calls the slot, the rest both.
+    expect(fns).toEqual(expect.arrayContaining(['module.slots', 'slot.tokenInfo', 'slot.openSession', 'digestInit', 'update', 'final', 'close']));
     for (const g of got) {
       expect(Object.keys(g.snapshot).every((k) => ALLOWED_KEYS.has(k))).toBe(true);
+      const f = g.snapshot.function;
+      if (f.startsWith('module.')) {
+        expect([g.snapshot.slot, g.snapshot.session]).toEqual([undefined, undefined]);
+        continue;
+      }
+      if (f.startsWith('slot.')) {
+        // findSlot() reads every slot's token: other slots' IDs appear too.
+        expect(typeof g.snapshot.slot === 'number' || typeof g.snapshot.slot === 'bigint').toBe(true);
+        expect(g.snapshot.session).toBeUndefined();
+        continue;
+      }
       expect(g.snapshot.slot).toBe(slot.id);
       expect(typeof g.snapshot.session === 'number' || typeof g.snapshot.session === 'bigint').toBe(true);
     }

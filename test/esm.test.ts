@@ -104,7 +104,10 @@ describe('ES modules and types from the installed tarball', () => {
       named: Record<string, unknown>;
     };
     const esmDir = path.join(fs.realpathSync(inst.pkg), 'esm');
-    for (const [entry, r] of [['index', out.main], ['raw', out.raw]] as const) {
+    for (const [entry, r] of [
+      ['index', out.main],
+      ['raw', out.raw],
+    ] as const) {
       expect(r.resolved).toBe(`file://${path.join(esmDir, `${entry}.mjs`)}`);
       expect({ missing: r.missing, extra: r.extra, different: r.different }).toEqual({ missing: [], extra: [], different: [] });
       expect(r.defaultIsCjs).toBe(true);

@@ -24,7 +24,10 @@ const pkcs11Classes = new Set(
     .map(([k]) => k),
 );
 const OTHER_ALLOWED = new Set(['TypeError', 'RangeError', 'FuzzSentinel', 'ModuleLoadError', 'StateError']);
-const OUTCOME = /^(ok|sentinel|Pkcs11Error:CKR_[A-Z0-9_]+(\+0x[0-9A-F]+)?|TypeError:(ERR_INVALID_ARG_TYPE|engine)|RangeError:(ERR_OUT_OF_RANGE|engine)|ModuleLoadError:[A-Z0-9_]+|StateError:ERR_P11_STATE)$/;
+const OUTCOME = new RegExp(
+  '^(ok|sentinel|Pkcs11Error:CKR_[A-Z0-9_]+(\\+0x[0-9A-F]+)?|TypeError:(ERR_INVALID_ARG_TYPE|engine)|RangeError:(ERR_OUT_OF_RANGE|engine)' +
+    '|ModuleLoadError:[A-Z0-9_]+|StateError:ERR_P11_STATE)$',
+);
 
 let result: ReturnType<typeof runChild>;
 

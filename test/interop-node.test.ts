@@ -125,7 +125,8 @@ describe('node:crypto interop', () => {
     // A public key object holding a compressed point (SoftHSM stores CKA_EC_POINT as given).
     const stored = new PublicKey(
       s,
-      (await s.createObject({ class: 'publicKey', keyType: 'ec', token: false, verify: true, ecParams: Buffer.from('06082a8648ce3d030107', 'hex'), ecPoint: oct(compressed) })).handle,
+      (await s.createObject({ class: 'publicKey', keyType: 'ec', token: false, verify: true, ecParams: Buffer.from('06082a8648ce3d030107', 'hex'), ecPoint: oct(compressed) }))
+        .handle,
     );
     const jwk = await publicKeyJwk(stored);
     expect(Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')])).toEqual(uncompressed);
@@ -150,7 +151,13 @@ describe('node:crypto interop', () => {
     }
     const { privateKey: rsaPriv, publicKey: rsaPub } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     const rsa = await importPrivateKey(s, rsaPriv);
-    expect(await rsa.getAttributes(['keyType', 'sign', 'decrypt', 'sensitive', 'token', 'modulusBits'])).toMatchObject({ keyType: 'rsa', sign: true, decrypt: true, sensitive: true, token: false });
+    expect(await rsa.getAttributes(['keyType', 'sign', 'decrypt', 'sensitive', 'token', 'modulusBits'])).toMatchObject({
+      keyType: 'rsa',
+      sign: true,
+      decrypt: true,
+      sensitive: true,
+      token: false,
+    });
     const sig = await rsa.sign({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, data);
     expect(crypto.verify('sha256', data, rsaPub, sig)).toBe(true);
     expect(sig).toEqual(crypto.sign('sha256', data, rsaPriv)); // PKCS#1 v1.5 is deterministic
@@ -186,7 +193,14 @@ describe('node:crypto interop', () => {
     const secret = crypto.generateKeySync('aes', { length: 256 });
     const key = await importSecretKey(s, secret, { label: 'interop-aes' });
     expect(key).toBeInstanceOf(SecretKey);
-    expect(await key.getAttributes(['keyType', 'sensitive', 'encrypt', 'decrypt', 'token', 'valueLen'])).toMatchObject({ keyType: 'aes', sensitive: true, encrypt: true, decrypt: true, token: false, valueLen: 32 });
+    expect(await key.getAttributes(['keyType', 'sensitive', 'encrypt', 'decrypt', 'token', 'valueLen'])).toMatchObject({
+      keyType: 'aes',
+      sensitive: true,
+      encrypt: true,
+      decrypt: true,
+      token: false,
+      valueLen: 32,
+    });
     const iv = crypto.randomBytes(12);
     const aad = Buffer.from('header');
     const ct = await key.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, data);
@@ -218,10 +232,29 @@ describe('node:crypto interop', () => {
     let x: crypto.X509Certificate;
     let certKey: crypto.KeyObject;
     try {
-      execFileSync('openssl', [
-        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=p11bridge interop/O=p11bridge/C=DE', '-set_serial', '0x00ff0102030405',
-        '-days', '2', '-keyout', path.join(dir, 'k.pem'), '-outform', 'DER', '-out', path.join(dir, 'c.der'),
-      ], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-subj',
+          '/CN=p11bridge interop/O=p11bridge/C=DE',
+          '-set_serial',
+          '0x00ff0102030405',
+          '-days',
+          '2',
+          '-keyout',
+          path.join(dir, 'k.pem'),
+          '-outform',
+          'DER',
+          '-out',
+          path.join(dir, 'c.der'),
+        ],
+        { stdio: 'ignore' },
+      );
       x = new crypto.X509Certificate(fs.readFileSync(path.join(dir, 'c.der')));
       certKey = crypto.createPrivateKey(fs.readFileSync(path.join(dir, 'k.pem')));
     } finally {
@@ -237,7 +270,17 @@ describe('node:crypto interop', () => {
     const cert = await storeCertificate(s, x, { label: 'interop-cert', id });
     expect(cert).toBeInstanceOf(Certificate);
     const a = await cert.getAttributes(['class', 'certificateType', 'token', 'label', 'id', 'subject', 'issuer', 'serialNumber', 'value']);
-    expect(a).toMatchObject({ class: 'certificate', certificateType: 'x509', token: false, label: 'interop-cert', id, subject: f.subject, issuer: f.issuer, serialNumber: f.serialNumber, value: x.raw });
+    expect(a).toMatchObject({
+      class: 'certificate',
+      certificateType: 'x509',
+      token: false,
+      label: 'interop-cert',
+      id,
+      subject: f.subject,
+      issuer: f.issuer,
+      serialNumber: f.serialNumber,
+      value: x.raw,
+    });
     const back = await readCertificate(cert);
     expect(back.fingerprint256).toBe(x.fingerprint256);
     expect(back.subject).toBe(x.subject);

@@ -63,7 +63,15 @@ async function one(session, template) {
     const pub = await one(session, { class: 'publicKey', id: Buffer.from(a.id, 'hex') });
     const signature = await priv.sign(SPECS[pa.keyType], Buffer.from(a.data, 'hex'));
     out.signature = signature.toString('hex');
-    out.privateKey = { id: pa.id.toString('hex'), keyType: pa.keyType, sign: pa.sign, sensitive: pa.sensitive, extractable: pa.extractable, token: pa.token, ecParams: pa.ecParams ? pa.ecParams.toString('hex') : null };
+    out.privateKey = {
+      id: pa.id.toString('hex'),
+      keyType: pa.keyType,
+      sign: pa.sign,
+      sensitive: pa.sensitive,
+      extractable: pa.extractable,
+      token: pa.token,
+      ecParams: pa.ecParams ? pa.ecParams.toString('hex') : null,
+    };
     out.jwk = jwkOf(await pub.getAttributes(['keyType', 'ecPoint', 'modulus', 'publicExponent']));
   } else if (a.action === 'verify') {
     const pub = await one(session, { class: 'publicKey', label: a.label });
@@ -200,7 +208,17 @@ describe('p11bridge uses keys pkcs11-tool created', () => {
     expect(fromTool.export({ format: 'jwk' })).toEqual(r.jwk);
     expect(crypto.verify('sha256', data, { key: fromTool, dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
     // pkcs11-tool checks p11bridge's signature on the token too.
-    const verified = pkcs11Tool(['--verify', '--mechanism', 'ECDSA', '--id', 'a1b2', '--input-file', file('p11-digest.bin', sha256(data)), '--signature-file', file('p11-sig.bin', sig)]);
+    const verified = pkcs11Tool([
+      '--verify',
+      '--mechanism',
+      'ECDSA',
+      '--id',
+      'a1b2',
+      '--input-file',
+      file('p11-digest.bin', sha256(data)),
+      '--signature-file',
+      file('p11-sig.bin', sig),
+    ]);
     expect(verified).toContain('Signature is valid');
   });
 

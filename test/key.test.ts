@@ -123,12 +123,7 @@ describe('key management and random numbers on SoftHSM', () => {
   }
 
   describe('C_GenerateKey', () => {
-    const aesTemplate = (len: number): Template => [
-      ...readableSecret,
-      { type: CKA_VALUE_LEN, value: len },
-      { type: CKA_ENCRYPT, value: true },
-      { type: CKA_DECRYPT, value: true },
-    ];
+    const aesTemplate = (len: number): Template => [...readableSecret, { type: CKA_VALUE_LEN, value: len }, { type: CKA_ENCRYPT, value: true }, { type: CKA_DECRYPT, value: true }];
 
     test('AES-128 and AES-256 (sync): class, type, length, and the value encrypts like node', () => {
       for (const len of [16, 32]) {
@@ -203,7 +198,10 @@ describe('key management and random numbers on SoftHSM', () => {
     });
 
     test('an AES key of 17 bytes: CKR_ATTRIBUTE_VALUE_INVALID, sync and async', async () => {
-      const tpl: Template = [{ type: CKA_TOKEN, value: false }, { type: CKA_VALUE_LEN, value: 17 }];
+      const tpl: Template = [
+        { type: CKA_TOKEN, value: false },
+        { type: CKA_VALUE_LEN, value: 17 },
+      ];
       expectPkcs11Throw(() => mod.C_GenerateKey(owner, { mechanism: CKM_AES_KEY_GEN }, tpl), 'CKR_ATTRIBUTE_VALUE_INVALID', CKR_ATTRIBUTE_VALUE_INVALID, 'C_GenerateKey');
       await expectPkcs11Reject(mod.C_GenerateKeyAsync(owner, { mechanism: CKM_AES_KEY_GEN }, tpl), 'CKR_ATTRIBUTE_VALUE_INVALID', CKR_ATTRIBUTE_VALUE_INVALID, 'C_GenerateKey');
     });
@@ -302,12 +300,7 @@ describe('key management and random numbers on SoftHSM', () => {
   });
 
   describe('C_WrapKey / C_UnwrapKey', () => {
-    const unwrapAes: Template = [
-      { type: CKA_CLASS, value: CKO_SECRET_KEY },
-      { type: CKA_KEY_TYPE, value: CKK_AES },
-      ...readableSecret,
-      { type: CKA_ENCRYPT, value: true },
-    ];
+    const unwrapAes: Template = [{ type: CKA_CLASS, value: CKO_SECRET_KEY }, { type: CKA_KEY_TYPE, value: CKK_AES }, ...readableSecret, { type: CKA_ENCRYPT, value: true }];
 
     test('CKM_AES_KEY_WRAP (RFC 3394) sync: equals node id-aes256-wrap; unwrapped key encrypts like the original', () => {
       const kekValue = crypto.randomBytes(32);
@@ -471,8 +464,18 @@ describe('key management and random numbers on SoftHSM', () => {
       const a = mod.C_GenerateKeyPair(s, { mechanism: CKM_DH_PKCS_KEY_PAIR_GEN }, pubTpl, privTpl(false));
       const peer = crypto.createDiffieHellman(prime, base).generateKeys();
       const tpl = derived(32).filter((x) => x.type !== CKA_VALUE_LEN);
-      expectPkcs11Throw(() => mod.C_DeriveKey(s, { mechanism: CKM_DH_PKCS_DERIVE, parameter: peer }, a.privateKey, tpl), 'CKR_TEMPLATE_INCOMPLETE', CKR_TEMPLATE_INCOMPLETE, 'C_DeriveKey');
-      await expectPkcs11Reject(mod.C_DeriveKeyAsync(s, { mechanism: CKM_DH_PKCS_DERIVE, parameter: peer }, a.privateKey, tpl), 'CKR_TEMPLATE_INCOMPLETE', CKR_TEMPLATE_INCOMPLETE, 'C_DeriveKey');
+      expectPkcs11Throw(
+        () => mod.C_DeriveKey(s, { mechanism: CKM_DH_PKCS_DERIVE, parameter: peer }, a.privateKey, tpl),
+        'CKR_TEMPLATE_INCOMPLETE',
+        CKR_TEMPLATE_INCOMPLETE,
+        'C_DeriveKey',
+      );
+      await expectPkcs11Reject(
+        mod.C_DeriveKeyAsync(s, { mechanism: CKM_DH_PKCS_DERIVE, parameter: peer }, a.privateKey, tpl),
+        'CKR_TEMPLATE_INCOMPLETE',
+        CKR_TEMPLATE_INCOMPLETE,
+        'C_DeriveKey',
+      );
     });
   });
 

@@ -153,7 +153,10 @@ describe('load() failures', () => {
 
   test('bad load() arguments: TypeError / RangeError naming the argument', () => {
     const m = new PKCS11();
-    const call = (...args: unknown[]) => () => (m.load as (...a: unknown[]) => void)(...args);
+    const call =
+      (...args: unknown[]) =>
+      () =>
+        (m.load as (...a: unknown[]) => void)(...args);
     expect(call()).toThrow(TypeError);
     expect(call(42)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining("load: argument 'path'") }));
     expect(call('')).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining("load: argument 'path'") }));
@@ -374,7 +377,7 @@ describe('unloading (child processes: /proc/self/maps tells what is mapped)', ()
     expect(out.reloadSlots).toBeGreaterThan(0);
   });
 
-  test("a non-PKCS#11 library is still refused (pinning happens only after the function list); a non-boolean unload is a TypeError", () => {
+  test('a non-PKCS#11 library is still refused (pinning happens only after the function list); a non-boolean unload is a TypeError', () => {
     const libz = ['/usr/lib/x86_64-linux-gnu/libz.so.1', '/lib/x86_64-linux-gnu/libz.so.1'].find((p) => fs.existsSync(p));
     expect(libz).toBeDefined();
     const m = new PKCS11();

@@ -73,11 +73,7 @@ describe('marshaling through SoftHSM', () => {
   });
 
   function aesKey(extra: Attribute[], valueLen: Ulong = 32): Ulong {
-    return mod.C_GenerateKey(h, { mechanism: CKM_AES_KEY_GEN }, [
-      { type: CKA_TOKEN, value: false },
-      { type: CKA_VALUE_LEN, value: valueLen },
-      ...extra,
-    ]);
+    return mod.C_GenerateKey(h, { mechanism: CKM_AES_KEY_GEN }, [{ type: CKA_TOKEN, value: false }, { type: CKA_VALUE_LEN, value: valueLen }, ...extra]);
   }
 
   function read(obj: Ulong, type: number): Buffer {
@@ -127,17 +123,30 @@ describe('marshaling through SoftHSM', () => {
     });
 
     test('a bigint CKA_VALUE_LEN above 2^53 is passed on: SoftHSM itself refuses it with CKR_ATTRIBUTE_VALUE_INVALID', async () => {
-      const e = expectPkcs11(thrown(() => aesKey([], 2n ** 60n)), 'CKR_ATTRIBUTE_VALUE_INVALID', 'C_GenerateKey', 0x13);
+      const e = expectPkcs11(
+        thrown(() => aesKey([], 2n ** 60n)),
+        'CKR_ATTRIBUTE_VALUE_INVALID',
+        'C_GenerateKey',
+        0x13,
+      );
       expect(e.detail).toBeUndefined();
       await expect(
-        mod.C_GenerateKeyAsync(h, { mechanism: CKM_AES_KEY_GEN }, [{ type: CKA_TOKEN, value: false }, { type: CKA_VALUE_LEN, value: 2n ** 60n }]),
+        mod.C_GenerateKeyAsync(h, { mechanism: CKM_AES_KEY_GEN }, [
+          { type: CKA_TOKEN, value: false },
+          { type: CKA_VALUE_LEN, value: 2n ** 60n },
+        ]),
       ).rejects.toMatchObject({ rvName: 'CKR_ATTRIBUTE_VALUE_INVALID', function: 'C_GenerateKey' });
     });
 
     test('numbers above 2^53-1, negative, NaN, ±Infinity, fractional, and bigints out of range are RangeErrors, sync and async', async () => {
       const bad: Array<number | bigint> = [2 ** 53, 2 ** 64, -1, -0.5, NaN, Infinity, -Infinity, 1.5, -1n, 2n ** 64n];
       for (const v of bad) {
-        const t: Attribute[] = [{ type: CKA_CLASS, value: CKO_DATA }, { type: CKA_TOKEN, value: false }, { type: CKA_APPLICATION, value: 'x' }, { type: CKA_VALUE_LEN, value: v }];
+        const t: Attribute[] = [
+          { type: CKA_CLASS, value: CKO_DATA },
+          { type: CKA_TOKEN, value: false },
+          { type: CKA_APPLICATION, value: 'x' },
+          { type: CKA_VALUE_LEN, value: v },
+        ];
         const e = thrown(() => mod.C_CreateObject(h, t));
         expect(e).toBeInstanceOf(RangeError);
         expect((e as Error).message).toContain('C_CreateObject');
@@ -149,7 +158,11 @@ describe('marshaling through SoftHSM', () => {
         expect(await rejection(mod.C_GetSessionInfoAsync(v))).toBeInstanceOf(RangeError);
       }
       // 2^53-1 is fine as a number (the module answers, not the marshaler).
-      expectPkcs11(thrown(() => mod.C_GetSessionInfo(2 ** 53 - 1)), 'CKR_SESSION_HANDLE_INVALID', 'C_GetSessionInfo');
+      expectPkcs11(
+        thrown(() => mod.C_GetSessionInfo(2 ** 53 - 1)),
+        'CKR_SESSION_HANDLE_INVALID',
+        'C_GetSessionInfo',
+      );
       // Not a number at all: TypeError.
       expect(thrown(() => mod.C_GetSessionInfo('1' as unknown as number))).toBeInstanceOf(TypeError);
     });
@@ -200,7 +213,10 @@ describe('marshaling through SoftHSM', () => {
           { type: CKA_START_DATE, value: new Date(Date.UTC(2030, 5, 15)) },
           { type: CKA_END_DATE, value: new Date(Date.UTC(2031, 9, 9)) },
         ],
-        [{ type: CKA_TOKEN, value: false }, { type: CKA_SIGN, value: true }],
+        [
+          { type: CKA_TOKEN, value: false },
+          { type: CKA_SIGN, value: true },
+        ],
       );
       expect(mod.C_GetAttributeValue(h, kp.publicKey, [CKA_START_DATE, CKA_END_DATE]).map((r) => dateText(r.value))).toEqual(['20300615', '20311009']);
       mod.C_DestroyObject(h, kp.publicKey);
@@ -218,8 +234,16 @@ describe('marshaling through SoftHSM', () => {
     });
 
     test('SoftHSM 2.6.1 cannot read dates back from a private key (SoftHSMv2 #655/#804): its CKR_GENERAL_ERROR is passed through', () => {
-      const k = aesKey([{ type: CKA_PRIVATE, value: true }, { type: CKA_START_DATE, value: new Date(Date.UTC(2024, 0, 31)) }]);
-      const e = expectPkcs11(thrown(() => mod.C_GetAttributeValue(h, k, [CKA_START_DATE])), 'CKR_GENERAL_ERROR', 'C_GetAttributeValue', 0x5);
+      const k = aesKey([
+        { type: CKA_PRIVATE, value: true },
+        { type: CKA_START_DATE, value: new Date(Date.UTC(2024, 0, 31)) },
+      ]);
+      const e = expectPkcs11(
+        thrown(() => mod.C_GetAttributeValue(h, k, [CKA_START_DATE])),
+        'CKR_GENERAL_ERROR',
+        'C_GetAttributeValue',
+        0x5,
+      );
       expect(e.detail).toBeUndefined();
       mod.C_DestroyObject(h, k);
     });
@@ -240,10 +264,16 @@ describe('marshaling through SoftHSM', () => {
       expect(raw.length).toBe(Buffer.byteLength(label));
       expect(raw.toString('utf8')).toBe(label);
       // The same bytes given as a Buffer find it; a different normalization does not.
-      await mod.C_FindObjectsInitAsync(h, [{ type: CKA_LABEL, value: Buffer.from(label, 'utf8') }, { type: CKA_APPLICATION, value: app }]);
+      await mod.C_FindObjectsInitAsync(h, [
+        { type: CKA_LABEL, value: Buffer.from(label, 'utf8') },
+        { type: CKA_APPLICATION, value: app },
+      ]);
       expect(await mod.C_FindObjectsAsync(h)).toEqual([o]);
       await mod.C_FindObjectsFinalAsync(h);
-      mod.C_FindObjectsInit(h, [{ type: CKA_LABEL, value: label.normalize('NFD') }, { type: CKA_APPLICATION, value: app }]);
+      mod.C_FindObjectsInit(h, [
+        { type: CKA_LABEL, value: label.normalize('NFD') },
+        { type: CKA_APPLICATION, value: app },
+      ]);
       expect(mod.C_FindObjects(h)).toEqual([]);
       mod.C_FindObjectsFinal(h);
       // An empty string is an empty value.
@@ -256,7 +286,10 @@ describe('marshaling through SoftHSM', () => {
   describe('CK_ULONG arrays', () => {
     test('CKA_ALLOWED_MECHANISMS from a number[] (with a bigint) reads back as 8-byte little-endian CK_ULONGs, and SoftHSM enforces it', async () => {
       const mechs = [CKM_AES_CBC, CKM_AES_KEY_WRAP, BigInt(CKM_AES_GCM)];
-      const k = aesKey([{ type: CKA_ALLOWED_MECHANISMS, value: mechs }, { type: CKA_ENCRYPT, value: true }]);
+      const k = aesKey([
+        { type: CKA_ALLOWED_MECHANISMS, value: mechs },
+        { type: CKA_ENCRYPT, value: true },
+      ]);
       const [r] = await mod.C_GetAttributeValueAsync(h, k, [CKA_ALLOWED_MECHANISMS]);
       const b = r.value as Buffer;
       expect(b.length).toBe(3 * ULONG_SIZE);
@@ -265,7 +298,12 @@ describe('marshaling through SoftHSM', () => {
       expect(decoded).toEqual(mechs.map((m) => BigInt(m)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
       expect(decoded).toEqual([BigInt(CKM_AES_CBC), BigInt(CKM_AES_GCM), BigInt(CKM_AES_KEY_WRAP)]);
       // The module received the list: a mechanism outside it is refused.
-      expectPkcs11(thrown(() => mod.C_EncryptInit(h, { mechanism: CKM_AES_ECB }, k)), 'CKR_MECHANISM_INVALID', 'C_EncryptInit', 0x70);
+      expectPkcs11(
+        thrown(() => mod.C_EncryptInit(h, { mechanism: CKM_AES_ECB }, k)),
+        'CKR_MECHANISM_INVALID',
+        'C_EncryptInit',
+        0x70,
+      );
       mod.C_EncryptInit(h, { mechanism: CKM_AES_CBC, parameter: Buffer.alloc(16) }, k);
       expect(mod.C_Encrypt(h, Buffer.alloc(32))).toHaveLength(32);
       mod.C_DestroyObject(h, k);
@@ -273,7 +311,11 @@ describe('marshaling through SoftHSM', () => {
 
     test('an empty array is a zero-length value (SoftHSM refuses it with CKR_ATTRIBUTE_VALUE_INVALID); a bad element is a RangeError naming it', async () => {
       await expect(
-        mod.C_GenerateKeyAsync(h, { mechanism: CKM_AES_KEY_GEN }, [{ type: CKA_TOKEN, value: false }, { type: CKA_VALUE_LEN, value: 32 }, { type: CKA_ALLOWED_MECHANISMS, value: [] }]),
+        mod.C_GenerateKeyAsync(h, { mechanism: CKM_AES_KEY_GEN }, [
+          { type: CKA_TOKEN, value: false },
+          { type: CKA_VALUE_LEN, value: 32 },
+          { type: CKA_ALLOWED_MECHANISMS, value: [] },
+        ]),
       ).rejects.toMatchObject({ rvName: 'CKR_ATTRIBUTE_VALUE_INVALID', function: 'C_GenerateKey' });
       const e = thrown(() => aesKey([{ type: CKA_ALLOWED_MECHANISMS, value: [CKM_AES_CBC, -3] }]));
       expect(e).toBeInstanceOf(RangeError);
@@ -290,8 +332,21 @@ describe('marshaling through SoftHSM', () => {
       return aesKey([
         { type: CKA_WRAP, value: true },
         { type: CKA_UNWRAP, value: true },
-        { type: CKA_WRAP_TEMPLATE, value: [{ type: CKA_EXTRACTABLE, value: true }, { type: CKA_VALUE_LEN, value: 16 }] },
-        { type: CKA_UNWRAP_TEMPLATE, value: [{ type: CKA_SENSITIVE, value: true }, { type: CKA_KEY_TYPE, value: CKK_AES }, { type: CKA_LABEL, value: 'unwrapped' }] },
+        {
+          type: CKA_WRAP_TEMPLATE,
+          value: [
+            { type: CKA_EXTRACTABLE, value: true },
+            { type: CKA_VALUE_LEN, value: 16 },
+          ],
+        },
+        {
+          type: CKA_UNWRAP_TEMPLATE,
+          value: [
+            { type: CKA_SENSITIVE, value: true },
+            { type: CKA_KEY_TYPE, value: CKK_AES },
+            { type: CKA_LABEL, value: 'unwrapped' },
+          ],
+        },
       ]);
     }
 
@@ -340,10 +395,18 @@ describe('marshaling through SoftHSM', () => {
 
     test('SoftHSM received the nested values: it enforces the wrap template (value_len 16) and the unwrap template (sensitive)', async () => {
       const wk = wrappingKey();
-      const extractable: Attribute[] = [{ type: CKA_EXTRACTABLE, value: true }, { type: CKA_SENSITIVE, value: false }];
+      const extractable: Attribute[] = [
+        { type: CKA_EXTRACTABLE, value: true },
+        { type: CKA_SENSITIVE, value: false },
+      ];
       const k32 = aesKey(extractable, 32);
       const k16 = aesKey(extractable, 16);
-      expectPkcs11(thrown(() => mod.C_WrapKey(h, { mechanism: CKM_AES_KEY_WRAP }, wk, k32)), 'CKR_KEY_NOT_WRAPPABLE', 'C_WrapKey', 0x69);
+      expectPkcs11(
+        thrown(() => mod.C_WrapKey(h, { mechanism: CKM_AES_KEY_WRAP }, wk, k32)),
+        'CKR_KEY_NOT_WRAPPABLE',
+        'C_WrapKey',
+        0x69,
+      );
       const wrapped = await mod.C_WrapKeyAsync(h, { mechanism: CKM_AES_KEY_WRAP }, wk, k16);
       expect(wrapped).toHaveLength(24);
       const base: Attribute[] = [
@@ -368,16 +431,21 @@ describe('marshaling through SoftHSM', () => {
 
     test('SoftHSM only takes the templates at creation: C_SetAttributeValue answers CKR_ATTRIBUTE_READ_ONLY', async () => {
       const k = wrappingKey();
-      await expect(
-        mod.C_SetAttributeValueAsync(h, k, [{ type: CKA_UNWRAP_TEMPLATE, value: [{ type: CKA_SENSITIVE, value: false }] }]),
-      ).rejects.toMatchObject({ rvName: 'CKR_ATTRIBUTE_READ_ONLY', function: 'C_SetAttributeValue' });
+      await expect(mod.C_SetAttributeValueAsync(h, k, [{ type: CKA_UNWRAP_TEMPLATE, value: [{ type: CKA_SENSITIVE, value: false }] }])).rejects.toMatchObject({
+        rvName: 'CKR_ATTRIBUTE_READ_ONLY',
+        function: 'C_SetAttributeValue',
+      });
       const u = byType(mod.C_GetAttributeValue(h, k, [CKA_UNWRAP_TEMPLATE])[0].value as AttributeResult[]);
       expect(u.get(CKA_SENSITIVE)?.value).toEqual(Buffer.from([1]));
       mod.C_DestroyObject(h, k);
     });
 
     test('a malformed nested template is a TypeError before the module is called', async () => {
-      const t: Attribute[] = [{ type: CKA_TOKEN, value: false }, { type: CKA_VALUE_LEN, value: 32 }, { type: CKA_WRAP_TEMPLATE, value: [{ type: CKA_EXTRACTABLE, value: true }, 5 as never] }];
+      const t: Attribute[] = [
+        { type: CKA_TOKEN, value: false },
+        { type: CKA_VALUE_LEN, value: 32 },
+        { type: CKA_WRAP_TEMPLATE, value: [{ type: CKA_EXTRACTABLE, value: true }, 5 as never] },
+      ];
       expect(thrown(() => mod.C_GenerateKey(h, { mechanism: CKM_AES_KEY_GEN }, t))).toBeInstanceOf(TypeError);
       expect(await rejection(mod.C_GenerateKeyAsync(h, { mechanism: CKM_AES_KEY_GEN }, t))).toBeInstanceOf(TypeError);
     });
@@ -420,7 +488,12 @@ describe('marshaling through SoftHSM', () => {
     test('a too-small caller buffer gives Pkcs11Error CKR_BUFFER_TOO_SMALL (sync and async), leaves the operation usable', async () => {
       mod.C_DigestInit(h, { mechanism: CKM_SHA256 });
       const small = Buffer.alloc(16, 0x11);
-      expectPkcs11(thrown(() => mod.C_Digest(h, data, small)), 'CKR_BUFFER_TOO_SMALL', 'C_Digest', CKR_BUFFER_TOO_SMALL);
+      expectPkcs11(
+        thrown(() => mod.C_Digest(h, data, small)),
+        'CKR_BUFFER_TOO_SMALL',
+        'C_Digest',
+        CKR_BUFFER_TOO_SMALL,
+      );
       expect(small).toEqual(Buffer.alloc(16, 0x11));
       expectPkcs11(await rejection(mod.C_DigestAsync(h, data, Buffer.alloc(31))), 'CKR_BUFFER_TOO_SMALL', 'C_Digest', CKR_BUFFER_TOO_SMALL);
       // CKR_BUFFER_TOO_SMALL does not end the operation: the same digest can be finished.
@@ -468,7 +541,10 @@ describe('marshaling through SoftHSM', () => {
           { type: CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
           { type: CKA_VERIFY, value: true },
         ],
-        [{ type: CKA_TOKEN, value: false }, { type: CKA_SIGN, value: true }],
+        [
+          { type: CKA_TOKEN, value: false },
+          { type: CKA_SIGN, value: true },
+        ],
       );
       expect(read(kp.publicKey, CKA_MODULUS)).toHaveLength(256);
       mod.C_SignInit(h, { mechanism: CKM_SHA256_RSA_PKCS }, kp.privateKey);
@@ -483,7 +559,12 @@ describe('marshaling through SoftHSM', () => {
       expect(mod.C_Verify(h, data, sig)).toBe(true);
 
       mod.C_SignInit(h, { mechanism: CKM_SHA256_RSA_PKCS }, kp.privateKey);
-      expectPkcs11(thrown(() => mod.C_Sign(h, data, Buffer.alloc(100))), 'CKR_BUFFER_TOO_SMALL', 'C_Sign', CKR_BUFFER_TOO_SMALL);
+      expectPkcs11(
+        thrown(() => mod.C_Sign(h, data, Buffer.alloc(100))),
+        'CKR_BUFFER_TOO_SMALL',
+        'C_Sign',
+        CKR_BUFFER_TOO_SMALL,
+      );
       const big = Buffer.alloc(512);
       const sig3 = mod.C_Sign(h, data, big);
       expect(sig3).toHaveLength(256);

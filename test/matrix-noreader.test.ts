@@ -33,7 +33,10 @@ const p11 = require(${JSON.stringify(path.join(repoRoot, 'dist', 'index.js'))});
 (async () => {
   const mod = await p11.Module.open(process.argv[2]);
   const out = {};
-  const typed = (e) => (e instanceof p11.Pkcs11Error ? e.name + ' ' + e.rvName + ' ' + e.function + (e instanceof p11.SlotIdInvalidError ? ' (SlotIdInvalidError)' : '') : 'untyped ' + e);
+  const typed = (e) =>
+    e instanceof p11.Pkcs11Error
+      ? e.name + ' ' + e.rvName + ' ' + e.function + (e instanceof p11.SlotIdInvalidError ? ' (SlotIdInvalidError)' : '')
+      : 'untyped ' + e;
   out.slotList = await mod.slots({ tokenPresent: false }).then((s) => s.length, typed);
   const slot = mod.slot(0x1234);
   const calls = {
@@ -133,9 +136,7 @@ describe('no reader, pcscd absent (PCSCLITE_CSOCK_NAME points at no socket)', ()
   test('ykcs11: initializes, but C_GetSlotList is CKR_DEVICE_ERROR without pcscd (a clean typed error)', () => {
     const r = runConformance({ modulePath: ykcs11, expectNoSlots: true }, env());
     expect(statuses(r)).toEqual({ [OPEN]: 'pass', 'module info': 'pass', slots: 'fail', close: 'pass' });
-    expect(r.steps.find((s) => s.name === 'slots')!.detail).toBe(
-      'DeviceErrorError: C_GetSlotList failed: CKR_DEVICE_ERROR (0x30) (CKR_DEVICE_ERROR from C_GetSlotList)',
-    );
+    expect(r.steps.find((s) => s.name === 'slots')!.detail).toBe('DeviceErrorError: C_GetSlotList failed: CKR_DEVICE_ERROR (0x30) (CKR_DEVICE_ERROR from C_GetSlotList)');
     expectYkcs11Info(r);
   });
 

@@ -56,13 +56,13 @@ describe('module matrix: openCryptoki soft token', () => {
     expect(statuses(r)).toEqual({
       'open (C_Initialize with CKF_OS_LOCKING_OK)': 'pass',
       'module info': 'pass',
-      'slots': 'pass',
+      slots: 'pass',
       'token info and mechanisms': 'pass',
       'open session': 'pass',
       // The wrong PIN is longer than ulMaxPinLen (8); openCryptoki still says CKR_PIN_INCORRECT.
       'wrong PIN is PinIncorrectError': 'pass',
-      'login': 'pass',
-      'random': 'pass',
+      login: 'pass',
+      random: 'pass',
       'digest SHA-256 equals node': 'pass',
       // 3.8.1's soft token has no elliptic curves at all (no CKM_EC_KEY_PAIR_GEN, no CKM_ECDSA).
       'EC P-256 key pair, ECDSA verified by node': 'skip: no CKM_EC_KEY_PAIR_GEN',
@@ -73,7 +73,7 @@ describe('module matrix: openCryptoki soft token', () => {
       'data object create, find, read, destroy': 'pass',
       'find all objects, read class and label in one call each': 'pass',
       'invalid object handle is a typed error': 'pass',
-      'logout': 'pass',
+      logout: 'pass',
       'close session': 'pass',
       'close module (C_Finalize)': 'pass',
     });
@@ -116,7 +116,16 @@ describe('module matrix: openCryptoki soft token', () => {
       });
       // The SO PIN stays the factory default on purpose (scripts/opencryptoki.js), so the token
       // keeps CKF_SO_PIN_TO_BE_CHANGED; the user PIN was set by the SO and is not "to be changed".
-      expect(info.flags).toMatchObject({ tokenInitialized: true, userPinInitialized: true, loginRequired: true, rng: true, clockOnToken: true, soPinToBeChanged: true, userPinToBeChanged: false, userPinLocked: false });
+      expect(info.flags).toMatchObject({
+        tokenInitialized: true,
+        userPinInitialized: true,
+        loginRequired: true,
+        rng: true,
+        clockOnToken: true,
+        soPinToBeChanged: true,
+        userPinToBeChanged: false,
+        userPinLocked: false,
+      });
     } finally {
       await mod.close();
     }
@@ -168,7 +177,10 @@ describe('module matrix: openCryptoki soft token', () => {
       try {
         const seen: string[][] = [];
         for (let i = 0; i < 3; i++) {
-          const e = await session.login('0000').then(() => null, (x: unknown) => x);
+          const e = await session.login('0000').then(
+            () => null,
+            (x: unknown) => x,
+          );
           expect(e).toBeInstanceOf(PinIncorrectError);
           seen.push((await flagsOf(slot)).filter((f) => f.startsWith('userPin')));
         }
@@ -178,7 +190,10 @@ describe('module matrix: openCryptoki soft token', () => {
           ['userPinInitialized', 'userPinLocked'],
         ]);
 
-        const locked = await session.login(env.userPin).then(() => null, (x: unknown) => x);
+        const locked = await session.login(env.userPin).then(
+          () => null,
+          (x: unknown) => x,
+        );
         expect(locked).toBeInstanceOf(PinLockedError);
         expect(locked).toBeInstanceOf(PinError);
         expect(locked).toMatchObject({ rv: 0xa4, rvName: 'CKR_PIN_LOCKED', function: 'C_Login' });

@@ -50,7 +50,13 @@ describe('module matrix: SoftHSM, pkcs11-spy, NSS', () => {
   test('NSS softokn 3 (3.0 through C_GetInterface): every step', () => {
     const db = nss.createNssDb();
     try {
-      const r = runConformance({ modulePath: db.modulePath, initialize: { libraryParameters: db.libraryParameters }, token: 'NSS Certificate DB', userPin: '', wrongPinAttempts: 0 });
+      const r = runConformance({
+        modulePath: db.modulePath,
+        initialize: { libraryParameters: db.libraryParameters },
+        token: 'NSS Certificate DB',
+        userPin: '',
+        wrongPinAttempts: 0,
+      });
       expectNoFailures(r);
       const st = statuses(r);
       expect(st['EC P-256 key pair, ECDSA verified by node']).toBe('pass');

@@ -90,18 +90,7 @@ import {
 import type { Ulong, Mechanism, StructField, KeyPair } from '../lib/raw';
 import { attr, derOctetString, P256_PARAMS } from './helpers/keys';
 import { expectBoth, expectPkcs11, thrown, rejection } from './helpers/p11-expect';
-import {
-  secretKey,
-  readableSecret,
-  keyValue,
-  importRsaKeyPair,
-  readUlong,
-  ulongBuffer,
-  x963Kdf,
-  hkdfExtract,
-  hkdfExpand,
-  sp800108CounterHmac,
-} from './helpers/mechanisms';
+import { secretKey, readableSecret, keyValue, importRsaKeyPair, readUlong, x963Kdf, hkdfExtract, hkdfExpand, sp800108CounterHmac } from './helpers/mechanisms';
 
 const structSize = (f: StructField[]): number => structLayout(f).size;
 
@@ -145,16 +134,7 @@ describe('mechanism parameters on NSS softoken, cross-checked with node:crypto',
     expect(info.manufacturerID).toBe('Mozilla Foundation');
     expect(mod.moduleInfo()).toMatchObject({ functionCount: 92, interface: 'PKCS 11' });
     const list = mod.C_GetMechanismList(env.slot);
-    for (const m of [
-      CKM_RSA_PKCS_OAEP,
-      CKM_ECDH1_DERIVE,
-      CKM_HKDF_DERIVE,
-      CKM_PKCS5_PBKD2,
-      CKM_SP800_108_COUNTER_KDF,
-      CKM_CHACHA20,
-      CKM_CHACHA20_POLY1305,
-      CKM_AES_GCM,
-    ]) {
+    for (const m of [CKM_RSA_PKCS_OAEP, CKM_ECDH1_DERIVE, CKM_HKDF_DERIVE, CKM_PKCS5_PBKD2, CKM_SP800_108_COUNTER_KDF, CKM_CHACHA20, CKM_CHACHA20_POLY1305, CKM_AES_GCM]) {
       expect({ m, listed: list.includes(m) }).toEqual({ m, listed: true });
     }
     for (const m of [CKM_AES_CCM, CKM_EDDSA]) expect({ m, listed: list.includes(m) }).toEqual({ m, listed: false });
@@ -197,7 +177,12 @@ describe('mechanism parameters on NSS softoken, cross-checked with node:crypto',
       ]) {
         const wrong = { mechanism: CKM_RSA_PKCS_OAEP, parameter: params.oaepParams(p) };
         mod.C_DecryptInit(s, wrong, rsa.privateKey);
-        expectPkcs11(thrown(() => mod.C_Decrypt(s, fromNode)), 'CKR_ENCRYPTED_DATA_INVALID', 'C_Decrypt', CKR_ENCRYPTED_DATA_INVALID);
+        expectPkcs11(
+          thrown(() => mod.C_Decrypt(s, fromNode)),
+          'CKR_ENCRYPTED_DATA_INVALID',
+          'C_Decrypt',
+          CKR_ENCRYPTED_DATA_INVALID,
+        );
         await mod.C_DecryptInitAsync(s, wrong, rsa.privateKey);
         expectPkcs11(await rejection(mod.C_DecryptAsync(s, fromNode)), 'CKR_ENCRYPTED_DATA_INVALID', 'C_Decrypt', CKR_ENCRYPTED_DATA_INVALID);
       }
@@ -296,7 +281,10 @@ describe('mechanism parameters on NSS softoken, cross-checked with node:crypto',
 
     test('extract + expand, salt data, sync: 42 bytes equal crypto.hkdfSync(sha256)', () => {
       const base = secretKey(mod, s, CKK_GENERIC_SECRET, ikm);
-      const mech = { mechanism: CKM_HKDF_DERIVE, parameter: params.hkdfParams({ extract: true, expand: true, prfHashMechanism: CKM_SHA256, saltType: CKF_HKDF_SALT_DATA, salt, info }) };
+      const mech = {
+        mechanism: CKM_HKDF_DERIVE,
+        parameter: params.hkdfParams({ extract: true, expand: true, prfHashMechanism: CKM_SHA256, saltType: CKF_HKDF_SALT_DATA, salt, info }),
+      };
       const value = keyValue(mod, s, mod.C_DeriveKey(s, mech, base, readableSecret(42)));
       expect(value).toEqual(Buffer.from(crypto.hkdfSync('sha256', ikm, salt, info, 42)));
     });
@@ -431,7 +419,10 @@ describe('mechanism parameters on NSS softoken, cross-checked with node:crypto',
         ctr.writeUInt32BE(i);
         const l = Buffer.alloc(4);
         l.writeUInt32BE(48 * 8);
-        return crypto.createHmac('sha256', key).update(Buffer.concat([ctr, fixedInput, l])).digest();
+        return crypto
+          .createHmac('sha256', key)
+          .update(Buffer.concat([ctr, fixedInput, l]))
+          .digest();
       };
       expect(value).toEqual(Buffer.concat([k(1), k(2)]).subarray(0, 48));
       expect(value).toEqual(sp800108CounterHmac({ hash: 'sha256', key, fixedInput, counterBytes: 4, dkmBits: 384, dkmBytes: 4, keyLengths: [48] })[0]);
@@ -495,7 +486,10 @@ describe('mechanism parameters on NSS softoken, cross-checked with node:crypto',
         ctr.writeUInt16LE(i);
         const l = Buffer.alloc(4);
         l.writeUInt32BE(3 * 384);
-        return crypto.createHmac('sha384', key).update(Buffer.concat([label, ctr, l])).digest();
+        return crypto
+          .createHmac('sha384', key)
+          .update(Buffer.concat([label, ctr, l]))
+          .digest();
       };
       expect(keyValue(mod, s, h)).toEqual(Buffer.concat([block(1), block(2)]).subarray(0, 50));
       expect(keyValue(mod, s, readUlong(handle))).toEqual(block(3).subarray(0, 10));
@@ -525,7 +519,10 @@ describe('mechanism parameters on NSS softoken, cross-checked with node:crypto',
       for (let i = 1; i <= 2; i++) {
         const ctr = Buffer.alloc(4);
         ctr.writeUInt32BE(i);
-        prev = crypto.createHmac('sha256', key).update(Buffer.concat([prev, ctr, fixedInput])).digest();
+        prev = crypto
+          .createHmac('sha256', key)
+          .update(Buffer.concat([prev, ctr, fixedInput]))
+          .digest();
         blocks.push(prev);
       }
       expect(value).toEqual(Buffer.concat(blocks).subarray(0, 48));
@@ -551,7 +548,12 @@ describe('mechanism parameters on NSS softoken, cross-checked with node:crypto',
       const blocks: Buffer[] = [];
       for (let i = 1; i <= 2; i++) {
         a = crypto.createHmac('sha256', key).update(a).digest();
-        blocks.push(crypto.createHmac('sha256', key).update(Buffer.concat([a, fixedInput])).digest());
+        blocks.push(
+          crypto
+            .createHmac('sha256', key)
+            .update(Buffer.concat([a, fixedInput]))
+            .digest(),
+        );
       }
       expect(value).toEqual(Buffer.concat(blocks).subarray(0, 48));
     });
@@ -606,11 +608,16 @@ describe('mechanism parameters on NSS softoken, cross-checked with node:crypto',
       await mod.C_DecryptInitAsync(s, mech, k);
       expectPkcs11(await rejection(mod.C_DecryptAsync(s, bad)), 'CKR_ENCRYPTED_DATA_INVALID', 'C_Decrypt', CKR_ENCRYPTED_DATA_INVALID);
       mod.C_DecryptInit(s, mech, k);
-      expectPkcs11(thrown(() => mod.C_Decrypt(s, bad)), 'CKR_ENCRYPTED_DATA_INVALID', 'C_Decrypt', CKR_ENCRYPTED_DATA_INVALID);
+      expectPkcs11(
+        thrown(() => mod.C_Decrypt(s, bad)),
+        'CKR_ENCRYPTED_DATA_INVALID',
+        'C_Decrypt',
+        CKR_ENCRYPTED_DATA_INVALID,
+      );
     });
   });
 
-  describe('single-part AES-GCM on NSS (params.gcmParams): the module\'s length-query quirk', () => {
+  describe("single-part AES-GCM on NSS (params.gcmParams): the module's length-query quirk", () => {
     const aesValue = crypto.randomBytes(32);
 
     test('with an `out` buffer: equals node; a tampered ciphertext → CKR_ENCRYPTED_DATA_INVALID (SoftHSM says CKR_GENERAL_ERROR), sync and async', async () => {
@@ -628,7 +635,12 @@ describe('mechanism parameters on NSS softoken, cross-checked with node:crypto',
       const bad = Buffer.concat([ct, tag]);
       bad[0] ^= 1;
       mod.C_DecryptInit(s, mech, aes);
-      expectPkcs11(thrown(() => mod.C_Decrypt(s, bad)), 'CKR_ENCRYPTED_DATA_INVALID', 'C_Decrypt', CKR_ENCRYPTED_DATA_INVALID);
+      expectPkcs11(
+        thrown(() => mod.C_Decrypt(s, bad)),
+        'CKR_ENCRYPTED_DATA_INVALID',
+        'C_Decrypt',
+        CKR_ENCRYPTED_DATA_INVALID,
+      );
       await mod.C_DecryptInitAsync(s, mech, aes);
       expectPkcs11(await rejection(mod.C_DecryptAsync(s, bad)), 'CKR_ENCRYPTED_DATA_INVALID', 'C_Decrypt', CKR_ENCRYPTED_DATA_INVALID);
       // Decrypt's NULL length query (ulEncryptedDataLen + blockSize) is big enough.
@@ -648,15 +660,30 @@ describe('mechanism parameters on NSS softoken, cross-checked with node:crypto',
       expect(await mod.C_EncryptAsync(s, Buffer.from('abc'))).toEqual(expected);
       // With a caller buffer the module's own behaviour shows: too small by the tag ends the operation.
       mod.C_EncryptInit(s, mech, aes);
-      expectPkcs11(thrown(() => mod.C_Encrypt(s, Buffer.from('abc'), Buffer.alloc(10))), 'CKR_BUFFER_TOO_SMALL', 'C_Encrypt');
-      expectPkcs11(thrown(() => mod.C_Encrypt(s, Buffer.from('abc'), Buffer.alloc(19))), 'CKR_OPERATION_NOT_INITIALIZED', 'C_Encrypt', CKR_OPERATION_NOT_INITIALIZED);
+      expectPkcs11(
+        thrown(() => mod.C_Encrypt(s, Buffer.from('abc'), Buffer.alloc(10))),
+        'CKR_BUFFER_TOO_SMALL',
+        'C_Encrypt',
+      );
+      expectPkcs11(
+        thrown(() => mod.C_Encrypt(s, Buffer.from('abc'), Buffer.alloc(19))),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_Encrypt',
+        CKR_OPERATION_NOT_INITIALIZED,
+      );
     });
   });
 
   test('AES-CCM: NSS 3.87 has no CKM_AES_CCM → CKR_MECHANISM_INVALID for C_EncryptInit (ccmParams) and C_MessageEncryptInit; layouts in test/layout.test.ts', async () => {
     const aes = secretKey(mod, s, CKK_AES, crypto.randomBytes(32));
     const single = { mechanism: CKM_AES_CCM, parameter: params.ccmParams({ dataLength: 3, nonce: crypto.randomBytes(12), additionalData: Buffer.from('a'), macLength: 16 }) };
-    await expectBoth(() => mod.C_EncryptInit(s, single, aes), () => mod.C_EncryptInitAsync(s, single, aes), 'CKR_MECHANISM_INVALID', 'C_EncryptInit', CKR_MECHANISM_INVALID);
+    await expectBoth(
+      () => mod.C_EncryptInit(s, single, aes),
+      () => mod.C_EncryptInitAsync(s, single, aes),
+      'CKR_MECHANISM_INVALID',
+      'C_EncryptInit',
+      CKR_MECHANISM_INVALID,
+    );
     await expectBoth(
       () => mod.C_MessageEncryptInit(s, { mechanism: CKM_AES_CCM }, aes),
       () => mod.C_MessageEncryptInitAsync(s, { mechanism: CKM_AES_CCM }, aes),

@@ -163,7 +163,12 @@ describe('mechanism parameters on SoftHSM 2.6.1, cross-checked with node:crypto'
 
     test('CKM_AES_CBC refusals: data not a block multiple → CKR_DATA_LEN_RANGE; 8-byte IV → CKR_MECHANISM_INVALID; no IV → CKR_ARGUMENTS_BAD', async () => {
       mod.C_EncryptInit(s, { mechanism: CKM_AES_CBC, parameter: crypto.randomBytes(16) }, aes);
-      expectPkcs11(thrown(() => mod.C_Encrypt(s, Buffer.alloc(15))), 'CKR_DATA_LEN_RANGE', 'C_Encrypt', CKR_DATA_LEN_RANGE);
+      expectPkcs11(
+        thrown(() => mod.C_Encrypt(s, Buffer.alloc(15))),
+        'CKR_DATA_LEN_RANGE',
+        'C_Encrypt',
+        CKR_DATA_LEN_RANGE,
+      );
       await mod.C_EncryptInitAsync(s, { mechanism: CKM_AES_CBC, parameter: crypto.randomBytes(16) }, aes);
       expectPkcs11(await rejection(mod.C_EncryptAsync(s, Buffer.alloc(17))), 'CKR_DATA_LEN_RANGE', 'C_Encrypt', CKR_DATA_LEN_RANGE);
 
@@ -200,7 +205,12 @@ describe('mechanism parameters on SoftHSM 2.6.1, cross-checked with node:crypto'
       // A ciphertext whose padding is garbage: SoftHSM reports CKR_GENERAL_ERROR (not ENCRYPTED_DATA_INVALID).
       mod.C_DecryptInit(s, { mechanism: CKM_AES_CBC_PAD, parameter: Buffer.alloc(16) }, aes);
       const bad = Buffer.concat([nodeCipher('aes-256-cbc', aesValue, Buffer.alloc(16), Buffer.alloc(32, 0x55), false)]);
-      expectPkcs11(thrown(() => mod.C_Decrypt(s, bad)), 'CKR_GENERAL_ERROR', 'C_Decrypt', CKR_GENERAL_ERROR);
+      expectPkcs11(
+        thrown(() => mod.C_Decrypt(s, bad)),
+        'CKR_GENERAL_ERROR',
+        'C_Decrypt',
+        CKR_GENERAL_ERROR,
+      );
     });
   });
 
@@ -239,7 +249,12 @@ describe('mechanism parameters on SoftHSM 2.6.1, cross-checked with node:crypto'
     test('counterBits is read: 32 bits that would wrap → CKR_DATA_LEN_RANGE, 32 bits without a wrap = node; 0 and 129 → CKR_MECHANISM_PARAM_INVALID', async () => {
       const pt = crypto.randomBytes(100);
       mod.C_EncryptInit(s, { mechanism: CKM_AES_CTR, parameter: params.aesCtrParams({ counterBits: 32, counterBlock }) }, aes);
-      expectPkcs11(thrown(() => mod.C_Encrypt(s, pt)), 'CKR_DATA_LEN_RANGE', 'C_Encrypt', CKR_DATA_LEN_RANGE);
+      expectPkcs11(
+        thrown(() => mod.C_Encrypt(s, pt)),
+        'CKR_DATA_LEN_RANGE',
+        'C_Encrypt',
+        CKR_DATA_LEN_RANGE,
+      );
 
       const low = Buffer.from(counterBlock);
       low.writeUInt32BE(1, 12);
@@ -293,7 +308,14 @@ describe('mechanism parameters on SoftHSM 2.6.1, cross-checked with node:crypto'
       const out = await mod.C_EncryptAsync(s, pt);
       const { ct, tag } = nodeGcm(aesValue, ivCopy, aadCopy, pt, 12);
       expect(out).toEqual(Buffer.concat([ct, tag]));
-      const again: Mechanism = { mechanism: CKM_AES_GCM, parameter: params.gcmParams({ iv: ivCopy.buffer.slice(ivCopy.byteOffset, ivCopy.byteOffset + 16), additionalData: new DataView(aadCopy.buffer, aadCopy.byteOffset, aadCopy.length), tagBits: 96 }) };
+      const again: Mechanism = {
+        mechanism: CKM_AES_GCM,
+        parameter: params.gcmParams({
+          iv: ivCopy.buffer.slice(ivCopy.byteOffset, ivCopy.byteOffset + 16),
+          additionalData: new DataView(aadCopy.buffer, aadCopy.byteOffset, aadCopy.length),
+          tagBits: 96,
+        }),
+      };
       await mod.C_DecryptInitAsync(s, again, aes);
       expect(await mod.C_DecryptAsync(s, out)).toEqual(pt);
     });
@@ -321,7 +343,12 @@ describe('mechanism parameters on SoftHSM 2.6.1, cross-checked with node:crypto'
       const flipped = Buffer.from(good);
       flipped[3] ^= 0x01;
       mod.C_DecryptInit(s, mech(aad), aes);
-      expectPkcs11(thrown(() => mod.C_Decrypt(s, flipped)), 'CKR_GENERAL_ERROR', 'C_Decrypt', CKR_GENERAL_ERROR);
+      expectPkcs11(
+        thrown(() => mod.C_Decrypt(s, flipped)),
+        'CKR_GENERAL_ERROR',
+        'C_Decrypt',
+        CKR_GENERAL_ERROR,
+      );
 
       const badTag = Buffer.from(good);
       badTag[badTag.length - 1] ^= 0x80;
@@ -338,13 +365,25 @@ describe('mechanism parameters on SoftHSM 2.6.1, cross-checked with node:crypto'
 
     test('tagBits 136 → CKR_ARGUMENTS_BAD at C_EncryptInit, sync and async', async () => {
       const mech = { mechanism: CKM_AES_GCM, parameter: params.gcmParams({ iv: Buffer.alloc(12), tagBits: 136 }) };
-      await expectBoth(() => mod.C_EncryptInit(s, mech, aes), () => mod.C_EncryptInitAsync(s, mech, aes), 'CKR_ARGUMENTS_BAD', 'C_EncryptInit', CKR_ARGUMENTS_BAD);
+      await expectBoth(
+        () => mod.C_EncryptInit(s, mech, aes),
+        () => mod.C_EncryptInitAsync(s, mech, aes),
+        'CKR_ARGUMENTS_BAD',
+        'C_EncryptInit',
+        CKR_ARGUMENTS_BAD,
+      );
     });
   });
 
   test('AES-CCM (params.ccmParams): not implemented by SoftHSM 2.6.1 → CKR_MECHANISM_INVALID; CK_CCM_PARAMS is covered by test/layout.test.ts', async () => {
     const mech = { mechanism: CKM_AES_CCM, parameter: params.ccmParams({ dataLength: 5, nonce: crypto.randomBytes(12), additionalData: Buffer.from('a'), macLength: 16 }) };
-    await expectBoth(() => mod.C_EncryptInit(s, mech, aes), () => mod.C_EncryptInitAsync(s, mech, aes), 'CKR_MECHANISM_INVALID', 'C_EncryptInit', CKR_MECHANISM_INVALID);
+    await expectBoth(
+      () => mod.C_EncryptInit(s, mech, aes),
+      () => mod.C_EncryptInitAsync(s, mech, aes),
+      'CKR_MECHANISM_INVALID',
+      'C_EncryptInit',
+      CKR_MECHANISM_INVALID,
+    );
   });
 
   describe('AES key wrap (no parameter): CKM_AES_KEY_WRAP (RFC 3394) and CKM_AES_KEY_WRAP_PAD (RFC 5649)', () => {
@@ -392,7 +431,7 @@ describe('mechanism parameters on SoftHSM 2.6.1, cross-checked with node:crypto'
       expect(wrapped).not.toEqual(nodeCipher('id-aes256-wrap', kekValue, A6, value));
     });
 
-    test('CKM_AES_KEY_WRAP_PAD async: unwraps node\'s RFC 5649 wrapping of a 21-byte secret to exactly those 21 bytes', async () => {
+    test("CKM_AES_KEY_WRAP_PAD async: unwraps node's RFC 5649 wrapping of a 21-byte secret to exactly those 21 bytes", async () => {
       const value = crypto.randomBytes(21);
       const h = await mod.C_UnwrapKeyAsync(s, { mechanism: CKM_AES_KEY_WRAP_PAD }, kek, nodeCipher('id-aes256-wrap-pad', kekValue, A65959A6, value), readableSecret());
       expect(keyValue(mod, s, h)).toEqual(value);
@@ -412,7 +451,13 @@ describe('mechanism parameters on SoftHSM 2.6.1, cross-checked with node:crypto'
     test('an IV parameter for CKM_AES_KEY_WRAP is refused: CKR_ARGUMENTS_BAD, sync and async', async () => {
       const key = secretKey(mod, s, CKK_AES, crypto.randomBytes(16), EXTRACTABLE);
       const mech = { mechanism: CKM_AES_KEY_WRAP, parameter: A6 };
-      await expectBoth(() => mod.C_WrapKey(s, mech, kek, key), () => mod.C_WrapKeyAsync(s, mech, kek, key), 'CKR_ARGUMENTS_BAD', 'C_WrapKey', CKR_ARGUMENTS_BAD);
+      await expectBoth(
+        () => mod.C_WrapKey(s, mech, kek, key),
+        () => mod.C_WrapKeyAsync(s, mech, kek, key),
+        'CKR_ARGUMENTS_BAD',
+        'C_WrapKey',
+        CKR_ARGUMENTS_BAD,
+      );
     });
   });
 
@@ -500,7 +545,13 @@ describe('mechanism parameters on SoftHSM 2.6.1, cross-checked with node:crypto'
       expect(crypto.verify('sha256', data, { key: nodePair.publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig)).toBe(true);
 
       const wrong = { mechanism: CKM_SHA256_RSA_PKCS_PSS, parameter: params.pssParams({ hashAlg: CKM_SHA_1, mgf: CKG_MGF1_SHA256, saltLength: 32 }) };
-      await expectBoth(() => mod.C_SignInit(s, wrong, rsa.privateKey), () => mod.C_SignInitAsync(s, wrong, rsa.privateKey), 'CKR_ARGUMENTS_BAD', 'C_SignInit', CKR_ARGUMENTS_BAD);
+      await expectBoth(
+        () => mod.C_SignInit(s, wrong, rsa.privateKey),
+        () => mod.C_SignInitAsync(s, wrong, rsa.privateKey),
+        'CKR_ARGUMENTS_BAD',
+        'C_SignInit',
+        CKR_ARGUMENTS_BAD,
+      );
     });
 
     test('a token-generated key: PSS signature verifies with the JWK public key node builds from CKA_MODULUS', () => {
@@ -544,9 +595,19 @@ describe('mechanism parameters on SoftHSM 2.6.1, cross-checked with node:crypto'
       const node = crypto.createECDH('prime256v1');
       node.generateKeys();
       const z = node.computeSecret(tokenPoint);
-      const h = await mod.C_DeriveKeyAsync(s, { mechanism: CKM_ECDH1_DERIVE, parameter: params.ecdh1DeriveParams({ publicData: node.getPublicKey() }) }, ec.privateKey, readableSecret(32));
+      const h = await mod.C_DeriveKeyAsync(
+        s,
+        { mechanism: CKM_ECDH1_DERIVE, parameter: params.ecdh1DeriveParams({ publicData: node.getPublicKey() }) },
+        ec.privateKey,
+        readableSecret(32),
+      );
       expect(keyValue(mod, s, h)).toEqual(z);
-      const h16 = await mod.C_DeriveKeyAsync(s, { mechanism: CKM_ECDH1_DERIVE, parameter: params.ecdh1DeriveParams({ publicData: node.getPublicKey() }) }, ec.privateKey, readableSecret(16));
+      const h16 = await mod.C_DeriveKeyAsync(
+        s,
+        { mechanism: CKM_ECDH1_DERIVE, parameter: params.ecdh1DeriveParams({ publicData: node.getPublicKey() }) },
+        ec.privateKey,
+        readableSecret(16),
+      );
       // SoftHSM truncates from the leading end: the last 16 bytes of Z.
       expect(keyValue(mod, s, h16)).toEqual(z.subarray(16));
     });

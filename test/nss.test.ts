@@ -182,7 +182,7 @@ describe('NSS softoken, empty-password database', () => {
       ["'PKCS 11', 3.2 (NSS 3.87 has no 3.2 list)", ['PKCS 11', { major: 3, minor: 2 }]],
       ["'PKCS 11', 3.1", ['PKCS 11', { major: 3, minor: 1 }]],
       ["'PKCS 11', 2.11", ['PKCS 11', { major: 2, minor: 11 }]],
-      ["the NSS module interface as version 3.0", ['Vendor NSS Module Interface', { major: 3, minor: 0 }]],
+      ['the NSS module interface as version 3.0', ['Vendor NSS Module Interface', { major: 3, minor: 0 }]],
       // NSS quirk: softoken tests `flags & ((iface.flags & flags) != flags)`, a bitwise AND with a
       // boolean, so only odd flag values are ever compared: 3 matches nothing while 2 (below)
       // matches everything.
@@ -191,7 +191,12 @@ describe('NSS softoken, empty-password database', () => {
     test.each(missing)('C_GetInterface(%s): CKR_ARGUMENTS_BAD from NSS, sync and async', async (_label, args) => {
       const get = env.mod.C_GetInterface as (...a: unknown[]) => InterfaceInfo;
       const getAsync = env.mod.C_GetInterfaceAsync as (...a: unknown[]) => Promise<InterfaceInfo>;
-      await expectBothFromModule(() => get.apply(env.mod, args), () => getAsync.apply(env.mod, args), 'CKR_ARGUMENTS_BAD', 'C_GetInterface');
+      await expectBothFromModule(
+        () => get.apply(env.mod, args),
+        () => getAsync.apply(env.mod, args),
+        'CKR_ARGUMENTS_BAD',
+        'C_GetInterface',
+      );
     });
 
     test('NSS quirk: required flags 2 (not offered by any interface) still match "PKCS 11" 3.0', async () => {
@@ -216,7 +221,11 @@ describe('NSS softoken, empty-password database', () => {
     test('after C_EncryptInit (AES-CBC-PAD), CKF_ENCRYPT cancels it: C_Encrypt then gives CKR_OPERATION_NOT_INITIALIZED (sync)', () => {
       env.mod.C_EncryptInit(s, { mechanism: CKM_AES_CBC_PAD, parameter: iv }, aes.handle);
       env.mod.C_SessionCancel(s, CKF_ENCRYPT);
-      expectFromModule(thrown(() => env.mod.C_Encrypt(s, pt)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_Encrypt');
+      expectFromModule(
+        thrown(() => env.mod.C_Encrypt(s, pt)),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_Encrypt',
+      );
       // The session is free again: a new operation starts (no CKR_OPERATION_ACTIVE) and is right.
       env.mod.C_EncryptInit(s, { mechanism: CKM_AES_CBC_PAD, parameter: iv }, aes.handle);
       expect(env.mod.C_Encrypt(s, pt)).toEqual(nodeCbcPad(aes.value, pt));
@@ -228,13 +237,23 @@ describe('NSS softoken, empty-password database', () => {
       expect(first).toEqual(nodeCbcPad(aes.value, pt).subarray(0, 16));
       await expect(env.mod.C_SessionCancelAsync(s, CKF_ENCRYPT)).resolves.toBeUndefined();
       expectFromModule(await rejection(env.mod.C_EncryptUpdateAsync(s, pt)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_EncryptUpdate');
-      expectFromModule(thrown(() => env.mod.C_EncryptFinal(s)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_EncryptFinal');
+      expectFromModule(
+        thrown(() => env.mod.C_EncryptFinal(s)),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_EncryptFinal',
+      );
     });
 
     test('CKF_DECRYPT, CKF_DIGEST, CKF_SIGN, CKF_VERIFY each end their operation', async () => {
       const hmac = hmacKey(env.mod, s);
       const cases: Array<[string, Ulong, () => void, () => unknown, string]> = [
-        ['decrypt', CKF_DECRYPT, () => env.mod.C_DecryptInit(s, { mechanism: CKM_AES_CBC_PAD, parameter: iv }, aes.handle), () => env.mod.C_Decrypt(s, Buffer.alloc(16)), 'C_Decrypt'],
+        [
+          'decrypt',
+          CKF_DECRYPT,
+          () => env.mod.C_DecryptInit(s, { mechanism: CKM_AES_CBC_PAD, parameter: iv }, aes.handle),
+          () => env.mod.C_Decrypt(s, Buffer.alloc(16)),
+          'C_Decrypt',
+        ],
         ['digest', CKF_DIGEST, () => env.mod.C_DigestInit(s, { mechanism: CKM_SHA256 }), () => env.mod.C_Digest(s, pt), 'C_Digest'],
         ['sign', CKF_SIGN, () => env.mod.C_SignInit(s, { mechanism: CKM_SHA256_HMAC }, hmac.handle), () => env.mod.C_Sign(s, pt), 'C_Sign'],
         ['verify', CKF_VERIFY, () => env.mod.C_VerifyInit(s, { mechanism: CKM_SHA256_HMAC }, hmac.handle), () => env.mod.C_Verify(s, pt, Buffer.alloc(32)), 'C_Verify'],
@@ -255,16 +274,32 @@ describe('NSS softoken, empty-password database', () => {
       env.mod.C_EncryptInit(s, { mechanism: CKM_AES_CBC_PAD, parameter: iv }, aes.handle);
       env.mod.C_DigestInit(s, { mechanism: CKM_SHA256 });
       env.mod.C_SessionCancel(s, CKF_ENCRYPT | CKF_DIGEST);
-      expectFromModule(thrown(() => env.mod.C_Encrypt(s, pt)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_Encrypt');
-      expectFromModule(thrown(() => env.mod.C_Digest(s, pt)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_Digest');
+      expectFromModule(
+        thrown(() => env.mod.C_Encrypt(s, pt)),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_Encrypt',
+      );
+      expectFromModule(
+        thrown(() => env.mod.C_Digest(s, pt)),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_Digest',
+      );
     });
 
     test('after C_MessageEncryptInit / C_MessageDecryptInit, CKF_MESSAGE_ENCRYPT / CKF_MESSAGE_DECRYPT end them', async () => {
       env.mod.C_MessageEncryptInit(s, { mechanism: CKM_AES_GCM }, aes.handle);
       env.mod.C_SessionCancel(s, CKF_MESSAGE_ENCRYPT);
       const p = params.gcmMessageParams({ iv: Buffer.alloc(12), tag: Buffer.alloc(16) });
-      expectFromModule(thrown(() => env.mod.C_EncryptMessage(s, p, Buffer.alloc(0), pt)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_EncryptMessage');
-      expectFromModule(thrown(() => env.mod.C_MessageEncryptFinal(s)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_MessageEncryptFinal');
+      expectFromModule(
+        thrown(() => env.mod.C_EncryptMessage(s, p, Buffer.alloc(0), pt)),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_EncryptMessage',
+      );
+      expectFromModule(
+        thrown(() => env.mod.C_MessageEncryptFinal(s)),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_MessageEncryptFinal',
+      );
 
       await env.mod.C_MessageDecryptInitAsync(s, { mechanism: CKM_AES_GCM }, aes.handle);
       await env.mod.C_SessionCancelAsync(s, CKF_MESSAGE_DECRYPT);
@@ -285,14 +320,26 @@ describe('NSS softoken, empty-password database', () => {
 
     test('one active and one idle operation: the active one is cancelled, the call still answers CKR_OPERATION_CANCEL_FAILED', () => {
       env.mod.C_EncryptInit(s, { mechanism: CKM_AES_CBC_PAD, parameter: iv }, aes.handle);
-      expectFromModule(thrown(() => env.mod.C_SessionCancel(s, CKF_ENCRYPT | CKF_DIGEST)), 'CKR_OPERATION_CANCEL_FAILED', 'C_SessionCancel');
-      expectFromModule(thrown(() => env.mod.C_Encrypt(s, pt)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_Encrypt');
+      expectFromModule(
+        thrown(() => env.mod.C_SessionCancel(s, CKF_ENCRYPT | CKF_DIGEST)),
+        'CKR_OPERATION_CANCEL_FAILED',
+        'C_SessionCancel',
+      );
+      expectFromModule(
+        thrown(() => env.mod.C_Encrypt(s, pt)),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_Encrypt',
+      );
     });
 
     test('NSS quirk: a single-part-only operation (AES-GCM via C_EncryptInit) cannot be cancelled: CKR_OPERATION_CANCEL_FAILED and it stays active', async () => {
       const gcmIv = crypto.randomBytes(12);
       env.mod.C_EncryptInit(s, { mechanism: CKM_AES_GCM, parameter: params.gcmParams({ iv: gcmIv, tagBits: 128 }) }, aes.handle);
-      expectFromModule(thrown(() => env.mod.C_SessionCancel(s, CKF_ENCRYPT)), 'CKR_OPERATION_CANCEL_FAILED', 'C_SessionCancel');
+      expectFromModule(
+        thrown(() => env.mod.C_SessionCancel(s, CKF_ENCRYPT)),
+        'CKR_OPERATION_CANCEL_FAILED',
+        'C_SessionCancel',
+      );
       expectFromModule(await rejection(env.mod.C_SessionCancelAsync(s, CKF_ENCRYPT)), 'CKR_OPERATION_CANCEL_FAILED', 'C_SessionCancel');
       // Still initialized: the encryption goes through (into a caller buffer, see the next test).
       const out = Buffer.alloc(pt.length + 16);
@@ -367,7 +414,11 @@ describe('NSS softoken, empty-password database', () => {
       expect(ct).toEqual(n.ct);
       expect(tag).toEqual(n.tag);
       await env.mod.C_MessageEncryptFinalAsync(ses);
-      expectFromModule(thrown(() => env.mod.C_MessageEncryptFinal(ses)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_MessageEncryptFinal');
+      expectFromModule(
+        thrown(() => env.mod.C_MessageEncryptFinal(ses)),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_MessageEncryptFinal',
+      );
       env.mod.C_CloseSession(ses);
     });
 
@@ -425,7 +476,11 @@ describe('NSS softoken, empty-password database', () => {
       expect(new Set(ivs).size).toBe(2);
       // NSS: random generation with fixed bits is refused.
       const p = params.gcmMessageParams({ iv: Buffer.alloc(12), tag: Buffer.alloc(16), ivGenerator: CKG_GENERATE_RANDOM, ivFixedBits: 32 });
-      expectFromModule(thrown(() => env.mod.C_EncryptMessage(ses, p, aad, pt)), 'CKR_ARGUMENTS_BAD', 'C_EncryptMessage');
+      expectFromModule(
+        thrown(() => env.mod.C_EncryptMessage(ses, p, aad, pt)),
+        'CKR_ARGUMENTS_BAD',
+        'C_EncryptMessage',
+      );
       env.mod.C_MessageEncryptFinal(ses);
       env.mod.C_CloseSession(ses);
     });
@@ -478,7 +533,11 @@ describe('NSS softoken, empty-password database', () => {
       // The message context survives failed messages.
       expect(env.mod.C_DecryptMessage(ses, p(), aad, n.ct)).toEqual(pt);
       env.mod.C_MessageDecryptFinal(ses);
-      expectFromModule(thrown(() => env.mod.C_DecryptMessage(ses, p(), aad, n.ct)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_DecryptMessage');
+      expectFromModule(
+        thrown(() => env.mod.C_DecryptMessage(ses, p(), aad, n.ct)),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_DecryptMessage',
+      );
       env.mod.C_CloseSession(ses);
     });
 
@@ -533,7 +592,11 @@ describe('NSS softoken, empty-password database', () => {
         'CKR_OPERATION_ACTIVE',
         'C_MessageEncryptInit',
       );
-      expectFromModule(thrown(() => env.mod.C_EncryptMessage(ses, null, aad, pt)), 'CKR_ARGUMENTS_BAD', 'C_EncryptMessage');
+      expectFromModule(
+        thrown(() => env.mod.C_EncryptMessage(ses, null, aad, pt)),
+        'CKR_ARGUMENTS_BAD',
+        'C_EncryptMessage',
+      );
       env.mod.C_MessageEncryptFinal(ses);
       await expectBothFromModule(
         () => env.mod.C_MessageEncryptInit(ses, { mechanism: CKM_AES_CBC }, aes.handle),
@@ -573,23 +636,83 @@ describe('NSS softoken, empty-password database', () => {
         expect([fn, env.mod.has(fn)]).toEqual([fn, true]);
       }
       const mech = { mechanism: CKM_SHA256_HMAC };
-      await expectBothFromModule(() => env.mod.C_MessageSignInit(s, mech, hmac.handle), () => env.mod.C_MessageSignInitAsync(s, mech, hmac.handle), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_MessageSignInit');
-      await expectBothFromModule(() => env.mod.C_SignMessage(s, null, data), () => env.mod.C_SignMessageAsync(s, null, data, Buffer.alloc(32)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_SignMessage');
-      await expectBothFromModule(() => env.mod.C_SignMessageBegin(s, null), () => env.mod.C_SignMessageBeginAsync(s, Buffer.alloc(0)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_SignMessageBegin');
-      await expectBothFromModule(() => env.mod.C_SignMessageNext(s, null, data), () => env.mod.C_SignMessageNextAsync(s, null, data, false), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_SignMessageNext');
-      await expectBothFromModule(() => env.mod.C_SignMessageNext(s, null, data, true), () => env.mod.C_SignMessageNextAsync(s, null, data, true, Buffer.alloc(32)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_SignMessageNext');
-      await expectBothFromModule(() => env.mod.C_MessageSignFinal(s), () => env.mod.C_MessageSignFinalAsync(s), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_MessageSignFinal');
+      await expectBothFromModule(
+        () => env.mod.C_MessageSignInit(s, mech, hmac.handle),
+        () => env.mod.C_MessageSignInitAsync(s, mech, hmac.handle),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_MessageSignInit',
+      );
+      await expectBothFromModule(
+        () => env.mod.C_SignMessage(s, null, data),
+        () => env.mod.C_SignMessageAsync(s, null, data, Buffer.alloc(32)),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_SignMessage',
+      );
+      await expectBothFromModule(
+        () => env.mod.C_SignMessageBegin(s, null),
+        () => env.mod.C_SignMessageBeginAsync(s, Buffer.alloc(0)),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_SignMessageBegin',
+      );
+      await expectBothFromModule(
+        () => env.mod.C_SignMessageNext(s, null, data),
+        () => env.mod.C_SignMessageNextAsync(s, null, data, false),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_SignMessageNext',
+      );
+      await expectBothFromModule(
+        () => env.mod.C_SignMessageNext(s, null, data, true),
+        () => env.mod.C_SignMessageNextAsync(s, null, data, true, Buffer.alloc(32)),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_SignMessageNext',
+      );
+      await expectBothFromModule(
+        () => env.mod.C_MessageSignFinal(s),
+        () => env.mod.C_MessageSignFinalAsync(s),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_MessageSignFinal',
+      );
     });
 
     test('the five verify functions likewise', async () => {
       const mech = { mechanism: CKM_SHA256_HMAC };
       const sig = crypto.createHmac('sha256', hmac.value).update(data).digest();
-      await expectBothFromModule(() => env.mod.C_MessageVerifyInit(s, mech, hmac.handle), () => env.mod.C_MessageVerifyInitAsync(s, mech, hmac.handle), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_MessageVerifyInit');
-      await expectBothFromModule(() => env.mod.C_VerifyMessage(s, null, data, sig), () => env.mod.C_VerifyMessageAsync(s, null, data, sig), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_VerifyMessage');
-      await expectBothFromModule(() => env.mod.C_VerifyMessageBegin(s, null), () => env.mod.C_VerifyMessageBeginAsync(s, null), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_VerifyMessageBegin');
-      await expectBothFromModule(() => env.mod.C_VerifyMessageNext(s, null, data, null), () => env.mod.C_VerifyMessageNextAsync(s, null, data), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_VerifyMessageNext');
-      await expectBothFromModule(() => env.mod.C_VerifyMessageNext(s, null, data, sig), () => env.mod.C_VerifyMessageNextAsync(s, null, data, sig), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_VerifyMessageNext');
-      await expectBothFromModule(() => env.mod.C_MessageVerifyFinal(s), () => env.mod.C_MessageVerifyFinalAsync(s), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_MessageVerifyFinal');
+      await expectBothFromModule(
+        () => env.mod.C_MessageVerifyInit(s, mech, hmac.handle),
+        () => env.mod.C_MessageVerifyInitAsync(s, mech, hmac.handle),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_MessageVerifyInit',
+      );
+      await expectBothFromModule(
+        () => env.mod.C_VerifyMessage(s, null, data, sig),
+        () => env.mod.C_VerifyMessageAsync(s, null, data, sig),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_VerifyMessage',
+      );
+      await expectBothFromModule(
+        () => env.mod.C_VerifyMessageBegin(s, null),
+        () => env.mod.C_VerifyMessageBeginAsync(s, null),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_VerifyMessageBegin',
+      );
+      await expectBothFromModule(
+        () => env.mod.C_VerifyMessageNext(s, null, data, null),
+        () => env.mod.C_VerifyMessageNextAsync(s, null, data),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_VerifyMessageNext',
+      );
+      await expectBothFromModule(
+        () => env.mod.C_VerifyMessageNext(s, null, data, sig),
+        () => env.mod.C_VerifyMessageNextAsync(s, null, data, sig),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_VerifyMessageNext',
+      );
+      await expectBothFromModule(
+        () => env.mod.C_MessageVerifyFinal(s),
+        () => env.mod.C_MessageVerifyFinalAsync(s),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_MessageVerifyFinal',
+      );
     });
   });
 
@@ -656,7 +779,11 @@ describe('NSS softoken, database with a password: C_LoginUser', () => {
     );
     await env.mod.C_LoginAsync(s, CKU_USER, PASSWORD);
     expect(env.mod.C_GetSessionInfo(s).state).toBe(CKS_RW_USER_FUNCTIONS);
-    expectFromModule(thrown(() => env.mod.C_LoginUser(s, CKU_USER, PASSWORD, 'user')), 'CKR_OPERATION_NOT_INITIALIZED', 'C_LoginUser');
+    expectFromModule(
+      thrown(() => env.mod.C_LoginUser(s, CKU_USER, PASSWORD, 'user')),
+      'CKR_OPERATION_NOT_INITIALIZED',
+      'C_LoginUser',
+    );
     expect(env.mod.C_GetSessionInfo(s).state).toBe(CKS_RW_USER_FUNCTIONS);
     env.mod.C_Logout(s);
     expect(env.mod.C_GetSessionInfo(s).state).toBe(CKS_RW_PUBLIC_SESSION);

@@ -92,7 +92,12 @@ describe('object management on SoftHSM', () => {
       expect(label.toString()).toBe('created-sync');
       expect(app.toString()).toBe(tag);
       expect(value).toEqual(Buffer.from('value of created-sync'));
-      expect(find([{ type: CKA_LABEL, value: 'created-sync' }, { type: CKA_APPLICATION, value: tag }])).toEqual([o]);
+      expect(
+        find([
+          { type: CKA_LABEL, value: 'created-sync' },
+          { type: CKA_APPLICATION, value: tag },
+        ]),
+      ).toEqual([o]);
       mod.C_DestroyObject(h, o);
     });
 
@@ -127,8 +132,17 @@ describe('object management on SoftHSM', () => {
     });
 
     test('C_CreateObject with an inconsistent template: CKR_TEMPLATE_INCOMPLETE without CKA_CLASS', async () => {
-      const t: Attribute[] = [{ type: CKA_TOKEN, value: false }, { type: CKA_LABEL, value: 'no class' }];
-      await expectBoth(() => mod.C_CreateObject(h, t), () => mod.C_CreateObjectAsync(h, t), 'CKR_TEMPLATE_INCOMPLETE', 'C_CreateObject', 0xd0);
+      const t: Attribute[] = [
+        { type: CKA_TOKEN, value: false },
+        { type: CKA_LABEL, value: 'no class' },
+      ];
+      await expectBoth(
+        () => mod.C_CreateObject(h, t),
+        () => mod.C_CreateObjectAsync(h, t),
+        'CKR_TEMPLATE_INCOMPLETE',
+        'C_CreateObject',
+        0xd0,
+      );
     });
 
     test('C_CopyObject with a template (sync and async): the copy gets the new attributes, the original keeps its own', async () => {
@@ -167,7 +181,12 @@ describe('object management on SoftHSM', () => {
       await mod.C_DestroyObjectAsync(h, b);
       expect(find([{ type: CKA_LABEL, value: 'destroy-a' }])).toEqual([]);
       expect(find([{ type: CKA_LABEL, value: 'destroy-b' }])).toEqual([]);
-      expectPkcs11(thrown(() => mod.C_DestroyObject(h, a)), 'CKR_OBJECT_HANDLE_INVALID', 'C_DestroyObject', CKR_OBJECT_HANDLE_INVALID);
+      expectPkcs11(
+        thrown(() => mod.C_DestroyObject(h, a)),
+        'CKR_OBJECT_HANDLE_INVALID',
+        'C_DestroyObject',
+        CKR_OBJECT_HANDLE_INVALID,
+      );
       expectPkcs11(await rejection(mod.C_DestroyObjectAsync(h, b)), 'CKR_OBJECT_HANDLE_INVALID', 'C_DestroyObject', CKR_OBJECT_HANDLE_INVALID);
     });
 
@@ -178,7 +197,13 @@ describe('object management on SoftHSM', () => {
       expect(typeof mod.C_GetObjectSize(h, k)).toBe('bigint');
       await expect(mod.C_GetObjectSizeAsync(h, k)).resolves.toBe(CK_UNAVAILABLE_INFORMATION);
       mod.C_DestroyObject(h, o);
-      await expectBoth(() => mod.C_GetObjectSize(h, o), () => mod.C_GetObjectSizeAsync(h, o), 'CKR_OBJECT_HANDLE_INVALID', 'C_GetObjectSize', CKR_OBJECT_HANDLE_INVALID);
+      await expectBoth(
+        () => mod.C_GetObjectSize(h, o),
+        () => mod.C_GetObjectSizeAsync(h, o),
+        'CKR_OBJECT_HANDLE_INVALID',
+        'C_GetObjectSize',
+        CKR_OBJECT_HANDLE_INVALID,
+      );
       mod.C_DestroyObject(h, k);
     });
   });
@@ -221,7 +246,11 @@ describe('object management on SoftHSM', () => {
       expect(sync).toEqual(expected);
       for (const a of sync) if (a.status !== 'ok') expect('value' in a).toBe(false);
       // Types given as { type } objects (and as bigints) read the same.
-      const asObjects = await mod.C_GetAttributeValueAsync(h, k, types.map((type) => ({ type })));
+      const asObjects = await mod.C_GetAttributeValueAsync(
+        h,
+        k,
+        types.map((type) => ({ type })),
+      );
       expect(asObjects).toEqual(expected);
       expect(mod.C_GetAttributeValue(h, k, [BigInt(CKA_VALUE), { type: BigInt(CKA_LABEL) }])).toEqual([expected[1], expected[3]]);
       // A single failing attribute on its own.
@@ -236,7 +265,12 @@ describe('object management on SoftHSM', () => {
       const o = mod.C_CreateObject(h, dataTemplate('before'));
       mod.C_SetAttributeValue(h, o, [{ type: CKA_LABEL, value: 'after' }]);
       expect(values(o, [CKA_LABEL, CKA_VALUE])).toEqual([Buffer.from('after'), Buffer.from('value of before')]);
-      expect(find([{ type: CKA_LABEL, value: 'after' }, { type: CKA_APPLICATION, value: tag }])).toEqual([o]);
+      expect(
+        find([
+          { type: CKA_LABEL, value: 'after' },
+          { type: CKA_APPLICATION, value: tag },
+        ]),
+      ).toEqual([o]);
       // SoftHSM fixes a data object's CKA_VALUE and CKA_APPLICATION at creation, and CKA_CLASS always.
       await expectBoth(
         () => mod.C_SetAttributeValue(h, o, [{ type: CKA_VALUE, value: Buffer.from([1, 2, 3]) }]),
@@ -245,10 +279,18 @@ describe('object management on SoftHSM', () => {
         'C_SetAttributeValue',
         0x10,
       );
-      expectPkcs11(thrown(() => mod.C_SetAttributeValue(h, o, [{ type: CKA_CLASS, value: CKO_SECRET_KEY }])), 'CKR_ATTRIBUTE_READ_ONLY', 'C_SetAttributeValue', 0x10);
+      expectPkcs11(
+        thrown(() => mod.C_SetAttributeValue(h, o, [{ type: CKA_CLASS, value: CKO_SECRET_KEY }])),
+        'CKR_ATTRIBUTE_READ_ONLY',
+        'C_SetAttributeValue',
+        0x10,
+      );
       expect(values(o, [CKA_VALUE, CKA_APPLICATION]).map((v) => v.toString())).toEqual(['value of before', tag]);
 
-      const k = aesKey([{ type: CKA_SENSITIVE, value: true }, { type: CKA_ENCRYPT, value: true }]);
+      const k = aesKey([
+        { type: CKA_SENSITIVE, value: true },
+        { type: CKA_ENCRYPT, value: true },
+      ]);
       await mod.C_SetAttributeValueAsync(h, k, [
         { type: CKA_LABEL, value: 'renamed key' },
         { type: CKA_ID, value: new Uint8Array([0xde, 0xad, 0xbe, 0xef]) },
@@ -261,7 +303,11 @@ describe('object management on SoftHSM', () => {
         { type: CKA_ENCRYPT, status: 'ok', value: Buffer.from([0]) },
       ]);
       // A sensitive key cannot be made non-sensitive.
-      expectPkcs11(thrown(() => mod.C_SetAttributeValue(h, k, [{ type: CKA_SENSITIVE, value: false }])), 'CKR_ATTRIBUTE_READ_ONLY', 'C_SetAttributeValue');
+      expectPkcs11(
+        thrown(() => mod.C_SetAttributeValue(h, k, [{ type: CKA_SENSITIVE, value: false }])),
+        'CKR_ATTRIBUTE_READ_ONLY',
+        'C_SetAttributeValue',
+      );
       expect(values(k, [CKA_SENSITIVE])[0]).toEqual(Buffer.from([1]));
       mod.C_DestroyObject(h, k);
       mod.C_DestroyObject(h, o);
@@ -322,10 +368,28 @@ describe('object management on SoftHSM', () => {
     });
 
     test('search misuse: not initialized, initialized twice, finalized twice, maxObjectCount 0', async () => {
-      await expectBoth(() => mod.C_FindObjects(h), () => mod.C_FindObjectsAsync(h), 'CKR_OPERATION_NOT_INITIALIZED', 'C_FindObjects', 0x91);
-      await expectBoth(() => mod.C_FindObjectsFinal(h), () => mod.C_FindObjectsFinalAsync(h), 'CKR_OPERATION_NOT_INITIALIZED', 'C_FindObjectsFinal', 0x91);
+      await expectBoth(
+        () => mod.C_FindObjects(h),
+        () => mod.C_FindObjectsAsync(h),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_FindObjects',
+        0x91,
+      );
+      await expectBoth(
+        () => mod.C_FindObjectsFinal(h),
+        () => mod.C_FindObjectsFinalAsync(h),
+        'CKR_OPERATION_NOT_INITIALIZED',
+        'C_FindObjectsFinal',
+        0x91,
+      );
       mod.C_FindObjectsInit(h, byApp());
-      await expectBoth(() => mod.C_FindObjectsInit(h, []), () => mod.C_FindObjectsInitAsync(h, []), 'CKR_OPERATION_ACTIVE', 'C_FindObjectsInit', 0x90);
+      await expectBoth(
+        () => mod.C_FindObjectsInit(h, []),
+        () => mod.C_FindObjectsInitAsync(h, []),
+        'CKR_OPERATION_ACTIVE',
+        'C_FindObjectsInit',
+        0x90,
+      );
       expect(() => mod.C_FindObjects(h, 0)).toThrow(RangeError);
       await expect(mod.C_FindObjectsAsync(h, 0)).rejects.toThrow(RangeError);
       // The search is still usable after the refused calls.

@@ -67,7 +67,11 @@ describe('NSS softoken: save and restore a SHA-256 digest', () => {
     expect(viaOutAsync.buffer).toBe(out2.buffer);
     expect(Buffer.from(out2)).toEqual(state);
 
-    expectFromModule(thrown(() => env.mod.C_GetOperationState(src, Buffer.alloc(10))), 'CKR_BUFFER_TOO_SMALL', 'C_GetOperationState');
+    expectFromModule(
+      thrown(() => env.mod.C_GetOperationState(src, Buffer.alloc(10))),
+      'CKR_BUFFER_TOO_SMALL',
+      'C_GetOperationState',
+    );
     expectFromModule(await rejection(env.mod.C_GetOperationStateAsync(src, Buffer.alloc(state.length - 1))), 'CKR_BUFFER_TOO_SMALL', 'C_GetOperationState');
     // The operation survived the failed reads.
     expect(env.mod.C_DigestFinal(src)).toEqual(hash('sha256', part1));
@@ -127,11 +131,23 @@ describe('NSS softoken: save and restore a SHA-256 digest', () => {
 
   test('errors: no operation → CKR_OPERATION_NOT_INITIALIZED, garbage state → CKR_SAVED_STATE_INVALID, bad session → CKR_SESSION_HANDLE_INVALID (sync and async)', async () => {
     const idle = env.session();
-    expectFromModule(thrown(() => env.mod.C_GetOperationState(idle)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_GetOperationState');
+    expectFromModule(
+      thrown(() => env.mod.C_GetOperationState(idle)),
+      'CKR_OPERATION_NOT_INITIALIZED',
+      'C_GetOperationState',
+    );
     expectFromModule(await rejection(env.mod.C_GetOperationStateAsync(idle)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_GetOperationState');
-    expectFromModule(thrown(() => env.mod.C_SetOperationState(idle, Buffer.alloc(10, 0x5a))), 'CKR_SAVED_STATE_INVALID', 'C_SetOperationState');
+    expectFromModule(
+      thrown(() => env.mod.C_SetOperationState(idle, Buffer.alloc(10, 0x5a))),
+      'CKR_SAVED_STATE_INVALID',
+      'C_SetOperationState',
+    );
     expectFromModule(await rejection(env.mod.C_SetOperationStateAsync(idle, Buffer.alloc(10, 0x5a))), 'CKR_SAVED_STATE_INVALID', 'C_SetOperationState');
-    expectFromModule(thrown(() => env.mod.C_GetOperationState(987654)), 'CKR_SESSION_HANDLE_INVALID', 'C_GetOperationState');
+    expectFromModule(
+      thrown(() => env.mod.C_GetOperationState(987654)),
+      'CKR_SESSION_HANDLE_INVALID',
+      'C_GetOperationState',
+    );
     expectFromModule(await rejection(env.mod.C_SetOperationStateAsync(987654, env.mod.C_GetOperationState(src))), 'CKR_SESSION_HANDLE_INVALID', 'C_SetOperationState');
     env.mod.C_CloseSession(idle);
   });
@@ -140,7 +156,11 @@ describe('NSS softoken: save and restore a SHA-256 digest', () => {
     const e = env.session();
     const key = aesKey(env.mod, e);
     env.mod.C_EncryptInit(e, { mechanism: CKM_AES_CBC, parameter: Buffer.alloc(16) }, key.handle);
-    expectFromModule(thrown(() => env.mod.C_GetOperationState(e)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_GetOperationState');
+    expectFromModule(
+      thrown(() => env.mod.C_GetOperationState(e)),
+      'CKR_OPERATION_NOT_INITIALIZED',
+      'C_GetOperationState',
+    );
     expectFromModule(await rejection(env.mod.C_GetOperationStateAsync(e)), 'CKR_OPERATION_NOT_INITIALIZED', 'C_GetOperationState');
     // The encryption is unaffected and matches node.
     const pt = Buffer.alloc(32, 3);
@@ -167,10 +187,18 @@ describe('SoftHSM 2.6 (a 2.40 module): both functions are in its list and answer
   test('C_GetOperationState with a digest in progress: CKR_FUNCTION_NOT_SUPPORTED (sync, async, with `out`); the digest goes on', async () => {
     env.mod.C_DigestInit(s, { mechanism: CKM_SHA256 });
     env.mod.C_DigestUpdate(s, part1);
-    expectFromModule(thrown(() => env.mod.C_GetOperationState(s)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_GetOperationState');
+    expectFromModule(
+      thrown(() => env.mod.C_GetOperationState(s)),
+      'CKR_FUNCTION_NOT_SUPPORTED',
+      'C_GetOperationState',
+    );
     expectFromModule(await rejection(env.mod.C_GetOperationStateAsync(s)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_GetOperationState');
     const out = Buffer.alloc(512, 0x11);
-    expectFromModule(thrown(() => env.mod.C_GetOperationState(s, out)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_GetOperationState');
+    expectFromModule(
+      thrown(() => env.mod.C_GetOperationState(s, out)),
+      'CKR_FUNCTION_NOT_SUPPORTED',
+      'C_GetOperationState',
+    );
     expectFromModule(await rejection(env.mod.C_GetOperationStateAsync(s, out)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_GetOperationState');
     expect(out).toEqual(Buffer.alloc(512, 0x11));
     env.mod.C_DigestUpdate(s, part2);
@@ -180,7 +208,11 @@ describe('SoftHSM 2.6 (a 2.40 module): both functions are in its list and answer
   test('C_SetOperationState (with NSS-shaped or arbitrary state): CKR_FUNCTION_NOT_SUPPORTED, sync and async', async () => {
     const s2 = env.mod.C_OpenSession(env.slot, CKF_SERIAL_SESSION);
     for (const state of [Buffer.alloc(324, 1), Buffer.alloc(1)]) {
-      expectFromModule(thrown(() => env.mod.C_SetOperationState(s2, state)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_SetOperationState');
+      expectFromModule(
+        thrown(() => env.mod.C_SetOperationState(s2, state)),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_SetOperationState',
+      );
       expectFromModule(await rejection(env.mod.C_SetOperationStateAsync(s2, state, 0, 0)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_SetOperationState');
     }
     // The session is usable afterwards.

@@ -118,7 +118,8 @@ describe(`known limitations (${DOC}): each asserted as it is, so a fixed runtime
       // Started without SOFTHSM2_CONF, which the script then sets to the env-probe token's config.
       const args = ['env', other.conf];
       const env = { SOFTHSM2_CONF: undefined };
-      for (const n of ['node', 'deno']) expect([n, limits(runtimes[n], args, env)]).toEqual([n, expect.objectContaining({ js: true, labels: expect.arrayContaining(['env-probe']) })]);
+      for (const n of ['node', 'deno'])
+        expect([n, limits(runtimes[n], args, env)]).toEqual([n, expect.objectContaining({ js: true, labels: expect.arrayContaining(['env-probe']) })]);
       const bun = limits(runtimes.bun, args, env);
       // If this fails, Bun now writes process.env through to the C environment: update the doc's
       // "process.env and native code" section and drop the SOFTHSM2_CONF advice for Bun.
@@ -145,6 +146,11 @@ describe(`known limitations (${DOC}): each asserted as it is, so a fixed runtime
     }
     // If this fails, Deno's terminate() now waits for the worker's environment teardown: update
     // the doc's "worker.terminate()" section. atResolve is the session's state: still open.
-    expect(limits(runtimes.deno, args)).toEqual({ atResolve: expect.any(Number), terminateMs: expect.any(Number), closedAfterMs: expect.any(Number), workerHasParentPortClose: false });
+    expect(limits(runtimes.deno, args)).toEqual({
+      atResolve: expect.any(Number),
+      terminateMs: expect.any(Number),
+      closedAfterMs: expect.any(Number),
+      workerHasParentPortClose: false,
+    });
   });
 });

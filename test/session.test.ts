@@ -35,7 +35,12 @@ describe('session management on SoftHSM', () => {
   afterAll(() => env.close());
 
   function expectClosed(h: Ulong): void {
-    expectPkcs11(thrown(() => mod.C_GetSessionInfo(h)), 'CKR_SESSION_HANDLE_INVALID', 'C_GetSessionInfo', CKR_SESSION_HANDLE_INVALID);
+    expectPkcs11(
+      thrown(() => mod.C_GetSessionInfo(h)),
+      'CKR_SESSION_HANDLE_INVALID',
+      'C_GetSessionInfo',
+      CKR_SESSION_HANDLE_INVALID,
+    );
   }
 
   describe('open, close, info', () => {
@@ -70,20 +75,59 @@ describe('session management on SoftHSM', () => {
         'C_OpenSession',
         0xb4,
       );
-      await expectBoth(() => mod.C_OpenSession(0x7ffffff0), () => mod.C_OpenSessionAsync(0x7ffffff0), 'CKR_SLOT_ID_INVALID', 'C_OpenSession', 0x3);
+      await expectBoth(
+        () => mod.C_OpenSession(0x7ffffff0),
+        () => mod.C_OpenSessionAsync(0x7ffffff0),
+        'CKR_SLOT_ID_INVALID',
+        'C_OpenSession',
+        0x3,
+      );
     });
 
     test('a closed or made-up session handle gives CKR_SESSION_HANDLE_INVALID, sync and async', async () => {
       const h = mod.C_OpenSession(env.slot);
       mod.C_CloseSession(h);
-      await expectBoth(() => mod.C_GetSessionInfo(h), () => mod.C_GetSessionInfoAsync(h), 'CKR_SESSION_HANDLE_INVALID', 'C_GetSessionInfo', 0xb3);
-      await expectBoth(() => mod.C_CloseSession(h), () => mod.C_CloseSessionAsync(h), 'CKR_SESSION_HANDLE_INVALID', 'C_CloseSession', 0xb3);
-      await expectBoth(() => mod.C_Login(h, CKU_USER, '1234'), () => mod.C_LoginAsync(h, CKU_USER, '1234'), 'CKR_SESSION_HANDLE_INVALID', 'C_Login', 0xb3);
-      await expectBoth(() => mod.C_GenerateRandom(h, 8), () => mod.C_GenerateRandomAsync(h, 8), 'CKR_SESSION_HANDLE_INVALID', 'C_GenerateRandom');
+      await expectBoth(
+        () => mod.C_GetSessionInfo(h),
+        () => mod.C_GetSessionInfoAsync(h),
+        'CKR_SESSION_HANDLE_INVALID',
+        'C_GetSessionInfo',
+        0xb3,
+      );
+      await expectBoth(
+        () => mod.C_CloseSession(h),
+        () => mod.C_CloseSessionAsync(h),
+        'CKR_SESSION_HANDLE_INVALID',
+        'C_CloseSession',
+        0xb3,
+      );
+      await expectBoth(
+        () => mod.C_Login(h, CKU_USER, '1234'),
+        () => mod.C_LoginAsync(h, CKU_USER, '1234'),
+        'CKR_SESSION_HANDLE_INVALID',
+        'C_Login',
+        0xb3,
+      );
+      await expectBoth(
+        () => mod.C_GenerateRandom(h, 8),
+        () => mod.C_GenerateRandomAsync(h, 8),
+        'CKR_SESSION_HANDLE_INVALID',
+        'C_GenerateRandom',
+      );
       // Full-width handles travel as bigints.
       const big = 2n ** 63n + 5n;
-      await expectBoth(() => mod.C_GetSessionInfo(big), () => mod.C_GetSessionInfoAsync(big), 'CKR_SESSION_HANDLE_INVALID', 'C_GetSessionInfo');
-      await expectBoth(() => mod.C_GetSessionInfo(0), () => mod.C_GetSessionInfoAsync(0), 'CKR_SESSION_HANDLE_INVALID', 'C_GetSessionInfo');
+      await expectBoth(
+        () => mod.C_GetSessionInfo(big),
+        () => mod.C_GetSessionInfoAsync(big),
+        'CKR_SESSION_HANDLE_INVALID',
+        'C_GetSessionInfo',
+      );
+      await expectBoth(
+        () => mod.C_GetSessionInfo(0),
+        () => mod.C_GetSessionInfoAsync(0),
+        'CKR_SESSION_HANDLE_INVALID',
+        'C_GetSessionInfo',
+      );
     });
 
     test('C_CloseAllSessions (sync) closes every session of that slot only', () => {
@@ -108,7 +152,12 @@ describe('session management on SoftHSM', () => {
       const h = mod.C_OpenSession(spare, RW);
       expect(mod.C_GetSessionInfo(h).state).toBe(CKS_RW_PUBLIC_SESSION);
       mod.C_CloseSession(h);
-      await expectBoth(() => mod.C_CloseAllSessions(0x7ffffff0), () => mod.C_CloseAllSessionsAsync(0x7ffffff0), 'CKR_SLOT_ID_INVALID', 'C_CloseAllSessions');
+      await expectBoth(
+        () => mod.C_CloseAllSessions(0x7ffffff0),
+        () => mod.C_CloseAllSessionsAsync(0x7ffffff0),
+        'CKR_SLOT_ID_INVALID',
+        'C_CloseAllSessions',
+      );
     });
   });
 
@@ -167,10 +216,25 @@ describe('session management on SoftHSM', () => {
       mod.C_CloseSession(ro);
       await mod.C_LoginAsync(rw, CKU_SO, b.soPin);
       expect(mod.C_GetSessionInfo(rw).state).toBe(CKS_RW_SO_FUNCTIONS);
-      expectPkcs11(thrown(() => mod.C_Login(rw, CKU_SO, b.soPin)), 'CKR_USER_ALREADY_LOGGED_IN', 'C_Login', CKR_USER_ALREADY_LOGGED_IN);
-      expectPkcs11(thrown(() => mod.C_Login(rw, CKU_USER, b.userPin)), 'CKR_USER_ANOTHER_ALREADY_LOGGED_IN', 'C_Login', 0x104);
+      expectPkcs11(
+        thrown(() => mod.C_Login(rw, CKU_SO, b.soPin)),
+        'CKR_USER_ALREADY_LOGGED_IN',
+        'C_Login',
+        CKR_USER_ALREADY_LOGGED_IN,
+      );
+      expectPkcs11(
+        thrown(() => mod.C_Login(rw, CKU_USER, b.userPin)),
+        'CKR_USER_ANOTHER_ALREADY_LOGGED_IN',
+        'C_Login',
+        0x104,
+      );
       // No read-only session may be opened while the SO is logged in.
-      expectPkcs11(thrown(() => mod.C_OpenSession(slot())), 'CKR_SESSION_READ_WRITE_SO_EXISTS', 'C_OpenSession', 0xb8);
+      expectPkcs11(
+        thrown(() => mod.C_OpenSession(slot())),
+        'CKR_SESSION_READ_WRITE_SO_EXISTS',
+        'C_OpenSession',
+        0xb8,
+      );
       await mod.C_LogoutAsync(rw);
       expect(mod.C_GetSessionInfo(rw).state).toBe(CKS_RW_PUBLIC_SESSION);
       // Sync SO login/logout.
@@ -182,7 +246,13 @@ describe('session management on SoftHSM', () => {
 
     test('an unknown user type gives CKR_USER_TYPE_INVALID', async () => {
       const h = mod.C_OpenSession(slot(), RW);
-      await expectBoth(() => mod.C_Login(h, 0x7ff0, b.userPin), () => mod.C_LoginAsync(h, 0x7ff0, b.userPin), 'CKR_USER_TYPE_INVALID', 'C_Login', 0x103);
+      await expectBoth(
+        () => mod.C_Login(h, 0x7ff0, b.userPin),
+        () => mod.C_LoginAsync(h, 0x7ff0, b.userPin),
+        'CKR_USER_TYPE_INVALID',
+        'C_Login',
+        0x103,
+      );
       mod.C_CloseSession(h);
     });
   });
@@ -193,14 +263,28 @@ describe('session management on SoftHSM', () => {
       expect(mod.has('C_GetOperationState')).toBe(true);
       expect(mod.has('C_SetOperationState')).toBe(true);
       const h = mod.C_OpenSession(env.slot);
-      const get = expectPkcs11(thrown(() => mod.C_GetOperationState(h)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_GetOperationState', CKR_FUNCTION_NOT_SUPPORTED);
+      const get = expectPkcs11(
+        thrown(() => mod.C_GetOperationState(h)),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_GetOperationState',
+        CKR_FUNCTION_NOT_SUPPORTED,
+      );
       expect(get.detail).toBeUndefined();
       expectPkcs11(await rejection(mod.C_GetOperationStateAsync(h)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_GetOperationState', CKR_FUNCTION_NOT_SUPPORTED);
       // Also with an operation active, and with a caller buffer; the digest is unharmed.
       mod.C_DigestInit(h, { mechanism: CKM_SHA256 });
       mod.C_DigestUpdate(h, Buffer.from('ab'));
-      expectPkcs11(thrown(() => mod.C_GetOperationState(h, Buffer.alloc(1024))), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_GetOperationState');
-      const set = expectPkcs11(thrown(() => mod.C_SetOperationState(h, Buffer.from('00112233', 'hex'))), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_SetOperationState', CKR_FUNCTION_NOT_SUPPORTED);
+      expectPkcs11(
+        thrown(() => mod.C_GetOperationState(h, Buffer.alloc(1024))),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_GetOperationState',
+      );
+      const set = expectPkcs11(
+        thrown(() => mod.C_SetOperationState(h, Buffer.from('00112233', 'hex'))),
+        'CKR_FUNCTION_NOT_SUPPORTED',
+        'C_SetOperationState',
+        CKR_FUNCTION_NOT_SUPPORTED,
+      );
       expect(set.detail).toBeUndefined();
       expectPkcs11(await rejection(mod.C_SetOperationStateAsync(h, Buffer.alloc(16), 0, 0)), 'CKR_FUNCTION_NOT_SUPPORTED', 'C_SetOperationState', CKR_FUNCTION_NOT_SUPPORTED);
       mod.C_DigestUpdate(h, Buffer.from('c'));
@@ -210,8 +294,20 @@ describe('session management on SoftHSM', () => {
 
     test('C_GetFunctionStatus / C_CancelFunction: CKR_FUNCTION_NOT_PARALLEL (0x51), sync and async', async () => {
       const h = mod.C_OpenSession(env.slot);
-      await expectBoth(() => mod.C_GetFunctionStatus(h), () => mod.C_GetFunctionStatusAsync(h), 'CKR_FUNCTION_NOT_PARALLEL', 'C_GetFunctionStatus', CKR_FUNCTION_NOT_PARALLEL);
-      await expectBoth(() => mod.C_CancelFunction(h), () => mod.C_CancelFunctionAsync(h), 'CKR_FUNCTION_NOT_PARALLEL', 'C_CancelFunction', CKR_FUNCTION_NOT_PARALLEL);
+      await expectBoth(
+        () => mod.C_GetFunctionStatus(h),
+        () => mod.C_GetFunctionStatusAsync(h),
+        'CKR_FUNCTION_NOT_PARALLEL',
+        'C_GetFunctionStatus',
+        CKR_FUNCTION_NOT_PARALLEL,
+      );
+      await expectBoth(
+        () => mod.C_CancelFunction(h),
+        () => mod.C_CancelFunctionAsync(h),
+        'CKR_FUNCTION_NOT_PARALLEL',
+        'C_CancelFunction',
+        CKR_FUNCTION_NOT_PARALLEL,
+      );
       mod.C_CloseSession(h);
     });
   });

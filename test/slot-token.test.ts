@@ -101,8 +101,20 @@ describe('slot and token management on SoftHSM', () => {
     test('C_GetSlotInfo / C_GetTokenInfo on a slot that does not exist give CKR_SLOT_ID_INVALID', async () => {
       const bogus = 0x7ffffff0;
       expect(mod.C_GetSlotList(false)).not.toContain(bogus);
-      await expectBoth(() => mod.C_GetSlotInfo(bogus), () => mod.C_GetSlotInfoAsync(bogus), 'CKR_SLOT_ID_INVALID', 'C_GetSlotInfo', 0x3);
-      await expectBoth(() => mod.C_GetTokenInfo(bogus), () => mod.C_GetTokenInfoAsync(bogus), 'CKR_SLOT_ID_INVALID', 'C_GetTokenInfo', 0x3);
+      await expectBoth(
+        () => mod.C_GetSlotInfo(bogus),
+        () => mod.C_GetSlotInfoAsync(bogus),
+        'CKR_SLOT_ID_INVALID',
+        'C_GetSlotInfo',
+        0x3,
+      );
+      await expectBoth(
+        () => mod.C_GetTokenInfo(bogus),
+        () => mod.C_GetTokenInfoAsync(bogus),
+        'CKR_SLOT_ID_INVALID',
+        'C_GetTokenInfo',
+        0x3,
+      );
     });
 
     test('C_GetTokenInfo of p11bridge-a: label, flags, and the counters SoftHSM leaves unavailable', async () => {
@@ -267,7 +279,12 @@ describe('slot and token management on SoftHSM', () => {
       mod.C_CloseSession(h);
 
       const wrongSo = '90817263';
-      const e = expectPkcs11(thrown(() => mod.C_InitToken(slot, wrongSo, 'p11bridge-admin')), 'CKR_PIN_INCORRECT', 'C_InitToken', CKR_PIN_INCORRECT);
+      const e = expectPkcs11(
+        thrown(() => mod.C_InitToken(slot, wrongSo, 'p11bridge-admin')),
+        'CKR_PIN_INCORRECT',
+        'C_InitToken',
+        CKR_PIN_INCORRECT,
+      );
       expect(e.message).not.toContain(wrongSo);
 
       mod.C_InitToken(slot, admin.soPin, 'p11bridge-admin');
@@ -281,7 +298,11 @@ describe('slot and token management on SoftHSM', () => {
       expect(mod.C_FindObjects(s)).toEqual([]);
       mod.C_FindObjectsFinal(s);
       // No user PIN any more.
-      expectPkcs11(thrown(() => mod.C_Login(s, CKU_USER, admin.userPin)), 'CKR_USER_PIN_NOT_INITIALIZED', 'C_Login');
+      expectPkcs11(
+        thrown(() => mod.C_Login(s, CKU_USER, admin.userPin)),
+        'CKR_USER_PIN_NOT_INITIALIZED',
+        'C_Login',
+      );
       mod.C_CloseSession(s);
     });
   });
@@ -291,7 +312,13 @@ describe('slot and token management on SoftHSM', () => {
 
     test('C_InitPIN needs an SO session (CKR_USER_NOT_LOGGED_IN otherwise); sync and async set the user PIN', async () => {
       const h = mod.C_OpenSession(slot(), RW);
-      await expectBoth(() => mod.C_InitPIN(h, '2468'), () => mod.C_InitPINAsync(h, '2468'), 'CKR_USER_NOT_LOGGED_IN', 'C_InitPIN', 0x101);
+      await expectBoth(
+        () => mod.C_InitPIN(h, '2468'),
+        () => mod.C_InitPINAsync(h, '2468'),
+        'CKR_USER_NOT_LOGGED_IN',
+        'C_InitPIN',
+        0x101,
+      );
 
       mod.C_Login(h, CKU_SO, admin.soPin);
       expect(mod.C_GetSessionInfo(h).state).toBe(CKS_RW_SO_FUNCTIONS);
@@ -301,7 +328,12 @@ describe('slot and token management on SoftHSM', () => {
       await mod.C_InitPINAsync(h, Buffer.from(admin.userPin));
       mod.C_Logout(h);
 
-      expectPkcs11(thrown(() => mod.C_Login(h, CKU_USER, '2468')), 'CKR_PIN_INCORRECT', 'C_Login', 0xa0);
+      expectPkcs11(
+        thrown(() => mod.C_Login(h, CKU_USER, '2468')),
+        'CKR_PIN_INCORRECT',
+        'C_Login',
+        0xa0,
+      );
       mod.C_Login(h, CKU_USER, admin.userPin);
       expect(mod.C_GetSessionInfo(h).state).toBe(CKS_RW_USER_FUNCTIONS);
       mod.C_Logout(h);
@@ -313,7 +345,11 @@ describe('slot and token management on SoftHSM', () => {
       mod.C_Login(h, CKU_USER, admin.userPin);
       mod.C_SetPIN(h, admin.userPin, '97531');
       mod.C_Logout(h);
-      expectPkcs11(thrown(() => mod.C_Login(h, CKU_USER, admin.userPin)), 'CKR_PIN_INCORRECT', 'C_Login');
+      expectPkcs11(
+        thrown(() => mod.C_Login(h, CKU_USER, admin.userPin)),
+        'CKR_PIN_INCORRECT',
+        'C_Login',
+      );
       mod.C_Login(h, CKU_USER, Buffer.from('97531'));
       // A wrong old PIN is refused and changes nothing.
       await expect(mod.C_SetPINAsync(h, 'not-it', admin.userPin)).rejects.toMatchObject({ rvName: 'CKR_PIN_INCORRECT', function: 'C_SetPIN' });
@@ -341,7 +377,12 @@ describe('slot and token management on SoftHSM', () => {
     test('a wrong PIN: Pkcs11Error CKR_PIN_INCORRECT (0xA0) from C_Login whose message never contains the PIN, sync and async', async () => {
       const h = mod.C_OpenSession(slot(), RW);
       const wrong = '73914826';
-      const e = expectPkcs11(thrown(() => mod.C_Login(h, CKU_USER, wrong)), 'CKR_PIN_INCORRECT', 'C_Login', 0xa0);
+      const e = expectPkcs11(
+        thrown(() => mod.C_Login(h, CKU_USER, wrong)),
+        'CKR_PIN_INCORRECT',
+        'C_Login',
+        0xa0,
+      );
       expect(e.rv).toBe(CKR_PIN_INCORRECT);
       expect(e.message).toBe('C_Login failed: CKR_PIN_INCORRECT (0xA0)');
       expect(e.message).not.toContain(wrong);

@@ -45,7 +45,7 @@ function dumpedBytes(body: string, label: string): string {
   if (start < 0) return '';
   let hex = '';
   for (const line of body.slice(start).split('\n').slice(1)) {
-    const m = /^\s+[0-9A-F]{8}  ((?:[0-9A-F]{2} )+)/.exec(line);
+    const m = /^\s+[0-9A-F]{8} {2}((?:[0-9A-F]{2} )+)/.exec(line);
     if (!m) break;
     hex += m[1].replace(/ /g, '');
   }
@@ -71,7 +71,20 @@ describe('pkcs11-spy over SoftHSM', () => {
     expect(log).toContain(`Loaded: "${modulePath}"`);
     const e = entries(log);
     const names = e.map((x) => x.name);
-    for (const fn of ['C_Initialize', 'C_GetInfo', 'C_GetSlotList', 'C_GetTokenInfo', 'C_OpenSession', 'C_Login', 'C_GenerateKeyPair', 'C_SignInit', 'C_Sign', 'C_Logout', 'C_CloseSession', 'C_Finalize']) {
+    for (const fn of [
+      'C_Initialize',
+      'C_GetInfo',
+      'C_GetSlotList',
+      'C_GetTokenInfo',
+      'C_OpenSession',
+      'C_Login',
+      'C_GenerateKeyPair',
+      'C_SignInit',
+      'C_Sign',
+      'C_Logout',
+      'C_CloseSession',
+      'C_Finalize',
+    ]) {
       expect(names).toContain(fn);
     }
     // C_Initialize went out with CKF_OS_LOCKING_OK and succeeded.

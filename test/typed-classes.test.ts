@@ -53,10 +53,29 @@ describe('typed object classes', () => {
     s = await (await mod.findSlot('p11bridge-a'))!.openSession({ write: true });
     await s.login('1234');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p11b-cert-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=p11bridge typed classes/O=p11bridge',
-      '-days', '2', '-keyout', path.join(dir, 'k.pem'), '-outform', 'DER', '-out', path.join(dir, 'c.der'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        '/CN=p11bridge typed classes/O=p11bridge',
+        '-days',
+        '2',
+        '-keyout',
+        path.join(dir, 'k.pem'),
+        '-outform',
+        'DER',
+        '-out',
+        path.join(dir, 'c.der'),
+      ],
+      { stdio: 'ignore' },
+    );
     certDer = fs.readFileSync(path.join(dir, 'c.der'));
     certKey = crypto.createPrivateKey(fs.readFileSync(path.join(dir, 'k.pem')));
     fs.rmSync(dir, { recursive: true, force: true });
@@ -89,8 +108,13 @@ describe('typed object classes', () => {
     const x = new crypto.X509Certificate(certDer);
     const label = `classes-cert-${process.pid}`;
     const created = await s.createObject({
-      class: 'certificate', certificateType: 'x509', token: false, label,
-      subject: subjectDer(certDer), value: certDer, id: Buffer.from('c1'),
+      class: 'certificate',
+      certificateType: 'x509',
+      token: false,
+      label,
+      subject: subjectDer(certDer),
+      value: certDer,
+      id: Buffer.from('c1'),
     });
     expect(created).toBeInstanceOf(Certificate);
     const found = await s.findAll({ label });
@@ -182,7 +206,12 @@ describe('typed object classes', () => {
       { keyType: 'genericSecret', sensitive: false, extractable: true, valueLen: prime.length },
     );
     const tokenSecret = (await shared.getAttributes(['value'])).value as Buffer;
-    expect(tokenSecret.toString('hex')).toBe(node.computeSecret(tokenPublic).toString('hex').padStart(prime.length * 2, '0'));
+    expect(tokenSecret.toString('hex')).toBe(
+      node
+        .computeSecret(tokenPublic)
+        .toString('hex')
+        .padStart(prime.length * 2, '0'),
+    );
   });
 });
 

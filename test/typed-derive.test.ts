@@ -149,7 +149,7 @@ describe('typed wrap / unwrap / derive on SoftHSM', () => {
     expect(crypto.verify('sha256', data, { key: nodePub, dsaEncoding: 'ieee-p1363' }, sig)).toBe(true);
   });
 
-  test('AES-KW with padding round-trips an RSA private key: node verifies the unwrapped key\'s PKCS#1 v1.5 signature', async () => {
+  test("AES-KW with padding round-trips an RSA private key: node verifies the unwrapped key's PKCS#1 v1.5 signature", async () => {
     const { publicKey, privateKey } = await s.generateKeyPair({ name: 'RSA', modulusLength: 2048 }, { privateKey: { extractable: true } });
     const wrapped = await kek.wrap({ name: 'AES-KW', padding: true }, privateKey);
     const unwrapped = await kek.unwrap({ name: 'AES-KW', padding: true }, wrapped, { class: 'privateKey', keyType: 'rsa' });
@@ -204,7 +204,7 @@ describe('typed wrap / unwrap / derive on SoftHSM', () => {
     ]);
   });
 
-  test('a numeric class/keyType template unwraps to the class\'s JS type, with that key type\'s default usages', async () => {
+  test("a numeric class/keyType template unwraps to the class's JS type, with that key type's default usages", async () => {
     const secret = crypto.randomBytes(24);
     const back = await kek.unwrap({ name: 'AES-KW' }, nodeCipher('id-aes256-wrap', kekValue, A6, secret), { class: CKO_SECRET_KEY, keyType: CKK_GENERIC_SECRET, ...READABLE });
     expect(back).toBeInstanceOf(SecretKey); // typed Key: the class is a number, not a name
@@ -382,7 +382,10 @@ describe('typed derive and PBKDF2 on NSS softokn', () => {
 
   test('PBKDF2 with legacyParams: session.generateKey equals node pbkdf2Sync (SHA-256 32 bytes, SHA-512 70 bytes, SHA-1 bytes password)', async () => {
     const salt = crypto.randomBytes(16);
-    const k = await s.generateKey({ name: 'PBKDF2', password: 'correct horse battery staple', salt, iterations: 2048, hash: 'SHA-256', length: 32, legacyParams: true }, { ...READABLE });
+    const k = await s.generateKey(
+      { name: 'PBKDF2', password: 'correct horse battery staple', salt, iterations: 2048, hash: 'SHA-256', length: 32, legacyParams: true },
+      { ...READABLE },
+    );
     expect(k).toBeInstanceOf(SecretKey);
     expect(await k.getAttributes(['keyType', 'valueLen', 'token'])).toMatchObject({ keyType: 'genericSecret', valueLen: 32, token: false });
     expect(await value(k)).toEqual(crypto.pbkdf2Sync('correct horse battery staple', salt, 2048, 32, 'sha256'));
@@ -439,7 +442,10 @@ describe('typed derive and PBKDF2 on NSS softokn', () => {
     const l = Buffer.alloc(4);
     l.writeUInt32BE(40 * 8);
     for (let i = 1; i <= 2; i++) {
-      prev = crypto.createHmac('sha256', keyBytes).update(Buffer.concat([prev, Buffer.from([i]), fixedInput, l])).digest();
+      prev = crypto
+        .createHmac('sha256', keyBytes)
+        .update(Buffer.concat([prev, Buffer.from([i]), fixedInput, l]))
+        .digest();
       blocks.push(prev);
     }
     expect(await value(fb)).toEqual(Buffer.concat(blocks).subarray(0, 40));
@@ -469,7 +475,12 @@ describe('typed derive and PBKDF2 on NSS softokn', () => {
     const blocks: Buffer[] = [];
     for (let i = 1; i <= 2; i++) {
       a = crypto.createHmac('sha256', keyBytes).update(a).digest();
-      blocks.push(crypto.createHmac('sha256', keyBytes).update(Buffer.concat([a, be(i, 4), fixed, L])).digest());
+      blocks.push(
+        crypto
+          .createHmac('sha256', keyBytes)
+          .update(Buffer.concat([a, be(i, 4), fixed, L]))
+          .digest(),
+      );
     }
     expect(await value(dp)).toEqual(Buffer.concat(blocks).subarray(0, 48));
   });

@@ -73,7 +73,29 @@ describe('typed integration: URIs, discovery, node:crypto', () => {
     const os = await import('node:os');
     const path = await import('node:path');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p11b-int-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=integration', '-days', '1', '-keyout', path.join(dir, 'k'), '-outform', 'DER', '-out', path.join(dir, 'c')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        '/CN=integration',
+        '-days',
+        '1',
+        '-keyout',
+        path.join(dir, 'k'),
+        '-outform',
+        'DER',
+        '-out',
+        path.join(dir, 'c'),
+      ],
+      { stdio: 'ignore' },
+    );
     const x = new crypto.X509Certificate(fs.readFileSync(path.join(dir, 'c')));
     fs.rmSync(dir, { recursive: true, force: true });
     const cert = await s.importCertificate(x, { label: 'integration' });

@@ -286,9 +286,13 @@ describe('message-based AEAD on NSS softokn 3.87', () => {
   });
 
   test('argument errors name the argument or option and start nothing', async () => {
-    await expect(s.messageEncryptInit({ name: 'AES-GCM', tagLength: 130 }, aes)).rejects.toThrow(new RangeError('messageEncryptInit: spec.tagLength must be a multiple of 8 from 32 to 128'));
+    await expect(s.messageEncryptInit({ name: 'AES-GCM', tagLength: 130 }, aes)).rejects.toThrow(
+      new RangeError('messageEncryptInit: spec.tagLength must be a multiple of 8 from 32 to 128'),
+    );
     await expect(s.messageEncryptInit({ name: 'AES-XTS' } as never, aes)).rejects.toThrow(RangeError);
-    await expect(s.messageEncryptInit({ name: 'AES-GCM', ivGenerator: 'sometimes' } as never, aes)).rejects.toThrow(/spec.ivGenerator must be one of random, counter, counterXor, any/);
+    await expect(s.messageEncryptInit({ name: 'AES-GCM', ivGenerator: 'sometimes' } as never, aes)).rejects.toThrow(
+      /spec.ivGenerator must be one of random, counter, counterXor, any/,
+    );
     await expect(s.messageEncryptInit({ name: 'AES-GCM' }, {} as never)).rejects.toThrow(/^messageEncryptInit: argument 'key' must be a Key/);
     await expect(s.messageDecryptInit(null as never, aes)).rejects.toThrow(TypeError);
     await expectFree(s);
@@ -407,15 +411,21 @@ describe('SoftHSM 2.6.1 (a 2.40 module): message functions and KEM are FunctionN
 
   test('KEM argument errors: TypeError / RangeError naming the argument, before any call', async () => {
     const { publicKey, privateKey } = await s.generateKeyPair({ name: 'EC', curve: 'P-256' });
-    await expect(s.encapsulate({ name: 'ML-KEM' }, privateKey as unknown as PublicKey)).rejects.toThrow(new TypeError("encapsulate: argument 'publicKey' must be a PublicKey, got an object (PrivateKey)"));
+    await expect(s.encapsulate({ name: 'ML-KEM' }, privateKey as unknown as PublicKey)).rejects.toThrow(
+      new TypeError("encapsulate: argument 'publicKey' must be a PublicKey, got an object (PrivateKey)"),
+    );
     await expect(s.encapsulate({ name: 'ML-KEM' }, 7 as never)).rejects.toThrow(new TypeError("encapsulate: argument 'publicKey' must be a PublicKey, got number"));
     await expect(s.encapsulate(null as never, publicKey)).rejects.toThrow(new TypeError("encapsulate: argument 'spec' must be a KEM spec object, got null"));
     await expect(s.encapsulate({ name: 'ML-KEMX' } as never, publicKey)).rejects.toThrow(/^encapsulate: argument 'spec' is invalid: unknown mechanism 'ML-KEMX'/);
-    await expect(s.encapsulate({ name: 'ML-KEM' }, publicKey, 'aes' as never)).rejects.toThrow(new TypeError("encapsulate: argument 'template' must be an object of attribute values, got string"));
+    await expect(s.encapsulate({ name: 'ML-KEM' }, publicKey, 'aes' as never)).rejects.toThrow(
+      new TypeError("encapsulate: argument 'template' must be an object of attribute values, got string"),
+    );
     await expect(s.encapsulate({ name: 'ML-KEM' }, publicKey, { nope: 1 })).rejects.toThrow(/^encapsulate: argument 'template' is invalid: template: unknown attribute 'nope'/);
     await expect(s.encapsulate({ name: 'ML-KEM' }, publicKey, { label: 5 })).rejects.toThrow(TypeError);
     await expect(s.encapsulate({ name: 'ML-KEM' }, publicKey, { class: 'privateKey' })).rejects.toThrow(RangeError);
-    await expect(s.decapsulate({ name: 'ML-KEM' }, publicKey as unknown as PrivateKey, Buffer.alloc(8))).rejects.toThrow(/^decapsulate: argument 'privateKey' must be a PrivateKey/);
+    await expect(s.decapsulate({ name: 'ML-KEM' }, publicKey as unknown as PrivateKey, Buffer.alloc(8))).rejects.toThrow(
+      /^decapsulate: argument 'privateKey' must be a PrivateKey/,
+    );
     await expect(s.decapsulate({ name: 'ML-KEM' }, privateKey, 'ct' as never)).rejects.toThrow(/^decapsulate: argument 'ciphertext' must be a Buffer/);
     await expect(s.decapsulate({ name: 'ML-KEM' }, privateKey, Buffer.alloc(0))).rejects.toThrow(new RangeError("decapsulate: argument 'ciphertext' must not be empty"));
     await expectFree(s);

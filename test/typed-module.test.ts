@@ -1,6 +1,8 @@
 // The typed layer's foundation on SoftHSM: Module, Slot (typed infos), Session (token-wide login
 // state, per-session mutex, close/dispose) and the per-CKR error classes with the caller's stack.
+import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
+import * as path from 'node:path';
 import { fixture } from './helpers/softhsm';
 import { Module, Session, SessionNotOpenError, PinIncorrectError, PinError, Pkcs11Error, CKM_ECDSA, CKM_AES_KEY_GEN } from '../lib/index';
 
@@ -205,9 +207,6 @@ describe('Module lifecycle', () => {
 
 describe('garbage-collection backstop', () => {
   test('a Session collected without close() is closed in the module (child process with --expose-gc)', () => {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
-    const path = require('node:path') as typeof import('node:path');
     const out = execFileSync(process.execPath, ['--expose-gc', path.join(__dirname, 'fixtures', 'session-backstop-child.js'), fixture().modulePath], {
       encoding: 'utf8',
     });

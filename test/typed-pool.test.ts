@@ -43,9 +43,7 @@ describe('SessionPool', () => {
     const slot = (await mod.findSlot('p11bridge-pool'))!;
     const pool = await slot.pool({ size: 2, login: '4444' });
     const label = `pool-${crypto.randomBytes(3).toString('hex')}`;
-    const { publicKey } = await pool.use((s) =>
-      s.generateKeyPair({ name: 'EC', curve: 'P-256' }, { privateKey: { token: true, label }, publicKey: { token: true, label } }),
-    );
+    const { publicKey } = await pool.use((s) => s.generateKeyPair({ name: 'EC', curve: 'P-256' }, { privateKey: { token: true, label }, publicKey: { token: true, label } }));
     const point = (await pool.use(async (s) => {
       const [pub] = await s.findAll({ class: 'publicKey', label });
       return pub.getAttribute('ecPoint');

@@ -11,15 +11,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fixture } from './helpers/softhsm';
 import { ecPublicKey, rsaPublicKey } from './helpers/keys';
-import {
-  Module,
-  Session,
-  SecretKey,
-  Pkcs11Error,
-  KeyTypeInconsistentError,
-  OperationFinishedError,
-  CKM_ECDSA,
-} from '../lib/index';
+import { Module, Session, SecretKey, Pkcs11Error, KeyTypeInconsistentError, OperationFinishedError, CKM_ECDSA } from '../lib/index';
 import { CipherStream, OperationWritable } from '../lib/session/streams';
 
 const MB = 1024 * 1024;
@@ -288,7 +280,12 @@ describe('typed streams and async iterables on SoftHSM', () => {
       expect(err).toBeInstanceOf(Pkcs11Error);
       expect(err).toMatchObject({ function: 'C_SignUpdate' });
       // The class is the generated one for its code, not a bare Pkcs11Error.
-      expect((err as Error).constructor.name).toBe((err as Pkcs11Error).rvName.replace(/^CKR_/, '').toLowerCase().replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase()) + 'Error');
+      expect((err as Error).constructor.name).toBe(
+        (err as Pkcs11Error).rvName
+          .replace(/^CKR_/, '')
+          .toLowerCase()
+          .replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase()) + 'Error',
+      );
       await expect(ss.result).rejects.toBe(err);
       await expectSessionFree();
     });

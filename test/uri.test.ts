@@ -71,9 +71,7 @@ describe('parse', () => {
       id: Buffer.from('010203baddcafe040506', 'hex'),
     });
     expect(parse('pkcs11:token=A%20name%20with%20a%20substring%20%25%3B;object=my-certificate;type=cert').token).toBe('A name with a substring %;');
-    expect(parse('pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;object=my-certificate;type=cert').token).toBe(
-      'Name with a small A with acute: á',
-    );
+    expect(parse('pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;object=my-certificate;type=cert').token).toBe('Name with a small A with acute: á');
     expect(parse('pkcs11:token=my-token;object=my-certificate;type=cert;x-vend-aaa=value-a?pin-source=file:/etc/token_pin&x-vend-bbb=value-b')).toEqual({
       token: 'my-token',
       object: 'my-certificate',

@@ -49,7 +49,7 @@ import {
 } from '../lib/raw';
 import type { FunctionName, Ulong } from '../lib/raw';
 import { openSoftHSM, userSession, Env } from './helpers/softhsm';
-import { Bad, ErrKind, MISSING, T, R, TOO_DEEP, ULONG_TYPE_ERRORS, ULONG_RANGE_ERRORS, NULLISH_TYPE_ERRORS, templateBads, describeThrown } from './helpers/bad-args';
+import { Bad, ErrKind, T, R, ULONG_TYPE_ERRORS, ULONG_RANGE_ERRORS, NULLISH_TYPE_ERRORS, templateBads, describeThrown } from './helpers/bad-args';
 import { openNss, NssEnv, aesKey } from './helpers/nss-env';
 import { createAesKey, createGenericSecret } from './helpers/keys';
 import { runChild, expectCleanExit, ChildResult } from './helpers/child-process';
@@ -111,7 +111,6 @@ const ALL_METHODS = Object.getOwnPropertyNames(PKCS11.prototype).filter((n) => /
 
 const NOT_PROVIDED = 'the module does not provide this function';
 
-
 /** Problems with the "not provided" answer of `fn` (sync throw or async rejection), or []. */
 function notProvidedProblems(fn: string, e: unknown, how: string): string[] {
   if (!(e instanceof Pkcs11Error)) return [`${fn} [${how}]: ${describeThrown(e)}`];
@@ -146,13 +145,7 @@ function notLoadedProblems(fn: string, e: unknown, how: string): string[] {
  * Calls `fn` with `args` sync, then `fnAsync`: the sync form must throw and the async form must
  * return a Promise (never throw) that rejects; `check` judges each error.
  */
-async function bothFail(
-  mod: PKCS11,
-  fn: string,
-  args: unknown[],
-  label: string,
-  check: (e: unknown, how: string) => string[],
-): Promise<string[]> {
+async function bothFail(mod: PKCS11, fn: string, args: unknown[], label: string, check: (e: unknown, how: string) => string[]): Promise<string[]> {
   const problems: string[] = [];
   try {
     const r = call(mod, fn, args);
@@ -265,14 +258,7 @@ const SIGNATURES: Record<string, Param[]> = {
   C_AsyncGetID: [hSession, functionName],
   C_AsyncJoin: [hSession, functionName, { name: 'id', kind: 'ulong' }, { name: 'data', kind: 'joinData' }],
   C_WrapKeyAuthenticated: [hSession, mechanism, { name: 'hWrappingKey', kind: 'ulong' }, hKey, aad, out],
-  C_UnwrapKeyAuthenticated: [
-    hSession,
-    mechanism,
-    { name: 'hUnwrappingKey', kind: 'ulong' },
-    bytesNamed('wrappedKey'),
-    template,
-    aad,
-  ],
+  C_UnwrapKeyAuthenticated: [hSession, mechanism, { name: 'hUnwrappingKey', kind: 'ulong' }, bytesNamed('wrappedKey'), template, aad],
 };
 const FUNCTIONS = Object.keys(SIGNATURES);
 
@@ -456,15 +442,7 @@ function badsFor(p: Param): Bad[] {
         ...structBads().map((b) => ({ ...b, what: 'parameter ' + b.what, value: { mechanism: CKM_AES_GCM, parameter: b.value }, at: '.parameter' + b.at })),
       ];
     case 'optName':
-      return [
-        T('number', 5),
-        T('object', {}),
-        T('Buffer', Buffer.from('PKCS 11')),
-        T('array', ['PKCS 11']),
-        T('boolean', true),
-        T('bigint', 1n),
-        T('symbol', Symbol('n')),
-      ];
+      return [T('number', 5), T('object', {}), T('Buffer', Buffer.from('PKCS 11')), T('array', ['PKCS 11']), T('boolean', true), T('bigint', 1n), T('symbol', Symbol('n'))];
     case 'version':
       return [
         T('number', 3),
@@ -646,12 +624,10 @@ async function runCase(mod: PKCS11, fn: string, c: Case): Promise<string[]> {
   const asyncProblems = checkError(fn, c, e, 'async');
   problems.push(...asyncProblems);
   if (!asyncProblems.length && syncError instanceof Error && e instanceof Error) {
-    if (e.constructor !== syncError.constructor || e.message !== syncError.message)
-      problems.push(`${c.label} [async]: "${e.message}" differs from sync "${syncError.message}"`);
+    if (e.constructor !== syncError.constructor || e.message !== syncError.message) problems.push(`${c.label} [async]: "${e.message}" differs from sync "${syncError.message}"`);
   }
   return problems;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Valid arguments: real handles and well-formed values, so that only "not provided" can fail.
@@ -819,10 +795,7 @@ function getterMakers32(s: Ulong): Record<string, (boom: Error) => [string, unkn
   return {
     'C_EncapsulateKey mechanism.mechanism': (b) => ['C_EncapsulateKey', [s, throwing({}, 'mechanism', b), 1, tpl(), null]],
     'C_EncapsulateKey template[1].type': (b) => ['C_EncapsulateKey', [s, kem, 1, [...tpl(), throwing({ value: 1 }, 'type', b)]]],
-    'C_EncapsulateKey mechanism.parameter struct field': (b) => [
-      'C_EncapsulateKey',
-      [s, { mechanism: CKM_ML_KEM, parameter: [{ ulong: 1 }, throwing({}, 'bytes', b)] }, 1, tpl()],
-    ],
+    'C_EncapsulateKey mechanism.parameter struct field': (b) => ['C_EncapsulateKey', [s, { mechanism: CKM_ML_KEM, parameter: [{ ulong: 1 }, throwing({}, 'bytes', b)] }, 1, tpl()]],
     'C_DecapsulateKey mechanism.parameter': (b) => ['C_DecapsulateKey', [s, throwing({ mechanism: CKM_ML_KEM }, 'parameter', b), 1, tpl(), Buffer.alloc(1)]],
     'C_DecapsulateKey template element [0]': (b) => ['C_DecapsulateKey', [s, kem, 1, throwing([] as unknown[], '0', b), Buffer.alloc(1)]],
     'C_VerifySignatureInit mechanism.parameter field (CK_SIGN_ADDITIONAL_CONTEXT.pContext)': (b) => [
@@ -972,8 +945,7 @@ describe('SoftHSM 2.6.1 (PKCS#11 2.40): none of the 36 functions of 3.0 and 3.2 
 
     // (1) Not loaded: the state error, whatever the arguments.
     for (const fn of V3X)
-      for (const [i, args] of [...validArgLists(fn, h), ...wrongLists(fn)].entries())
-        problems.push(...(await bothFail(m, fn, args, `not loaded, list #${i}`, stateCheck(fn))));
+      for (const [i, args] of [...validArgLists(fn, h), ...wrongLists(fn)].entries()) problems.push(...(await bothFail(m, fn, args, `not loaded, list #${i}`, stateCheck(fn))));
     expect(problems).toEqual([]);
 
     // (2) Loaded, not initialized (this object has not called C_Initialize, though SoftHSM is
@@ -988,8 +960,7 @@ describe('SoftHSM 2.6.1 (PKCS#11 2.40): none of the 36 functions of 3.0 and 3.2 
           problems.push(...(await casesProblems(m, fn, firstBadCases(fn))));
           continue;
         }
-        for (const [i, args] of [...validArgLists(fn, h), ...wrongLists(fn)].entries())
-          problems.push(...(await bothFail(m, fn, args, `${phase}, list #${i}`, initCheck(fn))));
+        for (const [i, args] of [...validArgLists(fn, h), ...wrongLists(fn)].entries()) problems.push(...(await bothFail(m, fn, args, `${phase}, list #${i}`, initCheck(fn))));
       }
     };
     await notInitialized('loaded, not initialized');
@@ -1221,7 +1192,22 @@ describe('NSS softoken 3.87 (PKCS#11 3.0)', () => {
         ['8 levels', nestedStruct(8)],
         ['bigint ulong 2^64-1', [{ ulong: 2n ** 64n - 1n }]],
         ['byte true / 255 / 0n', [{ byte: true }, { byte: 255 }, { byte: 0n }]],
-        ['every kind', [{ ulong: 1 }, { byte: 1 }, { bytes: Buffer.alloc(3) }, { bytes: null }, { fixed: new Uint8Array(5) }, { struct: null }, { struct: [{ ulong: 2 }] }, { structs: [] }, { inline: [{ byte: 1 }] }, { out: Buffer.alloc(4) }, { template: [{ type: CKA_LABEL, value: 'x' }] }]],
+        [
+          'every kind',
+          [
+            { ulong: 1 },
+            { byte: 1 },
+            { bytes: Buffer.alloc(3) },
+            { bytes: null },
+            { fixed: new Uint8Array(5) },
+            { struct: null },
+            { struct: [{ ulong: 2 }] },
+            { structs: [] },
+            { inline: [{ byte: 1 }] },
+            { out: Buffer.alloc(4) },
+            { template: [{ type: CKA_LABEL, value: 'x' }] },
+          ],
+        ],
       ];
       for (const [what, desc] of descs) {
         // Session handle 0 → the module answers; validation let the description through.

@@ -39,7 +39,12 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
   // otherwise); SHA-256 and labels are tested on NSS at the end of this file.
   describe('RSA-OAEP (SHA-1, SoftHSM)', () => {
     test('token key pair: node encrypts with the exported key, the token decrypts; the token encrypts for itself', async () => {
-      const kp = (await wc.subtle.generateKey({ name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-1' }, false, ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'])) as Pair;
+      const kp = (await wc.subtle.generateKey({ name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-1' }, false, [
+        'encrypt',
+        'decrypt',
+        'wrapKey',
+        'unwrapKey',
+      ])) as Pair;
       expect(kp.privateKey.usages.sort()).toEqual(['decrypt', 'unwrapKey']);
       expect(kp.publicKey.usages.sort()).toEqual(['encrypt', 'wrapKey']);
       expect(await kp.privateKey.key!.getAttributes(['decrypt', 'unwrap', 'sign'])).toEqual({ decrypt: true, unwrap: true, sign: false });
@@ -57,7 +62,10 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
     });
 
     test('a node private key imported as pkcs8: the token decrypts what node encrypts and node decrypts what the token encrypts', async () => {
-      const n = (await node.generateKey({ name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-1' }, true, ['encrypt', 'decrypt'])) as NodePair;
+      const n = (await node.generateKey({ name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-1' }, true, [
+        'encrypt',
+        'decrypt',
+      ])) as NodePair;
       const priv = await wc.subtle.importKey('pkcs8', await node.exportKey('pkcs8', n.privateKey), { name: 'RSA-OAEP', hash: 'SHA-1' }, false, ['decrypt']);
       expect(priv).toMatchObject({ type: 'private', extractable: false, algorithm: { name: 'RSA-OAEP', modulusLength: 2048, hash: { name: 'SHA-1' } } });
       expect(await priv.key!.getAttributes(['sensitive', 'extractable', 'token'])).toEqual({ sensitive: true, extractable: false, token: false });
@@ -73,11 +81,11 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
   });
 
   describe('ECDH', () => {
-    test.each(['P-256', 'P-384'])('%s: deriveBits equals node\'s both ways, for the full secret and a prefix', async (namedCurve) => {
+    test.each(['P-256', 'P-384'])("%s: deriveBits equals node's both ways, for the full secret and a prefix", async (namedCurve) => {
       const t = (await wc.subtle.generateKey({ name: 'ECDH', namedCurve }, false, ['deriveBits', 'deriveKey'])) as Pair;
       expect(t.publicKey.usages).toEqual([]);
       const n = (await node.generateKey({ name: 'ECDH', namedCurve }, true, ['deriveBits'])) as NodePair;
-      const tokenPubInNode = await node.importKey('raw', await wc.subtle.exportKey('raw', t.publicKey) as ArrayBuffer, { name: 'ECDH', namedCurve }, true, []);
+      const tokenPubInNode = await node.importKey('raw', (await wc.subtle.exportKey('raw', t.publicKey)) as ArrayBuffer, { name: 'ECDH', namedCurve }, true, []);
       const nodePubOnToken = await wc.subtle.importKey('spki', await node.exportKey('spki', n.publicKey), { name: 'ECDH', namedCurve }, true, []);
       const size = namedCurve === 'P-256' ? 256 : 384;
       const expected = buf(await node.deriveBits({ name: 'ECDH', public: tokenPubInNode }, n.privateKey, size));
@@ -100,7 +108,7 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
       if (length === 128) expect(await truncationOf(s)).toBe('right');
       expect(key).toMatchObject({ type: 'secret', algorithm: { name: 'AES-GCM', length } });
       expect(await key.key!.getAttributes(['sensitive', 'valueLen', 'keyType'])).toEqual({ sensitive: true, valueLen: length / 8, keyType: 'aes' });
-      const tokenPub = await node.importKey('spki', await wc.subtle.exportKey('spki', t.publicKey) as ArrayBuffer, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
+      const tokenPub = await node.importKey('spki', (await wc.subtle.exportKey('spki', t.publicKey)) as ArrayBuffer, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
       const nodeKey = await node.deriveKey({ name: 'ECDH', public: tokenPub }, n.privateKey, { name: 'AES-GCM', length }, true, ['decrypt']);
       const iv = crypto.randomBytes(12);
       expect(buf(await node.decrypt({ name: 'AES-GCM', iv }, nodeKey, await wc.subtle.encrypt({ name: 'AES-GCM', iv }, key, data)))).toEqual(data);
@@ -110,7 +118,7 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
       const t = (await wc.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveKey'])) as Pair;
       const n = (await node.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveKey'])) as NodePair;
       const key = await wc.subtle.deriveKey({ name: 'ECDH', public: n.publicKey as never }, t.privateKey, { name: 'HMAC', hash: 'SHA-256', length: 256 }, false, ['sign']);
-      const tokenPub = await node.importKey('spki', await wc.subtle.exportKey('spki', t.publicKey) as ArrayBuffer, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
+      const tokenPub = await node.importKey('spki', (await wc.subtle.exportKey('spki', t.publicKey)) as ArrayBuffer, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
       const nodeKey = await node.deriveKey({ name: 'ECDH', public: tokenPub }, n.privateKey, { name: 'HMAC', hash: 'SHA-256', length: 256 }, true, ['verify']);
       expect(await node.verify('HMAC', nodeKey, await wc.subtle.sign('HMAC', key, data), data)).toBe(true);
       const other = (await node.generateKey({ name: 'ECDH', namedCurve: 'P-384' }, true, ['deriveKey'])) as NodePair;
@@ -118,7 +126,9 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
       // The key was made for deriveKey only.
       await expect(wc.subtle.deriveBits({ name: 'ECDH', public: n.publicKey as never }, t.privateKey, 128)).rejects.toMatchObject({ name: 'InvalidAccessError' });
       // HMAC's default length (the SHA-256 block, 512 bits) is longer than a P-256 secret.
-      await expect(wc.subtle.deriveKey({ name: 'ECDH', public: n.publicKey as never }, t.privateKey, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])).rejects.toMatchObject({ name: 'OperationError' });
+      await expect(wc.subtle.deriveKey({ name: 'ECDH', public: n.publicKey as never }, t.privateKey, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])).rejects.toMatchObject({
+        name: 'OperationError',
+      });
     });
   });
 
@@ -176,7 +186,7 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
       }
     });
 
-    test('AES-KW: wrapKey of a raw AES key equals node\'s (RFC 3394); the token unwraps what node wraps', async () => {
+    test("AES-KW: wrapKey of a raw AES key equals node's (RFC 3394); the token unwraps what node wraps", async () => {
       const kekRaw = crypto.randomBytes(16);
       const tKek = await wc.subtle.importKey('raw', kekRaw, 'AES-KW', false, ['wrapKey', 'unwrapKey']);
       const nKek = await node.importKey('raw', kekRaw, 'AES-KW', false, ['wrapKey', 'unwrapKey']);
@@ -210,7 +220,7 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
   // PKCS#11 wraps a private key as its PKCS#8 encoding; RFC 3394 needs a multiple of 8 bytes, and
   // SoftHSM pads the encoding with zeros to get one. node's pkcs8 parser refuses trailing bytes, so
   // node unwraps the bytes as 'raw' here and parses the DER itself.
-  test('wrapKey pkcs8 (AES-KW): the wrapped bytes are the key\'s PKCS#8 (zero-padded); a node key wrapped by node unwraps on the token', async () => {
+  test("wrapKey pkcs8 (AES-KW): the wrapped bytes are the key's PKCS#8 (zero-padded); a node key wrapped by node unwraps on the token", async () => {
     const kek = crypto.randomBytes(32);
     const tKek = await wc.subtle.importKey('raw', kek, 'AES-KW', false, ['wrapKey', 'unwrapKey']);
     const nKek = await node.importKey('raw', kek, 'AES-KW', false, ['wrapKey', 'unwrapKey']);
@@ -238,11 +248,16 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
     const tsig = Buffer.from(await wc.subtle.sign({ name: 'ECDSA', hash: 'SHA-384' }, onToken, data));
     expect(crypto.verify('sha384', data, { key: n.publicKey, dsaEncoding: 'ieee-p1363' }, tsig)).toBe(true);
     // An EC key unwrapped as an RSA key: SoftHSM refuses (CKR_FUNCTION_FAILED), nothing is made.
-    await expect(wc.subtle.unwrapKey('pkcs8', await node.wrapKey('raw', carrier, nKek, 'AES-KW'), tKek, 'AES-KW', { name: 'RSA-PSS', hash: 'SHA-256' }, false, ['sign'])).rejects.toMatchObject({ rvName: 'CKR_FUNCTION_FAILED' });
+    await expect(
+      wc.subtle.unwrapKey('pkcs8', await node.wrapKey('raw', carrier, nKek, 'AES-KW'), tKek, 'AES-KW', { name: 'RSA-PSS', hash: 'SHA-256' }, false, ['sign']),
+    ).rejects.toMatchObject({ rvName: 'CKR_FUNCTION_FAILED' });
   });
 
   test('RSA-OAEP wraps a raw AES key on the token; node unwraps it with the private key', async () => {
-    const n = (await node.generateKey({ name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-1' }, true, ['wrapKey', 'unwrapKey'])) as NodePair;
+    const n = (await node.generateKey({ name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-1' }, true, [
+      'wrapKey',
+      'unwrapKey',
+    ])) as NodePair;
     const pub = await wc.subtle.importKey('spki', await node.exportKey('spki', n.publicKey), { name: 'RSA-OAEP', hash: 'SHA-1' }, true, ['wrapKey']);
     const raw = crypto.randomBytes(16);
     const key = await wc.subtle.importKey('raw', raw, 'AES-CBC', true, ['encrypt']);
@@ -257,7 +272,7 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
     const gcm = await wc.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['wrapKey', 'unwrapKey', 'encrypt', 'decrypt']);
     const w = await wc.subtle.wrapKey('spki', pub, gcm as Pkcs11CryptoKey, { name: 'AES-GCM', iv });
     const pub2 = await wc.subtle.unwrapKey('spki', w, gcm as Pkcs11CryptoKey, { name: 'AES-GCM', iv }, { name: 'RSA-OAEP', hash: 'SHA-1' }, true, ['encrypt']);
-    expect(buf(await wc.subtle.exportKey('spki', pub2) as ArrayBuffer)).toEqual(buf(await node.exportKey('spki', n.publicKey)));
+    expect(buf((await wc.subtle.exportKey('spki', pub2)) as ArrayBuffer)).toEqual(buf(await node.exportKey('spki', n.publicKey)));
   });
 
   describe('storage', () => {
@@ -282,7 +297,7 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
         expect(priv).toMatchObject({ type: 'private', algorithm: { name: 'ECDSA', namedCurve: 'P-256' }, usages: ['sign'] });
         expect(await priv.key!.getAttributes(['token', 'label', 'sensitive'])).toEqual({ token: true, label: 'wc storage', sensitive: true });
         const sig = await wc2.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, priv, data);
-        const spki = crypto.createPublicKey({ key: buf(await wc2.subtle.exportKey('spki', pub) as ArrayBuffer), format: 'der', type: 'spki' });
+        const spki = crypto.createPublicKey({ key: buf((await wc2.subtle.exportKey('spki', pub)) as ArrayBuffer), format: 'der', type: 'spki' });
         expect(crypto.verify('sha256', data, { key: spki, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig))).toBe(true);
         const h = (await wc2.keyStorage.getItem(hi))!;
         expect(h.algorithm).toMatchObject({ name: 'HMAC', hash: { name: 'SHA-256' }, length: 512 });
@@ -306,7 +321,14 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
       let index = '';
       try {
         const cert = await x509.X509CertificateGenerator.createSelfSigned(
-          { serialNumber: '0a1b', name: 'CN=p11bridge cert storage', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000), signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' }, keys: kp },
+          {
+            serialNumber: '0a1b',
+            name: 'CN=p11bridge cert storage',
+            notBefore: new Date(Date.now() - 60_000),
+            notAfter: new Date(Date.now() + 86_400_000),
+            signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+            keys: kp,
+          },
           wc,
         );
         index = await wc.certStorage.setItem(cert, { label: 'wc cert' });
@@ -321,7 +343,10 @@ describe('WebCrypto provider: ciphers, key agreement, wrapping, storage', () => 
         expect(Buffer.from((await obj.getAttributes(['id'])).id as Buffer).toString('hex')).toBe(qi.slice('public-'.length));
 
         const f = fixture();
-        const r = spawnSync('pkcs11-tool', ['--module', f.modulePath, '--token-label', 'p11bridge-b', '--list-objects', '--type', 'cert'], { encoding: 'utf8', env: { ...process.env, SOFTHSM2_CONF: f.conf } });
+        const r = spawnSync('pkcs11-tool', ['--module', f.modulePath, '--token-label', 'p11bridge-b', '--list-objects', '--type', 'cert'], {
+          encoding: 'utf8',
+          env: { ...process.env, SOFTHSM2_CONF: f.conf },
+        });
         expect(r.status).toBe(0);
         expect(r.stdout).toMatch(/label:\s+wc cert/);
         expect(r.stdout).toMatch(new RegExp(`ID:\\s+${qi.slice('public-'.length)}`));
@@ -385,6 +410,8 @@ describe('WebCrypto provider on NSS softokn', () => {
     const nodeKey = await node.deriveKey({ name: 'ECDH', public: tokenPub }, n.privateKey, { name: 'AES-CBC', length: 128 }, true, ['decrypt']);
     const iv = crypto.randomBytes(16);
     expect(buf(await node.decrypt({ name: 'AES-CBC', iv }, nodeKey, await wc.subtle.encrypt({ name: 'AES-CBC', iv }, key, data)))).toEqual(data);
-    expect(buf(await wc.subtle.deriveBits({ name: 'ECDH', public: n.publicKey as never }, t.privateKey, 384))).toEqual(buf(await node.deriveBits({ name: 'ECDH', public: tokenPub }, n.privateKey, 384)));
+    expect(buf(await wc.subtle.deriveBits({ name: 'ECDH', public: n.publicKey as never }, t.privateKey, 384))).toEqual(
+      buf(await node.deriveBits({ name: 'ECDH', public: tokenPub }, n.privateKey, 384)),
+    );
   });
 });

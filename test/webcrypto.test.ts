@@ -105,11 +105,10 @@ describe('WebCrypto provider (Pkcs11Crypto)', () => {
     [{ name: 'RSASSA-PKCS1-v1_5' }, 'RS256'],
     [{ name: 'RSA-PSS', saltLength: 32 }, 'PS256'],
   ] as const)('%o: generateKey 2048, sign, verify on the token and in node, jwk alg', async (signAlg, jwkAlg) => {
-    const kp = (await wc.subtle.generateKey(
-      { name: signAlg.name, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
-      false,
-      ['sign', 'verify'],
-    )) as Pair;
+    const kp = (await wc.subtle.generateKey({ name: signAlg.name, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, [
+      'sign',
+      'verify',
+    ])) as Pair;
     expect(kp.publicKey.algorithm).toMatchObject({ name: signAlg.name, modulusLength: 2048, hash: { name: 'SHA-256' } });
     expect(Array.from((kp.publicKey.algorithm as { publicExponent: Uint8Array }).publicExponent)).toEqual([1, 0, 1]);
     const sig = await wc.subtle.sign(signAlg, kp.privateKey, data);

@@ -3,6 +3,7 @@
 // worker.terminate(), process.exit) while sessions are open and async calls are in flight.
 // Every scenario runs in a child process (test/fixtures/workers-child.js, which starts
 // test/fixtures/worker-p11.js workers), so an abort fails the test instead of killing jest.
+import * as fs from 'node:fs';
 import * as raw from '../lib/raw';
 import { runChild, expectCleanExit } from './helpers/child-process';
 import { fixture } from './helpers/softhsm';
@@ -10,7 +11,7 @@ import { fixture } from './helpers/softhsm';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const common = require('./fixtures/p11-child-common.js') as { C: Record<string, number> };
 
-const REAL_PATH = require('node:fs').realpathSync(fixture().modulePath) as string;
+const REAL_PATH = fs.realpathSync(fixture().modulePath);
 const CKR_SESSION_HANDLE_INVALID = Number(raw.CKR_SESSION_HANDLE_INVALID);
 const CKR_CRYPTOKI_NOT_INITIALIZED = Number(raw.CKR_CRYPTOKI_NOT_INITIALIZED);
 const CKS_RW_USER_FUNCTIONS = Number(raw.CKS_RW_USER_FUNCTIONS);
@@ -51,12 +52,7 @@ describe('worker_threads sharing one SoftHSM (token p11bridge-workers)', () => {
     expect(out.workerSessionHandles).not.toContain(out.mainSession);
     // Workers 0 and 3 left their sessions open, 1 and 2 closed them and finalized: either way
     // they are gone once the worker is ...
-    expect(out.workerSessionsAfterExit).toEqual([
-      CKR_SESSION_HANDLE_INVALID,
-      CKR_SESSION_HANDLE_INVALID,
-      CKR_SESSION_HANDLE_INVALID,
-      CKR_SESSION_HANDLE_INVALID,
-    ]);
+    expect(out.workerSessionsAfterExit).toEqual([CKR_SESSION_HANDLE_INVALID, CKR_SESSION_HANDLE_INVALID, CKR_SESSION_HANDLE_INVALID, CKR_SESSION_HANDLE_INVALID]);
     // ... while none of the workers' C_Finalize / teardown reached SoftHSM: main's session and
     // login survived all four (a real C_Finalize drops every session).
     expect(out.mainSessionState).toBe(CKS_RW_USER_FUNCTIONS);

@@ -59,8 +59,7 @@ binding.configure({
   makeSessionInfo: (slotID, state, flags, deviceError) => ({ slotID, state, flags, deviceError }),
   makeAttribute: (type, status, value) => (value === undefined ? { type, status } : { type, status, value }),
   makeView: (buffer, length) => buffer.subarray(0, length),
-  plainError: (kind, message) =>
-    kind === 'TypeError' ? new TypeError(message) : kind === 'RangeError' ? new RangeError(message) : new Error(message),
+  plainError: (kind, message) => (kind === 'TypeError' ? new TypeError(message) : kind === 'RangeError' ? new RangeError(message) : new Error(message)),
 });
 
 // process.exit() on the main thread goes straight to the C exit(): no environment clean-up runs, and

@@ -335,23 +335,14 @@ export interface SyncFunctions {
   /** The module fills `data` with the joined operation's result. */
   C_AsyncJoin(hSession: Ulong, functionName: string, id: Ulong, data: Uint8Array): void;
   C_WrapKeyAuthenticated(hSession: Ulong, mechanism: Mechanism, hWrappingKey: Ulong, hKey: Ulong, associatedData: Bytes, out?: Out): Buffer;
-  C_UnwrapKeyAuthenticated(
-    hSession: Ulong,
-    mechanism: Mechanism,
-    hUnwrappingKey: Ulong,
-    wrappedKey: Bytes,
-    template: Template,
-    associatedData: Bytes,
-  ): Ulong;
+  C_UnwrapKeyAuthenticated(hSession: Ulong, mechanism: Mechanism, hUnwrappingKey: Ulong, wrappedKey: Bytes, template: Template, associatedData: Bytes): Ulong;
 }
 
 export type FunctionName = keyof SyncFunctions | `C_${string}`;
 
 /** The Promise twin of every function: same arguments, result settled off the event loop. */
 export type AsyncFunctions = {
-  [K in keyof SyncFunctions as `${K}Async`]: (
-    ...args: Parameters<SyncFunctions[K]>
-  ) => Promise<ReturnType<SyncFunctions[K]>>;
+  [K in keyof SyncFunctions as `${K}Async`]: (...args: Parameters<SyncFunctions[K]>) => Promise<ReturnType<SyncFunctions[K]>>;
 };
 
 export interface PKCS11 extends SyncFunctions, AsyncFunctions {

@@ -8,12 +8,15 @@ import type { Ulong } from '../binding/raw-types';
 
 /** The context object of one traced call, the same object through start/end/asyncStart/asyncEnd/error. */
 export interface CallTraceContext {
-  /** The typed operation: 'sign', 'find', 'login', 'random', 'getAttributes'… (one or more C_* calls). */
+  /**
+   * The typed operation: 'sign', 'find', 'login', 'random', 'getAttributes', 'signInit', a
+   * multi-part step ('update', 'final' …), 'slot.tokenInfo', 'module.slots'… (one or more C_* calls).
+   */
   function: string;
-  /** The slot ID, as the module numbers it. */
-  slot: Ulong;
-  /** The session handle the call ran on. */
-  session: Ulong;
+  /** The slot ID, as the module numbers it (absent for module-wide calls: module.info, module.slots…). */
+  slot?: Ulong;
+  /** The session handle the call ran on (absent for module and slot calls). */
+  session?: Ulong;
   /** Set when the call settles: 0 (CKR_OK), the CKR code of a Pkcs11Error, or null for another error. */
   rv?: number | null;
   /** Set when the call settles: nanoseconds from the call's start (the session already held). */
@@ -58,8 +61,10 @@ function rvOf(e: unknown): number | null {
  * The channels are published by hand rather than through tracePromise(), which would put the
  * call's result (plaintext, random bytes) in the context for every subscriber to see.
  */
-export function traceCall<T>(fn: string, slot: Ulong, session: Ulong, run: () => Promise<T>): Promise<T> {
-  const ctx: CallTraceContext = { function: fn, slot, session };
+export function traceCall<T>(fn: string, slot: Ulong | undefined, session: Ulong | undefined, run: () => Promise<T>): Promise<T> {
+  const ctx: CallTraceContext = { function: fn };
+  if (slot !== undefined) ctx.slot = slot;
+  if (session !== undefined) ctx.session = session;
   const { end, asyncStart, asyncEnd, error } = callChannel;
   const t0 = process.hrtime.bigint();
   const failed = (e: unknown): void => {

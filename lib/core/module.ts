@@ -9,6 +9,7 @@ import { asyncDispose } from '../util/dispose';
 import { SlotEventOptions, SlotWatcher } from './events';
 import { matchesModule, matchesSlot, matchesToken, parse as parseUri, Pkcs11Uri } from '../locate/uri';
 import { discover, DiscoveredModule, DiscoverOptions } from '../locate/discovery';
+import { callChannel, traceCall } from './diagnostics';
 
 /** 'softhsm2' for /usr/lib/softhsm/libsofthsm2.so, as RFC 7512's module-name compares it. */
 function moduleBaseName(p: string): string {
@@ -71,14 +72,17 @@ export class Module {
    * @internal Runs an async raw call: its rejection gets the caller's stack and, for vendor codes,
    * the vendor's name.
    */
-  call<T>(fn: () => Promise<T>): Promise<T> {
+  call<T>(fn: () => Promise<T>, trace?: { fn: string; slot?: Ulong; session?: Ulong }): Promise<T> {
     if (this.finalizing) return Promise.reject(new ModuleClosedError());
     // Made while reinitialize() runs: after it, on the new initialization (or its failure).
     if (this.reinitializing)
       return this.reinitializing.then(
-        () => this.call(fn),
-        () => this.call(fn),
+        () => this.call(fn, trace),
+        () => this.call(fn, trace),
       );
+    // `trace` names the typed operation for the p11bridge:call channel (core/diagnostics.ts);
+    // untraced, it costs the one property read.
+    if (trace && callChannel.hasSubscribers) return callNamed(this.vendorErrors, () => traceCall(trace.fn, trace.slot, trace.session, fn));
     return callNamed(this.vendorErrors, fn);
   }
 
@@ -236,7 +240,7 @@ export class Module {
   }
 
   async info(): Promise<ModuleInfo> {
-    const i = await this.call(() => this.raw.C_GetInfoAsync());
+    const i = await this.call(() => this.raw.C_GetInfoAsync(), { fn: 'module.info' });
     const m = this.raw.moduleInfo();
     return {
       cryptokiVersion: i.cryptokiVersion,
@@ -251,12 +255,12 @@ export class Module {
 
   /** The interfaces the module offers (C_GetInterfaceList); [] for a 2.x module. */
   async interfaces(): Promise<import('../binding/raw-types').InterfaceInfo[]> {
-    return this.raw.has('C_GetInterfaceList') ? this.call(() => this.raw.C_GetInterfaceListAsync()) : [];
+    return this.raw.has('C_GetInterfaceList') ? this.call(() => this.raw.C_GetInterfaceListAsync(), { fn: 'module.interfaces' }) : [];
   }
 
   /** Slots, by default only those with a token present. The same Slot object is returned each time. */
   async slots(options: { tokenPresent?: boolean } = {}): Promise<Slot[]> {
-    const ids = await this.call(() => this.raw.C_GetSlotListAsync(options.tokenPresent ?? true));
+    const ids = await this.call(() => this.raw.C_GetSlotListAsync(options.tokenPresent ?? true), { fn: 'module.slots' });
     return ids.map((id) => this.slot(id));
   }
 
@@ -319,7 +323,7 @@ export class Module {
             await Promise.all([...this.operations].map((op) => op.abort()));
             if (this.inflight > 0) await new Promise<void>((r) => this.drainWaiters.push(r));
           }
-          const finalized = this.call(() => this.raw.C_FinalizeAsync());
+          const finalized = this.call(() => this.raw.C_FinalizeAsync(), { fn: 'module.close' });
           this.finalizing = true;
           await finalized;
           // Let the woken waits report back before unloading (bounded: a module may not wake them).

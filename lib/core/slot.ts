@@ -27,31 +27,35 @@ export class Slot {
   ) {}
 
   async info(): Promise<SlotInfo> {
-    return decodeSlotInfo(await this.module.call(() => this.module.raw.C_GetSlotInfoAsync(this.id)));
+    return decodeSlotInfo(await this.module.call(() => this.module.raw.C_GetSlotInfoAsync(this.id), { fn: 'slot.info', slot: this.id }));
   }
 
   async tokenInfo(): Promise<TokenInfo> {
-    return decodeTokenInfo(await this.module.call(() => this.module.raw.C_GetTokenInfoAsync(this.id)));
+    return decodeTokenInfo(await this.module.call(() => this.module.raw.C_GetTokenInfoAsync(this.id), { fn: 'slot.tokenInfo', slot: this.id }));
   }
 
   /** Every mechanism the token offers, with its key sizes and capabilities. */
   async mechanisms(): Promise<MechanismInfo[]> {
     const raw = this.module.raw;
-    const types = await this.module.call(() => raw.C_GetMechanismListAsync(this.id));
-    return Promise.all(types.map(async (t) => decodeMechanismInfo(t, await this.module.call(() => raw.C_GetMechanismInfoAsync(this.id, t)))));
+    const types = await this.module.call(() => raw.C_GetMechanismListAsync(this.id), { fn: 'slot.mechanisms', slot: this.id });
+    return Promise.all(
+      types.map(async (t) => decodeMechanismInfo(t, await this.module.call(() => raw.C_GetMechanismInfoAsync(this.id, t), { fn: 'slot.mechanisms', slot: this.id }))),
+    );
   }
 
   /** @internal The mechanism types the token offers (as strings), fetched once. */
   mechanismSet(): Promise<Set<string>> {
     if (!this.mechanismCache) {
-      this.mechanismCache = this.module.call(() => this.module.raw.C_GetMechanismListAsync(this.id)).then((l) => (this.knownMechanisms = new Set(l.map(String))));
+      this.mechanismCache = this.module
+        .call(() => this.module.raw.C_GetMechanismListAsync(this.id), { fn: 'slot.mechanisms', slot: this.id })
+        .then((l) => (this.knownMechanisms = new Set(l.map(String))));
       this.mechanismCache.catch(() => (this.mechanismCache = null));
     }
     return this.mechanismCache;
   }
 
   async mechanismInfo(type: Ulong): Promise<MechanismInfo> {
-    return decodeMechanismInfo(type, await this.module.call(() => this.module.raw.C_GetMechanismInfoAsync(this.id, type)));
+    return decodeMechanismInfo(type, await this.module.call(() => this.module.raw.C_GetMechanismInfoAsync(this.id, type), { fn: 'slot.mechanismInfo', slot: this.id }));
   }
 
   // openSession() is added by session/index.ts: a Slot makes Sessions, but the session layer sits
@@ -69,7 +73,7 @@ export class Slot {
 
   /** Re-initializes the token (all its objects are destroyed). No session may be open on it. */
   async initToken(soPin: Pin, label: string): Promise<void> {
-    await this.module.call(() => this.module.raw.C_InitTokenAsync(this.id, soPin, label));
+    await this.module.call(() => this.module.raw.C_InitTokenAsync(this.id, soPin, label), { fn: 'slot.initToken', slot: this.id });
     this.login = null;
   }
 

@@ -29,12 +29,7 @@ export class Pkcs11Error extends Error {
   }
 }
 
-export type ModuleLoadErrorCode =
-  | 'MODULE_NOT_FOUND'
-  | 'MODULE_IS_DIRECTORY'
-  | 'MODULE_LOAD_FAILED'
-  | 'NOT_A_PKCS11_MODULE'
-  | 'FUNCTION_LIST_FAILED';
+export type ModuleLoadErrorCode = 'MODULE_NOT_FOUND' | 'MODULE_IS_DIRECTORY' | 'MODULE_LOAD_FAILED' | 'NOT_A_PKCS11_MODULE' | 'FUNCTION_LIST_FAILED';
 
 /** A module could not be loaded; `message` includes the system loader's own text. */
 export class ModuleLoadError extends Error {

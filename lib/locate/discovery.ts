@@ -191,7 +191,9 @@ function parseList(v: string | undefined): string[] | undefined {
 export function defaultModuleDir(platform: NodeJS.Platform = process.platform): string {
   const candidates =
     platform === 'linux'
-      ? linuxLibDirs().filter((d) => d.startsWith('/usr/')).map((d) => `${d}/pkcs11`)
+      ? linuxLibDirs()
+          .filter((d) => d.startsWith('/usr/'))
+          .map((d) => `${d}/pkcs11`)
       : platform === 'darwin'
         ? ['/opt/homebrew/lib/pkcs11', '/usr/local/lib/pkcs11']
         : [path.join(process.env.ProgramFiles ?? 'C:\\Program Files', 'p11-kit', 'lib', 'pkcs11')];

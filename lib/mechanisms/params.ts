@@ -2,13 +2,7 @@
 // raw-types.ts). Field order follows the spec's structs; native code lays them out with the C
 // ABI, and test/layout.test.ts checks every one against offsetof/sizeof of the project's header.
 import type { Attribute, Bytes, StructField, Ulong } from '../binding/raw-types';
-import {
-  CKG_NO_GENERATE,
-  CKZ_DATA_SPECIFIED,
-  CKD_NULL,
-  CKF_HKDF_SALT_NULL,
-  CKZ_SALT_SPECIFIED,
-} from '../constants/generated';
+import { CKG_NO_GENERATE, CKZ_DATA_SPECIFIED, CKD_NULL, CKF_HKDF_SALT_NULL, CKZ_SALT_SPECIFIED } from '../constants/generated';
 
 const NULL_HANDLE = 0;
 
@@ -24,56 +18,24 @@ export function aesCtrParams(p: { counterBits: Ulong; counterBlock: Bytes }): St
 
 /** CK_GCM_PARAMS (3.0 layout with ulIvBits). */
 export function gcmParams(p: { iv: Bytes; additionalData?: Bytes | null; tagBits: Ulong; ivBits?: Ulong }): StructField[] {
-  return [
-    { bytes: p.iv },
-    { ulong: len(p.iv) },
-    { ulong: p.ivBits ?? len(p.iv) * 8 },
-    { bytes: p.additionalData ?? null },
-    { ulong: len(p.additionalData) },
-    { ulong: p.tagBits },
-  ];
+  return [{ bytes: p.iv }, { ulong: len(p.iv) }, { ulong: p.ivBits ?? len(p.iv) * 8 }, { bytes: p.additionalData ?? null }, { ulong: len(p.additionalData) }, { ulong: p.tagBits }];
 }
 
 /** CK_CCM_PARAMS. */
 export function ccmParams(p: { dataLength: Ulong; nonce: Bytes; additionalData?: Bytes | null; macLength: Ulong }): StructField[] {
-  return [
-    { ulong: p.dataLength },
-    { bytes: p.nonce },
-    { ulong: len(p.nonce) },
-    { bytes: p.additionalData ?? null },
-    { ulong: len(p.additionalData) },
-    { ulong: p.macLength },
-  ];
+  return [{ ulong: p.dataLength }, { bytes: p.nonce }, { ulong: len(p.nonce) }, { bytes: p.additionalData ?? null }, { ulong: len(p.additionalData) }, { ulong: p.macLength }];
 }
 
 /**
  * CK_GCM_MESSAGE_PARAMS for C_EncryptMessage / C_DecryptMessage. `iv` is in/out (the module
  * writes a generated IV into it), `tag` is written on encrypt and read on decrypt.
  */
-export function gcmMessageParams(p: {
-  iv: Uint8Array;
-  ivFixedBits?: Ulong;
-  ivGenerator?: Ulong;
-  tag: Uint8Array;
-}): StructField[] {
-  return [
-    { out: p.iv },
-    { ulong: p.iv.byteLength },
-    { ulong: p.ivFixedBits ?? 0 },
-    { ulong: p.ivGenerator ?? CKG_NO_GENERATE },
-    { out: p.tag },
-    { ulong: p.tag.byteLength * 8 },
-  ];
+export function gcmMessageParams(p: { iv: Uint8Array; ivFixedBits?: Ulong; ivGenerator?: Ulong; tag: Uint8Array }): StructField[] {
+  return [{ out: p.iv }, { ulong: p.iv.byteLength }, { ulong: p.ivFixedBits ?? 0 }, { ulong: p.ivGenerator ?? CKG_NO_GENERATE }, { out: p.tag }, { ulong: p.tag.byteLength * 8 }];
 }
 
 /** CK_CCM_MESSAGE_PARAMS: `nonce` in/out, `mac` written on encrypt. */
-export function ccmMessageParams(p: {
-  dataLength: Ulong;
-  nonce: Uint8Array;
-  nonceFixedBits?: Ulong;
-  nonceGenerator?: Ulong;
-  mac: Uint8Array;
-}): StructField[] {
+export function ccmMessageParams(p: { dataLength: Ulong; nonce: Uint8Array; nonceFixedBits?: Ulong; nonceGenerator?: Ulong; mac: Uint8Array }): StructField[] {
   return [
     { ulong: p.dataLength },
     { out: p.nonce },
@@ -97,13 +59,7 @@ export function pssParams(p: { hashAlg: Ulong; mgf: Ulong; saltLength: Ulong }):
 
 /** CK_ECDH1_DERIVE_PARAMS: `publicData` is the other party's EC point; kdf defaults to CKD_NULL. */
 export function ecdh1DeriveParams(p: { publicData: Bytes; kdf?: Ulong; sharedData?: Bytes | null }): StructField[] {
-  return [
-    { ulong: p.kdf ?? CKD_NULL },
-    { ulong: len(p.sharedData) },
-    { bytes: p.sharedData ?? null },
-    { ulong: len(p.publicData) },
-    { bytes: p.publicData },
-  ];
+  return [{ ulong: p.kdf ?? CKD_NULL }, { ulong: len(p.sharedData) }, { bytes: p.sharedData ?? null }, { ulong: len(p.publicData) }, { bytes: p.publicData }];
 }
 
 /** CK_EDDSA_PARAMS: pre-hash flag (Ed25519ph/Ed448ph) and context. */
@@ -135,13 +91,7 @@ export function hkdfParams(p: {
 }
 
 /** CK_PKCS5_PBKD2_PARAMS2 (password length by value). */
-export function pbkdf2Params(p: {
-  salt: Bytes;
-  iterations: Ulong;
-  prf: Ulong;
-  password: Bytes;
-  prfData?: Bytes | null;
-}): StructField[] {
+export function pbkdf2Params(p: { salt: Bytes; iterations: Ulong; prf: Ulong; password: Bytes; prfData?: Bytes | null }): StructField[] {
   return [
     { ulong: CKZ_SALT_SPECIFIED },
     { bytes: p.salt },
@@ -160,13 +110,7 @@ export function pbkdf2Params(p: {
  * softokn 3.87 reads this layout for CKM_PKCS5_PBKD2 (given PARAMS2 it dereferences the length
  * and crashes), so use this one there. The pointed-to CK_ULONG is a one-field struct.
  */
-export function pbkdf2ParamsLegacy(p: {
-  salt: Bytes;
-  iterations: Ulong;
-  prf: Ulong;
-  password: Bytes;
-  prfData?: Bytes | null;
-}): StructField[] {
+export function pbkdf2ParamsLegacy(p: { salt: Bytes; iterations: Ulong; prf: Ulong; password: Bytes; prfData?: Bytes | null }): StructField[] {
   const f = pbkdf2Params(p);
   f[f.length - 1] = { struct: [{ ulong: len(p.password) }] };
   return f;
@@ -215,10 +159,7 @@ export function derivedKey(p: { template: Attribute[]; handle: Uint8Array }): St
  * CK_SP800_108_KDF_PARAMS (counter and double-pipeline modes). `structSize` returns the native
  * size of a nested struct (pass `structLayout(f).size` from p11bridge/raw).
  */
-export function sp800108Params(
-  p: { prfType: Ulong; dataParams: PrfDataParam[]; additionalKeys?: StructField[][] },
-  structSize: (f: StructField[]) => number,
-): StructField[] {
+export function sp800108Params(p: { prfType: Ulong; dataParams: PrfDataParam[]; additionalKeys?: StructField[][] }, structSize: (f: StructField[]) => number): StructField[] {
   return [...kdfHead(p, structSize), ...derivedKeys(p.additionalKeys)];
 }
 

@@ -3,20 +3,48 @@
 // hands back the new key typed by its class.
 import * as crypto from 'node:crypto';
 import * as C from '../constants/generated';
-import { resolveMechanism, MechanismSpec } from '../mechanisms';
-import { isBytes, PrivateKeyDeriveSpec, resolveDeriveMechanism, resolveWrapMechanism, SecretKeyDeriveSpec, WrapSpec } from '../mechanisms/kdf';
+import type { MechanismSpec } from '../mechanisms';
+import { deriveMechanism, DeriveInputs, DeriveSpec, isBytes, needsPeerPoint, PrivateKeyDeriveSpec, resolveWrapMechanism, SecretKeyDeriveSpec, WrapSpec } from '../mechanisms/kdf';
+import { rawEcPoint } from '../encoding/ec';
 import type { Bytes, Mechanism, PKCS11 as RawModule, Pin, Ulong } from '../binding/raw-types';
 import { classNumber, encodeTemplate, KEY_TYPES, TemplateObject } from '../template/attributes';
 import type { CallOptions, Session } from '../session/session';
 import { Pkcs11Object } from './object';
 import { contextLogin, endOperation, OperationKind } from '../binding/operation-end';
 import { failedInInit, fused } from '../binding/fused';
+import { callChannel } from '../core/diagnostics';
+import { checkKeyMechanism, keyTypesFor, knownKeyType, mismatchAfterFailure, rememberKeyType, resolveFor } from '../mechanisms/key-compat';
+import { ulong } from '../template/codecs';
 
 async function resolved(key: Pkcs11Object, spec: MechanismSpec, what: string) {
   const slot = key.session.slot;
   // Once the token's list is known, no await: this runs on every sign/encrypt.
   const supported = slot.knownMechanisms ?? (await slot.mechanismSet());
-  return resolveMechanism(spec, (t) => supported.has(String(t)), what);
+  const r = resolveFor(spec, (t) => supported.has(String(t)), what);
+  checkKeyMechanism(key, r.mechanism, what);
+  return r;
+}
+
+/** The typed method for messages: `privateKey.sign`, `secretKey.encrypt` …. */
+// Made once per class and kind: the one-shot methods are a hot path.
+const typedNames = new Map<unknown, Map<string, string>>();
+function typedName(key: Key, kind: string): string {
+  let byKind = typedNames.get(key.constructor);
+  if (!byKind) typedNames.set(key.constructor, (byKind = new Map()));
+  let name = byKind.get(kind);
+  if (name === undefined) {
+    const c = key.constructor.name;
+    byKind.set(kind, (name = `${c.charAt(0).toLowerCase()}${c.slice(1)}.${kind}`));
+  }
+  return name;
+}
+
+// The key's CKA_KEY_TYPE, read on a session this operation holds (only after a failed call).
+function keyTypeReader(raw: RawModule, h: Ulong, key: Key): () => Promise<unknown> {
+  return async () => {
+    const [a] = await raw.C_GetAttributeValueAsync(h, key.handle, [C.CKA_KEY_TYPE]);
+    return a.status === 'ok' && Buffer.isBuffer(a.value) ? ulong.decode(a.value) : undefined;
+  };
 }
 
 function prehashed(data: Bytes, hash: string | undefined): Bytes {
@@ -44,24 +72,29 @@ function oneShot<T>(
   // runs as one async function: the general path's layers (admit, mutex, call) cost about 10%
   // of an ECDSA signature on SoftHSM (bench/typed).
   const set = key.session.slot.knownMechanisms;
-  if (set && !options.signal && options.contextPin === undefined) {
+  if (set && !options.signal && options.contextPin === undefined && !callChannel.hasSubscribers) {
     const release = key.session.tryHold();
     if (release) return fastOneShot(key, kind, spec, set, once, release);
   }
+  const what = typedName(key, kind);
   return key.session.run(
     kind,
     async (raw, h) => {
-      const r = await resolved(key, spec, kind);
-      if (options.contextPin === undefined) return runOnce(raw, h, kind, () => once(raw, h, r.mechanism, r.prehash));
-      await init(raw, h, r.mechanism);
-      await contextLogin(raw, h, options.contextPin, kind);
+      const r = await resolved(key, spec, what);
       try {
-        return await call(raw, h, r.prehash);
+        if (options.contextPin === undefined) return await runOnce(raw, h, kind, () => once(raw, h, r.mechanism, r.prehash));
+        await init(raw, h, r.mechanism);
+        await contextLogin(raw, h, options.contextPin, kind);
+        try {
+          return await call(raw, h, r.prehash);
+        } catch (e) {
+          // The spec ends the operation on failure, but some modules keep it (tpm2-pkcs11 after a
+          // failed C_Decrypt); make sure the session's next Init works.
+          await endOperation(raw, h, kind);
+          throw e;
+        }
       } catch (e) {
-        // The spec ends the operation on failure, but some modules keep it (tpm2-pkcs11 after a
-        // failed C_Decrypt); make sure the session's next Init works.
-        await endOperation(raw, h, kind);
-        throw e;
+        throw await mismatchAfterFailure(e, key, r.mechanism, what, keyTypeReader(raw, h, key));
       }
     },
     options.signal,
@@ -88,13 +121,24 @@ async function fastOneShot<T>(
 ): Promise<T> {
   const m = key.session.slot.module;
   m.enter();
+  const what = typedName(key, kind);
+  let mechanism: Mechanism | undefined;
   try {
-    const r = resolveMechanism(spec, (t) => supported.has(String(t)), kind);
+    const r = resolveFor(spec, (t) => supported.has(String(t)), what);
+    mechanism = r.mechanism;
+    checkKeyMechanism(key, mechanism, what);
     const raw = m.raw;
     const h = key.session.handle;
-    return await runOnce(raw, h, kind, () => once(raw, h, r.mechanism, r.prehash));
+    // runOnce() inlined: one async frame less per call (a promise and a microtask on the JS
+    // thread, the hot path's scarcest resource: bench/raw).
+    try {
+      return await once(raw, h, r.mechanism, r.prehash);
+    } catch (e) {
+      if (!failedInInit(e)) await endOperation(raw, h, kind);
+      throw e;
+    }
   } catch (e) {
-    throw m.nameError(e, fastOneShot);
+    throw m.nameError(await mismatchAfterFailure(e, key, mechanism, what, keyTypeReader(m.raw, key.session.handle, key)), fastOneShot);
   } finally {
     release();
     m.leave();
@@ -132,8 +176,8 @@ async function verdict(p: Promise<boolean>): Promise<boolean> {
   }
 }
 
-function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes, options: CallOptions): Promise<boolean> {
-  return oneShot(
+async function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes, options: CallOptions): Promise<boolean> {
+  const ok = await oneShot(
     key,
     'verify',
     spec,
@@ -142,6 +186,21 @@ function verify(key: Key, spec: MechanismSpec, data: Bytes, signature: Bytes, op
     (raw, h, prehash) => verdict(raw.C_VerifyAsync(h, prehashed(data, prehash), signature)),
     (raw, h, m, prehash) => verdict(fused(raw).verifyOnceAsync(h, m, key.handle, prehashed(data, prehash), signature)),
   );
+  if (!ok) await mismatchAfterInvalid(key, spec);
+  return ok;
+}
+
+// Some modules answer a key of another family with "invalid signature" (SoftHSM: an EC key and
+// RSA PKCS#1): on that path only (never on a valid one), learn the key's type once and throw
+// KeyMechanismMismatchError when the pair cannot fit.
+async function mismatchAfterInvalid(key: Key, spec: MechanismSpec): Promise<void> {
+  const set = key.session.slot.knownMechanisms;
+  if (knownKeyType(key) !== undefined || !set) return;
+  const what = typedName(key, 'verify');
+  const r = resolveFor(spec, (t) => set.has(String(t)), what);
+  if (!keyTypesFor(r.mechanism.mechanism)) return;
+  rememberKeyType(key, await key.getAttribute('keyType'));
+  checkKeyMechanism(key, r.mechanism, what);
 }
 
 function encrypt(key: Key, spec: MechanismSpec, data: Bytes, options: CallOptions): Promise<Buffer> {
@@ -260,13 +319,26 @@ async function unwrap(unwrapping: Key, spec: WrapSpec, wrapped: Bytes, template:
   return keyFor(unwrapping.session, h, cls);
 }
 
-async function derive(
-  base: Key,
-  kind: 'privateKey' | 'secretKey',
-  spec: PrivateKeyDeriveSpec | SecretKeyDeriveSpec,
-  template: TemplateObject,
-  signal?: AbortSignal,
-): Promise<Key> {
+/**
+ * The raw mechanism for a derive spec. `base` says which key class derives ('privateKey' for
+ * ECDH, 'secretKey' for the others), so a spec on the wrong kind of key is a RangeError here
+ * rather than a module error. Async because a PublicKey peer's CKA_EC_POINT is read first (through
+ * its own session); the spec is then translated by mechanisms/kdf, which makes no token calls.
+ */
+export async function resolveDeriveMechanism(spec: DeriveSpec, base: 'privateKey' | 'secretKey', what = 'derive'): Promise<Mechanism> {
+  const inputs: DeriveInputs = {};
+  if (needsPeerPoint(spec, base, (v) => v instanceof Pkcs11Object)) {
+    const peer = (spec as { publicKey: Pkcs11Object }).publicKey;
+    const a = await peer.getAttributes(['ecPoint', 'ecParams', 'keyType']);
+    if (!(a.ecPoint instanceof Buffer)) throw new TypeError(`${what}: 'spec.publicKey' has no readable CKA_EC_POINT`);
+    inputs.peerPoint = rawEcPoint(a.ecPoint, a.ecParams instanceof Buffer ? a.ecParams : undefined, a.keyType);
+  }
+  const salt = spec !== null && typeof spec === 'object' ? (spec as { salt?: unknown }).salt : undefined;
+  if (salt instanceof Pkcs11Object) inputs.saltKey = salt.handle;
+  return deriveMechanism(spec, base, what, inputs);
+}
+
+async function derive(base: Key, kind: 'privateKey' | 'secretKey', spec: PrivateKeyDeriveSpec | SecretKeyDeriveSpec, template: TemplateObject, signal?: AbortSignal): Promise<Key> {
   const t = templateObject('derive', template);
   const cls = keyClass('derive', t.class ?? 'secretKey');
   const keyType = t.keyType ?? (cls === C.CKO_SECRET_KEY ? 'genericSecret' : undefined);

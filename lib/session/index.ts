@@ -41,7 +41,7 @@ declare module '../core/slot' {
 const slotMethods = {
   async openSession(this: Slot, options: OpenSessionOptions = {}): Promise<Session> {
     const flags = C.CKF_SERIAL_SESSION | (options.write ? C.CKF_RW_SESSION : 0);
-    const handle = await this.module.call(() => this.module.raw.C_OpenSessionAsync(this.id, flags));
+    const handle = await this.module.call(() => this.module.raw.C_OpenSessionAsync(this.id, flags), { fn: 'slot.openSession', slot: this.id });
     this.sessionOpened(handle);
     return new Session(this, handle, options.write === true);
   },

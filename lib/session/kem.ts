@@ -30,7 +30,8 @@ const KEY_DEFAULTS: TemplateObject = { class: 'secretKey', token: false };
  */
 export function planKem(spec: KemSpec, template: TemplateObject = {}, fn = 'encapsulate'): KemPlan {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new TypeError(`${fn}: argument 'spec' must be a KEM spec object, got ${describeValue(spec)}`);
-  if (template === null || typeof template !== 'object' || Array.isArray(template)) throw new TypeError(`${fn}: argument 'template' must be an object of attribute values, got ${describeValue(template)}`);
+  if (template === null || typeof template !== 'object' || Array.isArray(template))
+    throw new TypeError(`${fn}: argument 'template' must be an object of attribute values, got ${describeValue(template)}`);
   const cls = template.class;
   if (cls !== undefined && cls !== 'secretKey' && cls !== C.CKO_SECRET_KEY) {
     throw new RangeError(`${fn}: argument 'template' has class ${String(cls)}; a KEM makes a secret key`);

@@ -24,14 +24,9 @@ declare module './session' {
      * Generates DSA or PKCS#3 DH domain parameters (p, q, g) as a token object; key pairs can then
      * be generated from `params.publicKeyTemplate()`.
      */
-    generateDomainParameters(
-      spec: { name: 'DSA' | 'DH'; primeBits: number },
-      template?: TemplateObject,
-      options?: CallOptions,
-    ): Promise<DomainParameters>;
+    generateDomainParameters(spec: { name: 'DSA' | 'DH'; primeBits: number }, template?: TemplateObject, options?: CallOptions): Promise<DomainParameters>;
   }
 }
-
 
 export const keyGenerationMethods = {
   async generateKeyPair(
@@ -41,7 +36,7 @@ export const keyGenerationMethods = {
     options: CallOptions = {},
   ): Promise<{ publicKey: PublicKey; privateKey: PrivateKey }> {
     if (spec && (spec.name === 'DSA' || spec.name === 'DH') && spec.parameters instanceof DomainParameters) {
-      spec = { name: spec.name, parameters: await spec.parameters.publicKeyTemplate() as { prime: Buffer; base: Buffer } };
+      spec = { name: spec.name, parameters: (await spec.parameters.publicKeyTemplate()) as { prime: Buffer; base: Buffer } };
     }
     const plan = planKeyPair(spec);
     const pub = encodeTemplate({ ...plan.publicKey, ...templates.publicKey }, 'publicKey');
@@ -69,7 +64,7 @@ export const keyGenerationMethods = {
     if (spec === null || typeof spec !== 'object') throw new TypeError("generateDomainParameters: argument 'spec' must be an object");
     const mech = spec.name === 'DSA' ? C.CKM_DSA_PARAMETER_GEN : spec.name === 'DH' ? C.CKM_DH_PKCS_PARAMETER_GEN : undefined;
     if (mech === undefined) throw new RangeError("generateDomainParameters: spec.name must be 'DSA' or 'DH'");
-    if (!Number.isSafeInteger(spec.primeBits) || spec.primeBits <= 0) throw new RangeError("generateDomainParameters: spec.primeBits must be a positive integer");
+    if (!Number.isSafeInteger(spec.primeBits) || spec.primeBits <= 0) throw new RangeError('generateDomainParameters: spec.primeBits must be a positive integer');
     const raw = encodeTemplate({ class: 'domainParameters', keyType: spec.name === 'DSA' ? 'dsa' : 'dh', token: false, primeBits: spec.primeBits, ...template });
     const h = await this.run('generateDomainParameters', (m, s) => m.C_GenerateKeyAsync(s, { mechanism: mech }, raw), options.signal);
     return new DomainParameters(this, h);

@@ -78,7 +78,8 @@ function bytesOption(o: Record<string, unknown>, name: string, fn: string, requi
 }
 
 function intIn(v: unknown, lo: number, hi: number, step: number, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi || v % step) throw new RangeError(`${what} must be ${step > 1 ? `a multiple of ${step} ` : 'an integer '}from ${lo} to ${hi}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi || v % step)
+    throw new RangeError(`${what} must be ${step > 1 ? `a multiple of ${step} ` : 'an integer '}from ${lo} to ${hi}`);
   return v;
 }
 

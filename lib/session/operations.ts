@@ -110,16 +110,17 @@ export abstract class Operation {
   }
 
   /** One raw call with the caller's stack and vendor error names; only while holding lock(). */
-  protected direct<T>(fn: (raw: PKCS11, h: Ulong) => Promise<T>): Promise<T> {
+  protected direct<T>(fn: (raw: PKCS11, h: Ulong) => Promise<T>, what?: string): Promise<T> {
     const m = this.session.slot.module;
-    return m.call(() => fn(m.raw, this.session.handle));
+    const h = this.session.handle;
+    return m.call(() => fn(m.raw, h), what === undefined ? undefined : { fn: what, slot: this.session.slot.id, session: h });
   }
 
   /** One part: lock, call, and on failure apply `onError`; `last` ends the operation in any case. */
   protected async step<T>(what: string, fn: (raw: PKCS11, h: Ulong) => Promise<T>, options: { last?: boolean; onError?: OnError } = {}): Promise<T> {
     const unlock = await this.lock(what);
     try {
-      const v = await this.direct(fn);
+      const v = await this.direct(fn, what);
       if (options.last) this.finish();
       return v;
     } catch (e) {
@@ -169,10 +170,10 @@ export abstract class Operation {
     let done = false;
     try {
       // Begin before reading the source: a module without these functions answers at once.
-      await this.direct(begin);
+      await this.direct(begin, fn);
       begun = true;
       for await (const [part, last] of withLast(chunksOf(source, fn))) {
-        const out = await this.direct((raw, h) => next(raw, h, part, last));
+        const out = await this.direct((raw, h) => next(raw, h, part, last), fn);
         done = last;
         yield out;
       }

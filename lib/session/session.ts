@@ -240,7 +240,7 @@ export class Session {
     try {
       if (signal?.aborted) throw abortReason(signal);
       if (!this.open || this.slot.module.finalizing) throw new SessionNotOpenError(what);
-      await this.slot.module.call(() => init(this.slot.module.raw, this.handle, r.mechanism));
+      await this.slot.module.call(() => init(this.slot.module.raw, this.handle, r.mechanism), { fn: what, slot: this.slot.id, session: this.rawHandle });
     } catch (e) {
       release();
       throw e;
@@ -269,7 +269,8 @@ export class Session {
       backstop.unregister(this.token);
       try {
         // Stale (Module.reinitialize() ran): the module closed it; the number may be another's now.
-        if (this.generation === this.slot.module.generation) await this.slot.module.call(() => this.slot.module.raw.C_CloseSessionAsync(this.handle));
+        if (this.generation === this.slot.module.generation)
+          await this.slot.module.call(() => this.slot.module.raw.C_CloseSessionAsync(this.handle), { fn: 'close', slot: this.slot.id, session: this.rawHandle });
       } catch (e) {
         // Already gone in the module (token removed, C_CloseAllSessions, finalized): closed is closed.
         if (!(e instanceof SessionHandleInvalidError || e instanceof CkrSessionClosedError || e instanceof ModuleClosedError || e instanceof StaleHandleError)) throw e;

@@ -184,7 +184,12 @@ export function digestStream(session: Session, spec: MechanismSpec, options?: Op
 
 // A mechanism the token can only run over a digest (ECDSA with a hash on SoftHSM): hash in Node
 // while the data flows (the session stays free), then one C_SignInit/C_Sign or C_Verify call.
-async function prehashSink<R>(session: Session, spec: MechanismSpec, fallback: () => Promise<Sink<R>>, last: (digest: Buffer, m: import('../binding/raw-types').Mechanism) => Promise<R>): Promise<Sink<R>> {
+async function prehashSink<R>(
+  session: Session,
+  spec: MechanismSpec,
+  fallback: () => Promise<Sink<R>>,
+  last: (digest: Buffer, m: import('../binding/raw-types').Mechanism) => Promise<R>,
+): Promise<Sink<R>> {
   const supported = await session.slot.mechanismSet();
   const r = resolveMechanism(spec, (t) => supported.has(String(t)));
   if (!r.prehash) return fallback();

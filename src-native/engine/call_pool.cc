@@ -83,6 +83,31 @@ int ThreadAsleep(long tid) {
 #endif
 }
 
+// Nanoseconds a thread has spent on a CPU or waiting for one (runnable), from
+// /proc/self/task/<tid>/schedstat ("run_ns wait_ns slices"); -1 when that cannot be read (not
+// Linux, or a kernel without scheduler statistics). A thread waiting on a token adds nothing; one
+// computing adds about the elapsed time, also while it queues for a core behind others.
+long long ThreadActiveNs(long tid) {
+#if P11_THREAD_STATE
+  if (tid <= 0) return -1;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tid);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[128];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  unsigned long long run = 0, wait = 0;
+  if (std::sscanf(buf, "%llu %llu", &run, &wait) != 2) return -1;
+  return static_cast<long long>(run + wait);
+#else
+  (void)tid;
+  return -1;
+#endif
+}
+
 // Names the calling thread as `top -H`, gdb and perf show it (at most 15 characters).
 void NameThread(const char* name) {
 #if defined(__linux__)
@@ -194,20 +219,46 @@ struct CallPool::State {
     threads--;
   }
 
-  // The busy threads asleep in the kernel now (with mu held); -1 when that cannot be told.
-  std::vector<long> AsleepBusy(bool& known) {
-    std::vector<long> out;
-    known = true;
+  // A look at the busy threads (with mu held): each one's tid, whether it is asleep in the kernel
+  // (ThreadAsleep) and its active time (ThreadActiveNs, -1 where unknown). `known` false: the
+  // state cannot be read (not Linux).
+  struct Seen {
+    long tid;
+    bool asleep;
+    long long activeNs;
+  };
+  struct Look {
+    bool known = true;
+    std::vector<Seen> busy;
+  };
+  Look LookAtBusy() {
+    Look l;
     for (const WorkerInfo& w : workers) {
       if (!w.busy) continue;
       const int a = ThreadAsleep(w.tid);
       if (a < 0) {
-        known = false;
-        return {};
+        l.known = false;
+        return l;
       }
-      if (a) out.push_back(w.tid);
+      l.busy.push_back(Seen{w.tid, a == 1, ThreadActiveNs(w.tid)});
     }
-    return out;
+    return l;
+  }
+
+  // Whether a thread busy at both looks spent the time between them waiting in its module: asleep
+  // at both looks, and (where the scheduler statistics can be read) running or runnable for less
+  // than a tenth of the time between. The state alone is fooled by SoftHSM's threads, which sleep
+  // on its internal locks often and briefly while they compute; the time alone by the kernel,
+  // which brings a running thread's count up to date only at ticks and switches.
+  static bool SomeoneSlept(const Look& a, const Look& b, Clock::duration between) {
+    const long long tenth = std::chrono::duration_cast<std::chrono::nanoseconds>(between).count() / 10;
+    for (const Seen& x : b.busy) {
+      for (const Seen& y : a.busy) {
+        if (x.tid != y.tid || !x.asleep || !y.asleep) continue;
+        if (x.activeNs < 0 || y.activeNs < 0 || x.activeNs - y.activeNs < tenth) return true;
+      }
+    }
+    return false;
   }
 
   void Monitor(const std::shared_ptr<State>& self) {
@@ -226,8 +277,8 @@ struct CallPool::State {
         continue;
       }
       const bool canGrow = threads < max;
-      bool known = false;
-      const std::vector<long> asleep0 = canGrow ? AsleepBusy(known) : std::vector<long>{};
+      const Look look0 = canGrow ? LookAtBusy() : Look{};
+      const Clock::time_point at0 = Clock::now();
       monitor.wait_for(lock, interval);
       if (queue.size() <= idle + starting || !canGrow) continue;
       // The oldest call waited a whole interval while every thread was busy. If busy threads spent
@@ -235,16 +286,12 @@ struct CallPool::State {
       // run side by side: one per waiting call, within the cap. If every busy thread was running
       // or runnable (a soft token computing on every core), more threads cannot run any sooner;
       // they only add context switches and lock contention (bench/raw, a 4-session pool on 2
-      // cores: about 10% more signatures/s held at 2 threads than grown to 4-6). "Asleep": in
-      // the kernel's S or D state at both ends of the interval, which a thread preempted by the
-      // scheduler (R) never is and one briefly waiting for a lock rarely is. Where the state
-      // cannot be read (not Linux), the pool grows as for a slow token.
-      if (known) {
-        bool known1 = false;
-        const std::vector<long> asleep1 = AsleepBusy(known1);
-        bool slept = false;
-        for (long t : asleep1) slept = slept || std::find(asleep0.begin(), asleep0.end(), t) != asleep0.end();
-        if (known1 && !slept) {
+      // cores: 10-30% more signatures/s held at 2 threads than grown to 4-7). "Asleep": see
+      // SomeoneSlept(). Where the state cannot be read (not Linux), the pool grows as for a slow
+      // token.
+      if (look0.known) {
+        const Look look1 = LookAtBusy();
+        if (look1.known && !SomeoneSlept(look0, look1, Clock::now() - at0)) {
           heldBack++;
           interval = std::min<Clock::duration>(interval * 2, std::chrono::milliseconds(16));
           continue;

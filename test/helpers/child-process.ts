@@ -18,11 +18,7 @@ export interface ChildResult {
   summary: string;
 }
 
-export function runChild(
-  script: string,
-  args: string[] = [],
-  opts: { env?: Record<string, string>; timeoutMs?: number; execArgv?: string[] } = {},
-): ChildResult {
+export function runChild(script: string, args: string[] = [], opts: { env?: Record<string, string>; timeoutMs?: number; execArgv?: string[] } = {}): ChildResult {
   const file = path.isAbsolute(script) ? script : path.join(fixturesDir, script);
   const r = spawnSync(process.execPath, [...(opts.execArgv ?? []), file, ...args], {
     env: { ...process.env, ...opts.env },

@@ -65,12 +65,7 @@ export const EXTRACTABLE: Template = [
 
 /** Template of a derived/unwrapped session secret whose CKA_VALUE can be read back. */
 export function readableSecret(valueLen?: number, keyType: Ulong = CKK_GENERIC_SECRET): Template {
-  const t: Template = [
-    { type: CKA_CLASS, value: CKO_SECRET_KEY },
-    { type: CKA_KEY_TYPE, value: keyType },
-    { type: CKA_TOKEN, value: false },
-    ...EXTRACTABLE,
-  ];
+  const t: Template = [{ type: CKA_CLASS, value: CKO_SECRET_KEY }, { type: CKA_KEY_TYPE, value: keyType }, { type: CKA_TOKEN, value: false }, ...EXTRACTABLE];
   if (valueLen !== undefined) t.push({ type: CKA_VALUE_LEN, value: valueLen });
   return t;
 }
@@ -150,7 +145,10 @@ export function x963Kdf(hash: string, z: Buffer, sharedInfo: Buffer, length: num
 /** HKDF-Extract (RFC 5869): HMAC(salt, IKM); an absent salt is HashLen zero bytes. */
 export function hkdfExtract(hash: string, salt: Buffer | null, ikm: Buffer): Buffer {
   const len = crypto.createHash(hash).digest().length;
-  return crypto.createHmac(hash, salt && salt.length ? salt : Buffer.alloc(len)).update(ikm).digest();
+  return crypto
+    .createHmac(hash, salt && salt.length ? salt : Buffer.alloc(len))
+    .update(ikm)
+    .digest();
 }
 
 /** HKDF-Expand (RFC 5869): T(i) = HMAC(PRK, T(i-1) || info || i), truncated. */
@@ -159,7 +157,12 @@ export function hkdfExpand(hash: string, prk: Buffer, info: Buffer, length: numb
   let t = Buffer.alloc(0);
   let have = 0;
   for (let i = 1; have < length; i++) {
-    t = crypto.createHmac(hash, prk).update(t).update(info).update(Buffer.from([i])).digest();
+    t = crypto
+      .createHmac(hash, prk)
+      .update(t)
+      .update(info)
+      .update(Buffer.from([i]))
+      .digest();
     out.push(t);
     have += t.length;
   }

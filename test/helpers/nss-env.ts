@@ -78,13 +78,7 @@ export function openNss(opts: { password?: string; initialize?: boolean } = {}):
 }
 
 /** A session secret key of `keyType` with the given value (so node:crypto can use the same bytes). */
-export function secretKey(
-  mod: PKCS11,
-  session: Ulong,
-  keyType: Ulong,
-  value: Buffer,
-  usage: { encrypt?: boolean; decrypt?: boolean; sign?: boolean; verify?: boolean },
-): Ulong {
+export function secretKey(mod: PKCS11, session: Ulong, keyType: Ulong, value: Buffer, usage: { encrypt?: boolean; decrypt?: boolean; sign?: boolean; verify?: boolean }): Ulong {
   const tpl = [
     { type: CKA_CLASS, value: CKO_SECRET_KEY },
     { type: CKA_KEY_TYPE, value: keyType },

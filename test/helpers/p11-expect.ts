@@ -32,13 +32,7 @@ export function expectPkcs11(e: unknown, rvName: string, fn: string, rv?: number
 }
 
 /** Sync form throws and async form rejects with the same CKR. */
-export async function expectBoth(
-  sync: () => unknown,
-  async: () => Promise<unknown>,
-  rvName: string,
-  fn: string,
-  rv?: number,
-): Promise<void> {
+export async function expectBoth(sync: () => unknown, async: () => Promise<unknown>, rvName: string, fn: string, rv?: number): Promise<void> {
   expectPkcs11(thrown(sync), rvName, fn, rv);
   expectPkcs11(await rejection(async()), rvName, fn, rv);
 }

@@ -59,7 +59,7 @@ export function buildShim(): string {
     execFileSync('gcc', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
-    throw new Error(`building the PKCS#11 shim failed: ${err.stderr?.toString() || err.message}`);
+    throw new Error(`building the PKCS#11 shim failed: ${err.stderr?.toString() || err.message}`, { cause: e });
   }
   fs.renameSync(tmp, builtPath);
   return builtPath;
