@@ -41,34 +41,16 @@
 // Prints progress on stderr and a JSON summary as the last stdout line; exits 1 when a check
 // fails or RSS grew more than --max-rss-growth-mb (default 10).
 'use strict';
-const crypto = require('node:crypto');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const root = path.join(__dirname, '..');
 const { createSoftHSM } = require('./softhsm.js');
-const { smapsRollup, fitSamples } = require('./soak-memory.js');
-
-// Families of operations (--mix): the operations each runs, with their weight when it differs from
-// the whole mix's. Login churn is a thousandth of the default mix; in `sessions` it is a fifth.
-const MIXES = {
-  all: null,
-  cheap: { 'raw.sessionInfo': null, 'raw.tokenInfo': 10, 'typed.info': null },
-  crypto: {
-    'raw.digest': null,
-    'raw.digestMultipart': null,
-    'raw.hmac': null,
-    'raw.ecdsa': null,
-    'raw.aes': null,
-    'typed.digest': null,
-    'typed.hmac': null,
-    'typed.ecdsa': null,
-    'typed.aes': null,
-    'typed.multipart': null,
-  },
-  objects: { 'raw.createDestroy': null, 'typed.createDestroy': null },
-  sessions: { 'raw.sessionChurn': null, 'raw.loginChurn': 1, 'typed.sessionChurn': null, 'typed.loginChurn': 1 },
-};
+const { fitSamples } = require('./soak-memory.js');
+// The operations and the run's shared state (scripts/soak/operations.js), the measures and checks
+// (scripts/soak/measure.js).
+const { MIXES, TOKENS, RW, createRun, counting, mutex, pick, rawOps, typedOps } = require('./soak/operations.js');
+const { sessionCounts, objectCount, findInitWorks, memory, sampleMemory, settle } = require('./soak/measure.js');
 
 function parseArgs(argv) {
   const o = { calls: 1_000_000, warmup: null, lanes: 2, seed: 1, maxRssGrowthMb: 10, keep: false, dist: path.join(root, 'dist') };
@@ -110,486 +92,13 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-// Filled in by main(): the p11bridge entry point of --dist (dist/ of this checkout by default).
-let p11;
-let C; // the constants (CKA_*, CKM_* …) are exported by the entry point too
-
-const TOKENS = {
-  raw: { label: 'soak-raw', soPin: '12345678', userPin: '1234' },
-  typed: { label: 'soak-typed', soPin: '12345678', userPin: '2345' },
-  loginRaw: { label: 'soak-login-raw', soPin: '12345678', userPin: '3456' },
-  loginTyped: { label: 'soak-login-typed', soPin: '12345678', userPin: '4567' },
-};
-const WRONG_PIN = '99999999';
 const P256 = Buffer.from('06082a8648ce3d030107', 'hex');
-const RW = 0x6; // CKF_SERIAL_SESSION | CKF_RW_SESSION
-const BAD_HANDLE = 0x7ffffff0;
-
-// ---- counting, randomness, expected errors -------------------------------------------------------
-
-const stats = { raw: 0, typed: 0, sync: 0, async: 0, ops: {}, expectedErrors: 0, unexpected: [], unexpectedCount: 0 };
-let budget = 0; // calls left in the current phase
-let maxHandle = 0; // highest session handle the module gave out
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = mulberry32(opts.seed);
-
-function noteHandle(h) {
-  if (Number(h) > maxHandle) maxHandle = Number(h);
-  return h;
-}
-
-/** A raw caller for one operation: sync C_X or async C_XAsync, picked once per operation. */
-function rawCaller(mod) {
-  const sync = rand() < 0.5;
-  const call = (fn, ...args) => {
-    stats.raw++;
-    budget--;
-    if (sync) {
-      stats.sync++;
-      return mod[fn](...args);
-    }
-    stats.async++;
-    return mod[fn + 'Async'](...args);
-  };
-  call.sync = sync;
-  return call;
-}
-
-/** Counts one typed call. */
-function typed(p) {
-  stats.typed++;
-  budget--;
-  return p;
-}
-
-/** Runs fn (sync throw or rejection) and requires an error with this rvName / class / predicate. */
-async function expectError(what, fn, match) {
-  try {
-    await fn();
-  } catch (e) {
-    const ok = typeof match === 'string' ? e && e.rvName === match : typeof match === 'function' && match.prototype ? e instanceof match : match(e);
-    if (ok) {
-      stats.expectedErrors++;
-      return;
-    }
-    throw new Error(`${what}: expected ${typeof match === 'string' ? match : match.name || 'a matching error'}, got ${e && (e.rvName || e.name)}: ${e && e.message}`);
-  }
-  throw new Error(`${what}: expected an error, got none`);
-}
-
-function check(cond, what) {
-  if (!cond) throw new Error('check failed: ' + what);
-}
-
-/** A promise-chain mutex: login churn on one token must not interleave (login state is per token). */
-function mutex() {
-  let tail = Promise.resolve();
-  return (fn) => {
-    const run = tail.then(fn);
-    tail = run.catch(() => {});
-    return run;
-  };
-}
-
-function pick(table) {
-  let r = rand() * table.total;
-  for (const [name, w, fn] of table.entries) {
-    r -= w;
-    if (r <= 0) return [name, fn];
-  }
-  const last = table.entries[table.entries.length - 1];
-  return [last[0], last[2]];
-}
-
-function weighted(entries, kind) {
-  const mix = MIXES[opts.mix];
-  if (!opts.kinds.includes(kind)) entries = [];
-  if (mix) entries = entries.filter((e) => Object.hasOwn(mix, `${kind}.${e[0]}`)).map(([n, w, fn]) => [n, mix[`${kind}.${n}`] ?? w, fn]);
-  if (opts.only) entries = entries.filter((e) => opts.only.includes(`${kind}.${e[0]}`));
-  if (opts.without) entries = entries.filter((e) => !opts.without.includes(`${kind}.${e[0]}`));
-  return { entries, total: entries.reduce((s, e) => s + e[1], 0) };
-}
-
-// ---- raw operations ------------------------------------------------------------------------------
-
-function rawOps(ctx) {
-  const { mod } = ctx;
-  const data = crypto.randomBytes(64);
-  const digest32 = crypto.createHash('sha256').update(data).digest();
-  return weighted([
-    ['random', 10, async (s) => {
-      const c = rawCaller(mod);
-      const r = await c('C_GenerateRandom', s, 32);
-      check(r.length === 32, 'random length');
-    }],
-    ['sessionInfo', 10, async (s) => {
-      const c = rawCaller(mod);
-      const i = await c('C_GetSessionInfo', s);
-      check(Number(i.slotID) === Number(ctx.slotRaw), 'session slot');
-    }],
-    ['digest', 8, async (s) => {
-      const c = rawCaller(mod);
-      await c('C_DigestInit', s, { mechanism: C.CKM_SHA256 });
-      const d = await c('C_Digest', s, data);
-      check(d.equals(digest32), 'digest value');
-    }],
-    ['digestMultipart', 3, async (s) => {
-      const c = rawCaller(mod);
-      await c('C_DigestInit', s, { mechanism: C.CKM_SHA256 });
-      await c('C_DigestUpdate', s, data.subarray(0, 20));
-      await c('C_DigestUpdate', s, data.subarray(20));
-      const d = await c('C_DigestFinal', s);
-      check(d.equals(digest32), 'multipart digest value');
-    }],
-    ['hmac', 8, async (s) => {
-      const c = rawCaller(mod);
-      await c('C_SignInit', s, { mechanism: C.CKM_SHA256_HMAC }, ctx.rawKeys.hmac);
-      const mac = await c('C_Sign', s, data);
-      await c('C_VerifyInit', s, { mechanism: C.CKM_SHA256_HMAC }, ctx.rawKeys.hmac);
-      check((await c('C_Verify', s, data, mac)) === true, 'hmac verifies');
-    }],
-    ['ecdsa', 2, async (s) => {
-      const c = rawCaller(mod);
-      await c('C_SignInit', s, { mechanism: C.CKM_ECDSA }, ctx.rawKeys.ecPrivate);
-      const sig = await c('C_Sign', s, digest32);
-      await c('C_VerifyInit', s, { mechanism: C.CKM_ECDSA }, ctx.rawKeys.ecPublic);
-      check((await c('C_Verify', s, digest32, sig)) === true, 'ecdsa verifies');
-      // A bad signature: false, not an exception.
-      sig[0] ^= 1;
-      await c('C_VerifyInit', s, { mechanism: C.CKM_ECDSA }, ctx.rawKeys.ecPublic);
-      check((await c('C_Verify', s, digest32, sig)) === false, 'bad ecdsa signature is false');
-    }],
-    ['aes', 8, async (s) => {
-      const c = rawCaller(mod);
-      const iv = crypto.randomBytes(16);
-      const m = { mechanism: C.CKM_AES_CBC_PAD, parameter: iv };
-      await c('C_EncryptInit', s, m, ctx.rawKeys.aes);
-      const ct = await c('C_Encrypt', s, data);
-      await c('C_DecryptInit', s, m, ctx.rawKeys.aes);
-      const pt = await c('C_Decrypt', s, ct);
-      check(pt.equals(data), 'aes round trip');
-    }],
-    ['find', 6, async (s) => {
-      const c = rawCaller(mod);
-      await c('C_FindObjectsInit', s, [{ type: C.CKA_CLASS, value: C.CKO_SECRET_KEY }]);
-      const found = await c('C_FindObjects', s, 100);
-      await c('C_FindObjectsFinal', s);
-      check(found.length >= 2, 'find secret keys');
-    }],
-    ['findPartial', 3, async (s) => {
-      // Reads one handle of many, then finalizes.
-      const c = rawCaller(mod);
-      await c('C_FindObjectsInit', s, []);
-      const found = await c('C_FindObjects', s, 1);
-      check(found.length === 1, 'partial find');
-      await c('C_FindObjectsFinal', s);
-    }],
-    ['getAttributes', 8, async (s) => {
-      const c = rawCaller(mod);
-      const r = await c('C_GetAttributeValue', s, ctx.rawKeys.data, [C.CKA_LABEL, C.CKA_VALUE, C.CKA_CLASS]);
-      check(r.length === 3 && r.every((a) => a.status === 'ok'), 'data attributes');
-      const k = await c('C_GetAttributeValue', s, ctx.rawKeys.aes, [C.CKA_VALUE, C.CKA_VALUE_LEN]);
-      check(k[0].status === 'sensitive' && k[1].status === 'ok', 'sensitive key value');
-    }],
-    ['setAttributes', 4, async (s) => {
-      const c = rawCaller(mod);
-      await c('C_SetAttributeValue', s, ctx.rawKeys.data, [{ type: C.CKA_LABEL, value: 'soak-' + (stats.raw % 1000) }]);
-    }],
-    ['createDestroy', 3, async (s) => {
-      const c = rawCaller(mod);
-      const h = await c('C_CreateObject', s, [
-        { type: C.CKA_CLASS, value: C.CKO_DATA },
-        { type: C.CKA_TOKEN, value: false },
-        { type: C.CKA_LABEL, value: 'soak-tmp' },
-        { type: C.CKA_VALUE, value: data },
-      ]);
-      await c('C_DestroyObject', s, h);
-    }],
-    ['sessionChurn', 4, async () => {
-      const c = rawCaller(mod);
-      const h = noteHandle(await c('C_OpenSession', ctx.slotRaw, RW));
-      try {
-        const i = await c('C_GetSessionInfo', h);
-        check(Number(i.slotID) === Number(ctx.slotRaw), 'churn session slot');
-        // The lanes' login is token-wide: a new session is a user session at once.
-        check(Number(i.state) === Number(C.CKS_RW_USER_FUNCTIONS), 'churn session logged in');
-      } finally {
-        await c('C_CloseSession', h);
-      }
-    }],
-    ['tokenInfo', 1, async () => {
-      const c = rawCaller(mod);
-      const t = await c('C_GetTokenInfo', ctx.slotRaw);
-      check(t.label === TOKENS.raw.label, 'token label');
-    }],
-    ['errors', 4, async (s) => {
-      const c = rawCaller(mod);
-      await expectError('bad session handle', () => c('C_GetSessionInfo', BAD_HANDLE), 'CKR_SESSION_HANDLE_INVALID');
-      await expectError('bad object handle', () => c('C_GetAttributeValue', s, BAD_HANDLE, [C.CKA_LABEL]), 'CKR_OBJECT_HANDLE_INVALID');
-      await expectError('sign without init', () => c('C_Sign', s, data), 'CKR_OPERATION_NOT_INITIALIZED');
-      await expectError('bad mechanism', () => c('C_DigestInit', s, { mechanism: 0x7ffffff0 }), 'CKR_MECHANISM_INVALID');
-      await expectError('bad argument', () => c('C_GenerateRandom', s, 'ten'), (e) => e instanceof TypeError || e instanceof RangeError);
-      // A find left open, then a second init on the same session, then its final.
-      await c('C_FindObjectsInit', s, []);
-      await expectError('find init twice', () => c('C_FindObjectsInit', s, []), 'CKR_OPERATION_ACTIVE');
-      await c('C_FindObjectsFinal', s);
-    }],
-    ['loginChurn', 0.05, () =>
-      ctx.loginLockRaw(async () => {
-        const c = rawCaller(mod);
-        const h = noteHandle(await c('C_OpenSession', ctx.slotLoginRaw, RW));
-        try {
-          await expectError('wrong PIN', () => c('C_Login', h, C.CKU_USER, WRONG_PIN), 'CKR_PIN_INCORRECT');
-          await c('C_Login', h, C.CKU_USER, TOKENS.loginRaw.userPin);
-          const i = await c('C_GetSessionInfo', h);
-          check(Number(i.state) === Number(C.CKS_RW_USER_FUNCTIONS), 'logged in');
-          await c('C_Logout', h);
-        } finally {
-          await c('C_CloseSession', h);
-        }
-      })],
-  ], 'raw');
-}
-
-// ---- typed operations ----------------------------------------------------------------------------
-
-function typedOps(ctx) {
-  const data = crypto.randomBytes(64);
-  const digest32 = crypto.createHash('sha256').update(data).digest();
-  const { Pkcs11Error } = p11;
-  // Each lane's keys belong to its own session: a typed key runs its calls on the session that
-  // made it, and a find iterator left open between batches holds the session's one active
-  // operation on SoftHSM, so another lane's sign on that session would get CKR_OPERATION_ACTIVE.
-  const keys = (s) => ctx.typedKeys.get(s);
-  return weighted([
-    ['random', 10, async (s) => check((await typed(s.random(32))).length === 32, 'typed random')],
-    ['info', 8, async (s) => check((await typed(s.info())).state === 'rwUser', 'typed session state')],
-    ['digest', 8, async (s) => check((await typed(s.digest({ name: 'SHA-256' }, data))).equals(digest32), 'typed digest')],
-    ['hmac', 6, async (s) => {
-      const k = keys(s).hmac;
-      const mac = await typed(k.sign({ name: 'HMAC', hash: 'SHA-256' }, data));
-      check((await typed(k.verify({ name: 'HMAC', hash: 'SHA-256' }, data, mac))) === true, 'typed hmac');
-    }],
-    ['ecdsa', 2, async (s) => {
-      const { ec } = keys(s);
-      const sig = await typed(ec.privateKey.sign({ name: 'ECDSA', hash: 'SHA-256' }, data));
-      check((await typed(ec.publicKey.verify({ name: 'ECDSA', hash: 'SHA-256' }, data, sig))) === true, 'typed ecdsa');
-      sig[1] ^= 1;
-      check((await typed(ec.publicKey.verify({ name: 'ECDSA', hash: 'SHA-256' }, data, sig))) === false, 'typed bad ecdsa');
-    }],
-    ['aes', 6, async (s) => {
-      const { aes } = keys(s);
-      const iv = crypto.randomBytes(12);
-      const ct = await typed(aes.encrypt({ name: 'AES-GCM', iv, additionalData: digest32 }, data));
-      const pt = await typed(aes.decrypt({ name: 'AES-GCM', iv, additionalData: digest32 }, ct));
-      check(pt.equals(data), 'typed aes-gcm round trip');
-      // A wrong tag: the module's error, typed.
-      ct[ct.length - 1] ^= 1;
-      await expectError('typed bad tag', () => typed(aes.decrypt({ name: 'AES-GCM', iv, additionalData: digest32 }, ct)), (e) => e instanceof Pkcs11Error);
-    }],
-    ['findAll', 3, async (s) => check((await typed(s.findAll({ class: 'secretKey' }))).length >= 2, 'typed findAll')],
-    ['findBreak', 4, async (s) => {
-      // Leaves the loop after the first object: the generator's return() must run C_FindObjectsFinal.
-      stats.typed++;
-      budget--;
-      let n = 0;
-      for await (const o of s.find({}, { batchSize: 2 })) {
-        check(o.handle !== undefined, 'found object');
-        n++;
-        break;
-      }
-      check(n === 1, 'findBreak got one');
-    }],
-    ['findThrow', 1, async (s) => {
-      // Leaves the loop by throwing: C_FindObjectsFinal must run too.
-      stats.typed++;
-      budget--;
-      const marker = new Error('leave');
-      try {
-        for await (const o of s.find({ class: 'data' })) {
-          void o;
-          throw marker;
-        }
-      } catch (e) {
-        if (e !== marker) throw e;
-        stats.expectedErrors++;
-      }
-    }],
-    ['getAttributes', 8, async (s) => {
-      const a = await typed(keys(s).data.getAttributes(['label', 'value', 'class']));
-      check(Buffer.isBuffer(a.value) && a.class === 'data', 'typed data attributes');
-      const k = await typed(keys(s).aes.getAttributes(['value', 'valueLen']));
-      check(k.unreadable && k.unreadable.value === 'sensitive', 'typed sensitive value');
-    }],
-    ['setAttributes', 3, async (s) => {
-      await typed(keys(s).data.setAttributes({ label: 'typed-' + (stats.typed % 1000) }));
-    }],
-    ['createDestroy', 2, async (s) => {
-      const o = await typed(s.createObject({ class: 'data', token: false, label: 'typed-tmp', value: data }));
-      await typed(o.destroy());
-    }],
-    ['multipart', 3, async (s) => {
-      const op = await typed(s.signInit({ name: 'HMAC', hash: 'SHA-256' }, keys(s).hmac));
-      await typed(op.update(data.subarray(0, 10)));
-      await typed(op.update(data.subarray(10)));
-      const mac = await typed(op.final());
-      check(mac.length === 32, 'typed multipart mac');
-    }],
-    ['multipartAbort', 1, async (s) => {
-      const op = await typed(s.digestInit({ name: 'SHA-256' }));
-      await typed(op.update(data));
-      await typed(op.abort());
-    }],
-    ['objectWrap', 2, async (s) => {
-      const o = await typed(s.object(keys(s).data.handle));
-      check(o.constructor.name === 'Data', 'wrapped data object');
-    }],
-    ['sessionChurn', 3, async () => {
-      const s = await typed(ctx.slotTyped.openSession({ write: true }));
-      noteHandle(s.handle);
-      try {
-        check((await typed(s.random(8))).length === 8, 'churn random');
-      } finally {
-        await typed(s.close());
-      }
-      await expectError('closed session', () => typed(s.random(8)), (e) => e instanceof p11.SessionNotOpenError);
-    }],
-    ['errors', 3, async (s) => {
-      await expectError('typed bad object', () => typed(s.object(BAD_HANDLE)), (e) => e && e.rvName === 'CKR_OBJECT_HANDLE_INVALID');
-      await expectError('typed bad length', () => typed(s.random(-1)), RangeError);
-      await expectError('typed bad mechanism', () => typed(s.digest({ name: 'NO-SUCH' }, data)), (e) => e instanceof TypeError || e instanceof RangeError || e instanceof Pkcs11Error);
-    }],
-    ['loginChurn', 0.05, () =>
-      ctx.loginLockTyped(async () => {
-        const s = await typed(ctx.slotLoginTyped.openSession({ write: true }));
-        noteHandle(s.handle);
-        try {
-          await expectError('typed wrong PIN', () => typed(s.login(WRONG_PIN)), p11.PinIncorrectError);
-          await typed(s.login(TOKENS.loginTyped.userPin));
-          check((await typed(s.info())).state === 'rwUser', 'typed logged in');
-          await typed(s.logout());
-        } finally {
-          await typed(s.close());
-        }
-      })],
-  ], 'typed');
-}
-
-// ---- checks --------------------------------------------------------------------------------------
-
-/** Open sessions per slot, by asking the module about every handle it can have given out. */
-function probeSessions(mod) {
-  const bySlot = {};
-  for (let h = 1; h <= maxHandle + 32; h++) {
-    try {
-      const i = mod.C_GetSessionInfo(h);
-      bySlot[String(i.slotID)] = (bySlot[String(i.slotID)] || 0) + 1;
-    } catch (e) {
-      if (e.rvName !== 'CKR_SESSION_HANDLE_INVALID') throw e;
-    }
-  }
-  return bySlot;
-}
-
-function sessionCounts(ctx) {
-  const probe = probeSessions(ctx.mod);
-  const out = {};
-  for (const [key, slot] of Object.entries(ctx.slots)) {
-    const t = ctx.mod.C_GetTokenInfo(slot);
-    const known = (v) => (typeof v === 'bigint' || Number(v) > Number.MAX_SAFE_INTEGER ? null : Number(v));
-    out[key] = { probe: probe[String(slot)] || 0, tokenInfo: { sessionCount: known(t.sessionCount), rwSessionCount: known(t.rwSessionCount) } };
-  }
-  return out;
-}
-
-function objectCount(mod, session) {
-  mod.C_FindObjectsInit(session, []);
-  let n = 0;
-  for (;;) {
-    const batch = mod.C_FindObjects(session, 256);
-    n += batch.length;
-    if (batch.length === 0) break;
-  }
-  mod.C_FindObjectsFinal(session);
-  return n;
-}
-
-async function findInitWorks(raw, session) {
-  try {
-    await raw.C_FindObjectsInitAsync(session, []);
-    await raw.C_FindObjectsFinalAsync(session);
-    return true;
-  } catch (e) {
-    return `${e.rvName || e.message}`;
-  }
-}
-
-let mallinfo = null; // bench/soak/mallinfo.c, with --malloc-stats
-
-function memory() {
-  const m = process.memoryUsage();
-  const mb = (x) => Math.round((x / 1048576) * 100) / 100;
-  const out = { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) };
-  // With --malloc-stats: malloc memory in use. Read after settle()'s GCs it has no garbage-bound
-  // buffers in it (between GCs it saws by 1-2 MB), so it is the figure that shows a native leak.
-  if (mallinfo) {
-    const i = mallinfo.stats();
-    out.mallocInUseMb = Math.round(((i.uordblks + i.hblkhd) / 1048576) * 1000) / 1000;
-  }
-  return out;
-}
-
-/** One memory sample during a phase: what RSS is made of, as far as the process can tell. */
-function sampleMemory(ctx, calls) {
-  const m = process.memoryUsage();
-  const mb = (x) => Math.round((x / 1048576) * 1000) / 1000;
-  const sm = smapsRollup();
-  const s = {
-    calls,
-    rssMb: mb(m.rss),
-    anonMb: sm ? sm.Anonymous : null,
-    privateDirtyMb: sm ? sm.Private_Dirty : null,
-    heapUsedMb: mb(m.heapUsed),
-    heapTotalMb: mb(m.heapTotal),
-    externalMb: mb(m.external),
-    arrayBuffersMb: mb(m.arrayBuffers),
-  };
-  // Anonymous memory outside V8's heap: V8 grows and shrinks its old generation by tens of MB at
-  // moments of its choosing (a leak-free run has seen heapTotal go 40 -> 23 MB), which swamps a
-  // native slope in RSS; this figure does not move with it.
-  s.anonNonV8Mb = sm ? Math.round((sm.Anonymous - s.heapTotalMb) * 1000) / 1000 : null;
-  if (mallinfo) {
-    const i = mallinfo.stats();
-    Object.assign(s, { mallocInUseMb: mb(i.uordblks + i.hblkhd), mallocFreeMb: mb(i.fordblks), mallocHeldMb: mb(i.arena + i.hblkhd), arenas: i.arenas });
-  }
-  const t = ctx.mod.moduleInfo().threads;
-  s.threadsAlive = t.alive;
-  s.threadsStarted = t.started;
-  return s;
-}
-
-async function settle() {
-  for (let i = 0; i < 4; i++) {
-    global.gc();
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 // ---- the run -------------------------------------------------------------------------------------
 
 async function phase(ctx, calls, label, samples) {
-  budget = calls;
+  const { stats } = ctx;
+  ctx.budget = calls;
   const t0 = process.hrtime.bigint();
   const step = Math.max(1, Math.floor(calls / 10));
   let nextReport = calls - step;
@@ -598,8 +107,8 @@ async function phase(ctx, calls, label, samples) {
   if (samples) samples.push(sampleMemory(ctx, 0));
   const lane = async (kind, session, table) => {
     let n = 0;
-    while (budget > 0) {
-      const [name, fn] = pick(table);
+    while (ctx.budget > 0) {
+      const [name, fn] = pick(ctx, table);
       stats.ops[`${kind}.${name}`] = (stats.ops[`${kind}.${name}`] || 0) + 1;
       try {
         await fn(session);
@@ -610,13 +119,13 @@ async function phase(ctx, calls, label, samples) {
       // Sync operations never yield to the event loop on their own: let the async lanes' work
       // complete now and then.
       if (++n % 64 === 0) await new Promise((r) => setImmediate(r));
-      if (samples && budget <= nextSample && budget > 0) {
-        samples.push(sampleMemory(ctx, calls - budget));
+      if (samples && ctx.budget <= nextSample && ctx.budget > 0) {
+        samples.push(sampleMemory(ctx, calls - ctx.budget));
         nextSample -= sampleStep;
       }
-      if (label && budget <= nextReport) {
-        const m = memory();
-        process.stderr.write(`[soak] ${label}: ${calls - Math.max(budget, 0)} / ${calls} calls, rss ${m.rssMb} MB, V8 heap ${m.heapTotalMb} MB (used ${m.heapUsedMb})\n`);
+      if (label && ctx.budget <= nextReport) {
+        const m = memory(ctx);
+        process.stderr.write(`[soak] ${label}: ${calls - Math.max(ctx.budget, 0)} / ${calls} calls, rss ${m.rssMb} MB, V8 heap ${m.heapTotalMb} MB (used ${m.heapUsedMb})\n`);
         nextReport -= step;
       }
     }
@@ -626,19 +135,22 @@ async function phase(ctx, calls, label, samples) {
   if (ctx.typedTable.entries.length) for (const s of ctx.typedSessions) lanes.push(lane('typed', s, ctx.typedTable));
   if (!lanes.length) throw new Error('--only left no operation to run');
   await Promise.all(lanes);
-  if (samples) samples.push(sampleMemory(ctx, calls - budget));
+  if (samples) samples.push(sampleMemory(ctx, calls - ctx.budget));
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
 async function main() {
-  p11 = require(path.join(opts.dist, 'index.js'));
-  C = p11;
+  const p11 = require(path.join(opts.dist, 'index.js'));
+  const C = p11; // the constants (CKA_*, CKM_* …) are exported by the entry point too
   const { Module, PKCS11 } = p11;
+  const ctx = createRun(opts);
+  ctx.p11 = p11;
+  const { stats } = ctx;
+  const { noteHandle } = counting(ctx);
   const started = Date.now();
   // Before the token set exists, so a missing compiler leaves nothing behind.
-  if (opts.mallocStats) mallinfo = require(path.join(root, 'bench', 'soak', 'mallinfo.js')).loadMallinfo();
+  ctx.mallinfo = opts.mallocStats ? require(path.join(root, 'bench', 'soak', 'mallinfo.js')).loadMallinfo() : null;
   const f = createSoftHSM({ tokens: Object.values(TOKENS), setEnv: true });
-  const ctx = {};
   let mod;
   let typedMod;
   const summary = { v8Flags: process.execArgv, calls: opts.calls, warmup: opts.warmup, lanes: { raw: opts.lanes, typed: opts.lanes }, seed: opts.seed, module: f.modulePath };
@@ -731,19 +243,19 @@ async function main() {
     stats.async = 0;
     stats.ops = {};
     await settle();
-    const before = memory();
+    const before = memory(ctx);
     const maxRssBefore = process.resourceUsage().maxRSS;
     process.stderr.write(`[soak] measured run: ${opts.calls} calls (rss ${before.rssMb} MB after warm-up and gc)\n`);
 
     const samples = [];
     const seconds = await phase(ctx, opts.calls, 'run', samples);
     await settle();
-    const after = memory();
+    const after = memory(ctx);
     // With the malloc helper: what RSS was free memory malloc kept (given back by malloc_trim).
     let trimmed = null;
-    if (mallinfo) {
+    if (ctx.mallinfo) {
       const s0 = sampleMemory(ctx, -1);
-      mallinfo.trim();
+      ctx.mallinfo.trim();
       const s1 = sampleMemory(ctx, -1);
       trimmed = { before: s0, after: s1, rssReleasedMb: Math.round((s0.rssMb - s1.rssMb) * 100) / 100 };
     }
@@ -791,7 +303,7 @@ async function main() {
         // RSS outside V8's heap (native memory: the addon, the module, libuv, OpenSSL).
         nonV8GrowthMb: Math.round((after.rssMb - after.heapTotalMb - (before.rssMb - before.heapTotalMb)) * 100) / 100,
         v8HeapTotalGrowthMb: Math.round((after.heapTotalMb - before.heapTotalMb) * 100) / 100,
-        mallocInUseGrowthMb: mallinfo ? Math.round((after.mallocInUseMb - before.mallocInUseMb) * 1000) / 1000 : null,
+        mallocInUseGrowthMb: ctx.mallinfo ? Math.round((after.mallocInUseMb - before.mallocInUseMb) * 1000) / 1000 : null,
         maxRssGrowthMb: opts.maxRssGrowthMb,
         peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
         peakRssBeforeRunMb: Math.round(maxRssBefore / 1024),
@@ -801,7 +313,7 @@ async function main() {
         samples,
         trimmed,
       },
-      sessions: { atStart, afterSetup, beforeTeardown, afterTeardown, typedOpenSessionCount: { before: typedOpenBefore, after: typedOpenAfter }, highestHandle: maxHandle },
+      sessions: { atStart, afterSetup, beforeTeardown, afterTeardown, typedOpenSessionCount: { before: typedOpenBefore, after: typedOpenAfter }, highestHandle: ctx.maxHandle },
       objects: {
         before: objectsBefore,
         after: objectsAfter,

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arenas.h"
 #include "pkcs11.h"
 
 static CK_FUNCTION_LIST_PTR F;
@@ -83,27 +84,13 @@ static double anon_mb(void) {
   return kb < 0 ? -1 : kb / 1024.0;
 }
 
-static int arena_count(void) {
-  char* buf = NULL;
-  size_t len = 0;
-  FILE* f = open_memstream(&buf, &len);
-  if (!f) return -1;
-  int rc = malloc_info(0, f);
-  fclose(f);
-  int n = 0;
-  if (rc == 0 && buf)
-    for (const char* p = buf; (p = strstr(p, "<heap nr=")) != NULL; p++) n++;
-  free(buf);
-  return rc == 0 ? n : -1;
-}
-
 static void print_memory(const char* kind, long calls) {
   struct mallinfo2 m = mallinfo2();
   printf(
       "{\"%s\":{\"calls\":%ld,\"rssMb\":%.3f,\"anonMb\":%.3f,\"mallocInUseMb\":%.3f,\"mallocFreeMb\":%.3f,"
       "\"mallocHeldMb\":%.3f,\"arenas\":%d}}\n",
       kind, calls, rss_mb(), anon_mb(), (double)(m.uordblks + m.hblkhd) / 1048576.0, (double)m.fordblks / 1048576.0,
-      (double)(m.arena + m.hblkhd) / 1048576.0, arena_count());
+      (double)(m.arena + m.hblkhd) / 1048576.0, malloc_arena_count());
   fflush(stdout);
 }
 
@@ -125,72 +112,100 @@ static CK_BYTE g_msg[64];
 #define RW (CKF_SERIAL_SESSION | CKF_RW_SESSION)
 
 typedef int (*op_fn)(CK_SESSION_HANDLE s, uint32_t* rng); /* returns the calls it counts */
+/* An operation's definition: all have op_fn's parameters, not all use both. */
+#define OP(name) static int name(__attribute__((unused)) CK_SESSION_HANDLE s, __attribute__((unused)) uint32_t* rng)
 
-static int op_random(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
+/* ---- steps several operations share (each CK()s its calls; the op returns the count) ---------- */
+
+/* SHA-256 of g_msg: C_DigestInit, then C_Digest (split 0: 2 calls) or two C_DigestUpdate split
+ * there and C_DigestFinal (4 calls). */
+static int digest_msg(CK_SESSION_HANDLE s, CK_ULONG split) {
+  CK_MECHANISM m = {CKM_SHA256, NULL, 0};
+  CK_BYTE d[32];
+  CK_ULONG n = sizeof d;
+  CK(F->C_DigestInit(s, &m));
+  if (!split) {
+    CK(F->C_Digest(s, g_msg, sizeof g_msg, d, &n));
+    return 2;
+  }
+  CK(F->C_DigestUpdate(s, g_msg, split));
+  CK(F->C_DigestUpdate(s, g_msg + split, sizeof g_msg - split));
+  CK(F->C_DigestFinal(s, d, &n));
+  return 4;
+}
+
+/* C_SignInit + C_Sign over the first `len` bytes of g_msg; *n: sig's size in, the length out. */
+static void sign_msg(CK_SESSION_HANDLE s, CK_MECHANISM* m, CK_OBJECT_HANDLE key, CK_ULONG len, CK_BYTE* sig,
+                     CK_ULONG* n) {
+  CK(F->C_SignInit(s, m, key));
+  CK(F->C_Sign(s, g_msg, len, sig, n));
+}
+
+/* C_VerifyInit + C_Verify of sig over the same bytes; `want`: CKR_OK or CKR_SIGNATURE_INVALID. */
+static void verify_msg(CK_SESSION_HANDLE s, CK_MECHANISM* m, CK_OBJECT_HANDLE key, CK_ULONG len, CK_BYTE* sig,
+                       CK_ULONG n, CK_RV want) {
+  CK(F->C_VerifyInit(s, m, key));
+  EXPECT(F->C_Verify(s, g_msg, len, sig, n), want);
+}
+
+/* C_FindObjectsInit(t), one C_FindObjects of up to `max` handles, C_FindObjectsFinal (3 calls):
+ * how many it found. */
+static CK_ULONG find_once(CK_SESSION_HANDLE s, CK_ATTRIBUTE* t, CK_ULONG nt, CK_ULONG max) {
+  CK_OBJECT_HANDLE found[100];
+  CK_ULONG n = 0;
+  CK(F->C_FindObjectsInit(s, t, nt));
+  CK(F->C_FindObjects(s, found, max, &n));
+  CK(F->C_FindObjectsFinal(s));
+  return n;
+}
+
+/* C_GetSessionInfo: a session of the lanes' logged-in token must be a user session. */
+static void expect_user_session(CK_SESSION_HANDLE h, const char* what) {
+  CK_SESSION_INFO i;
+  CK(F->C_GetSessionInfo(h, &i));
+  if (i.state != CKS_RW_USER_FUNCTIONS) die(what, 0);
+}
+
+/* ---- operations: each is soak.js's raw operation of the same name ----------------------------- */
+
+OP(op_random) {
   CK_BYTE out[32];
   CK(F->C_GenerateRandom(s, out, sizeof out));
   return 1;
 }
 
-static int op_session_info(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
+OP(op_session_info) {
   CK_SESSION_INFO i;
   CK(F->C_GetSessionInfo(s, &i));
   if (i.slotID != g_slot) die("session slot", 0);
   return 1;
 }
 
-static int op_digest(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
-  CK_MECHANISM m = {CKM_SHA256, NULL, 0};
-  CK_BYTE d[32];
-  CK_ULONG n = sizeof d;
-  CK(F->C_DigestInit(s, &m));
-  CK(F->C_Digest(s, g_msg, sizeof g_msg, d, &n));
-  return 2;
-}
+OP(op_digest) { return digest_msg(s, 0); }
 
-static int op_digest_multipart(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
-  CK_MECHANISM m = {CKM_SHA256, NULL, 0};
-  CK_BYTE d[32];
-  CK_ULONG n = sizeof d;
-  CK(F->C_DigestInit(s, &m));
-  CK(F->C_DigestUpdate(s, g_msg, 20));
-  CK(F->C_DigestUpdate(s, g_msg + 20, sizeof g_msg - 20));
-  CK(F->C_DigestFinal(s, d, &n));
-  return 4;
-}
+OP(op_digest_multipart) { return digest_msg(s, 20); }
 
-static int op_hmac(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
+OP(op_hmac) {
   CK_MECHANISM m = {CKM_SHA256_HMAC, NULL, 0};
   CK_BYTE mac[32];
   CK_ULONG n = sizeof mac;
-  CK(F->C_SignInit(s, &m, g_hmac));
-  CK(F->C_Sign(s, g_msg, sizeof g_msg, mac, &n));
-  CK(F->C_VerifyInit(s, &m, g_hmac));
-  CK(F->C_Verify(s, g_msg, sizeof g_msg, mac, n));
+  sign_msg(s, &m, g_hmac, sizeof g_msg, mac, &n);
+  verify_msg(s, &m, g_hmac, sizeof g_msg, mac, n, CKR_OK);
   return 4;
 }
 
-static int op_ecdsa(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
+OP(op_ecdsa) {
   CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
   CK_BYTE sig[72];
   CK_ULONG n = sizeof sig;
-  CK(F->C_SignInit(s, &m, g_ec_priv));
-  CK(F->C_Sign(s, g_msg, 32, sig, &n));
-  CK(F->C_VerifyInit(s, &m, g_ec_pub));
-  CK(F->C_Verify(s, g_msg, 32, sig, n));
+  sign_msg(s, &m, g_ec_priv, 32, sig, &n);
+  verify_msg(s, &m, g_ec_pub, 32, sig, n, CKR_OK);
   sig[0] ^= 1; /* a bad signature: CKR_SIGNATURE_INVALID, as soak.js checks `false` */
-  CK(F->C_VerifyInit(s, &m, g_ec_pub));
-  EXPECT(F->C_Verify(s, g_msg, 32, sig, n), CKR_SIGNATURE_INVALID);
+  verify_msg(s, &m, g_ec_pub, 32, sig, n, CKR_SIGNATURE_INVALID);
   return 6;
 }
 
-static int op_aes(CK_SESSION_HANDLE s, uint32_t* rng) {
+OP(op_aes) {
   CK_BYTE iv[16], ct[96], pt[96];
   for (size_t i = 0; i < sizeof iv; i++) iv[i] = (CK_BYTE)(next_rand(rng) * 256);
   CK_MECHANISM m = {CKM_AES_CBC_PAD, iv, sizeof iv};
@@ -203,31 +218,19 @@ static int op_aes(CK_SESSION_HANDLE s, uint32_t* rng) {
   return 4;
 }
 
-static int op_find(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
+OP(op_find) {
   CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
   CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}};
-  CK_OBJECT_HANDLE found[100];
-  CK_ULONG n = 0;
-  CK(F->C_FindObjectsInit(s, t, 1));
-  CK(F->C_FindObjects(s, found, 100, &n));
-  CK(F->C_FindObjectsFinal(s));
-  if (n < 2) die("find secret keys", 0);
+  if (find_once(s, t, 1, 100) < 2) die("find secret keys", 0);
   return 3;
 }
 
-static int op_find_partial(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
-  CK_OBJECT_HANDLE found[1];
-  CK_ULONG n = 0;
-  CK(F->C_FindObjectsInit(s, NULL, 0));
-  CK(F->C_FindObjects(s, found, 1, &n));
-  CK(F->C_FindObjectsFinal(s));
+OP(op_find_partial) {
+  find_once(s, NULL, 0, 1);
   return 3;
 }
 
-static int op_get_attributes(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
+OP(op_get_attributes) {
   /* One call into buffers big enough (the other lane's setAttributes changes the label's length
    * between a length query and the read). */
   CK_BYTE buf[3][128];
@@ -240,7 +243,7 @@ static int op_get_attributes(CK_SESSION_HANDLE s, uint32_t* rng) {
   return 2;
 }
 
-static int op_set_attributes(CK_SESSION_HANDLE s, uint32_t* rng) {
+OP(op_set_attributes) {
   char label[32];
   int n = snprintf(label, sizeof label, "soak-%d", (int)(next_rand(rng) * 1000));
   CK_ATTRIBUTE a[] = {{CKA_LABEL, label, (CK_ULONG)n}};
@@ -248,8 +251,7 @@ static int op_set_attributes(CK_SESSION_HANDLE s, uint32_t* rng) {
   return 1;
 }
 
-static int op_create_destroy(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
+OP(op_create_destroy) {
   CK_OBJECT_CLASS cls = CKO_DATA;
   CK_BBOOL no = CK_FALSE;
   CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls},
@@ -262,28 +264,21 @@ static int op_create_destroy(CK_SESSION_HANDLE s, uint32_t* rng) {
   return 2;
 }
 
-static int op_session_churn(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)s;
-  (void)rng;
+OP(op_session_churn) {
   CK_SESSION_HANDLE h;
-  CK_SESSION_INFO i;
   CK(F->C_OpenSession(g_slot, RW, NULL, NULL, &h));
-  CK(F->C_GetSessionInfo(h, &i));
-  if (i.state != CKS_RW_USER_FUNCTIONS) die("churn session logged in", 0);
+  expect_user_session(h, "churn session logged in");
   CK(F->C_CloseSession(h));
   return 3;
 }
 
-static int op_token_info(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)s;
-  (void)rng;
+OP(op_token_info) {
   CK_TOKEN_INFO t;
   CK(F->C_GetTokenInfo(g_slot, &t));
   return 1;
 }
 
-static int op_errors(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)rng;
+OP(op_errors) {
   CK_SESSION_INFO i;
   CK_BYTE label[64], out[64];
   CK_ULONG n = sizeof out;
@@ -300,17 +295,13 @@ static int op_errors(CK_SESSION_HANDLE s, uint32_t* rng) {
   return 8;
 }
 
-static int op_login_churn(CK_SESSION_HANDLE s, uint32_t* rng) {
-  (void)s;
-  (void)rng;
+OP(op_login_churn) {
   CK_SESSION_HANDLE h;
-  CK_SESSION_INFO i;
   pthread_mutex_lock(&g_login_lock);
   CK(F->C_OpenSession(g_login_slot, RW, NULL, NULL, &h));
   EXPECT(F->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR) "99999999", 8), CKR_PIN_INCORRECT);
   CK(F->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)g_login_pin, (CK_ULONG)strlen(g_login_pin)));
-  CK(F->C_GetSessionInfo(h, &i));
-  if (i.state != CKS_RW_USER_FUNCTIONS) die("login churn logged in", 0);
+  expect_user_session(h, "login churn logged in");
   CK(F->C_Logout(h));
   CK(F->C_CloseSession(h));
   pthread_mutex_unlock(&g_login_lock);
@@ -345,32 +336,33 @@ static struct op OPS[] = {
 };
 #define NOPS (sizeof OPS / sizeof OPS[0])
 
-/* soak.js's MIXES, raw side: names in the mix, weight overrides (< 0: keep the table's). */
+/* soak.js's MIXES, raw side: the operations in each family, with a weight of their own (< 0: keep
+ * the table's); "all" lists none and keeps the whole table. */
 struct mix_entry {
   const char* name;
   double weight;
 };
-static int apply_mix(const char* mix) {
-  static const struct mix_entry cheap[] = {{"sessionInfo", -1}, {"tokenInfo", 10}, {NULL, 0}};
-  static const struct mix_entry crypto[] = {
-      {"digest", -1}, {"digestMultipart", -1}, {"hmac", -1}, {"ecdsa", -1}, {"aes", -1}, {NULL, 0}};
-  static const struct mix_entry objects[] = {{"createDestroy", -1}, {NULL, 0}};
-  static const struct mix_entry sessions[] = {{"sessionChurn", -1}, {"loginChurn", 1}, {NULL, 0}};
-  const struct mix_entry* m;
-  if (strcmp(mix, "all") == 0) return 1;
-  if (strcmp(mix, "cheap") == 0)
-    m = cheap;
-  else if (strcmp(mix, "crypto") == 0)
-    m = crypto;
-  else if (strcmp(mix, "objects") == 0)
-    m = objects;
-  else if (strcmp(mix, "sessions") == 0)
-    m = sessions;
-  else
-    return 0;
+static const struct mix {
+  const char* name;
+  struct mix_entry ops[6]; /* up to the first {NULL} */
+} MIXES[] = {
+    {"all", {{NULL, 0}}},
+    {"cheap", {{"sessionInfo", -1}, {"tokenInfo", 10}, {NULL, 0}}},
+    {"crypto", {{"digest", -1}, {"digestMultipart", -1}, {"hmac", -1}, {"ecdsa", -1}, {"aes", -1}, {NULL, 0}}},
+    {"objects", {{"createDestroy", -1}, {NULL, 0}}},
+    {"sessions", {{"sessionChurn", -1}, {"loginChurn", 1}, {NULL, 0}}},
+};
+
+/* Sets OPS' weights for the mix named `name` (an operation not in it: 0); 0 when there is none. */
+static int apply_mix(const char* name) {
+  const struct mix* m = NULL;
+  for (size_t i = 0; i < sizeof MIXES / sizeof MIXES[0]; i++)
+    if (strcmp(MIXES[i].name, name) == 0) m = &MIXES[i];
+  if (!m) return 0;
+  if (!m->ops[0].name) return 1;
   for (size_t i = 0; i < NOPS; i++) {
     double w = 0;
-    for (const struct mix_entry* e = m; e->name; e++)
+    for (const struct mix_entry* e = m->ops; e->name; e++)
       if (strcmp(e->name, OPS[i].name) == 0) w = e->weight < 0 ? OPS[i].weight : e->weight;
     OPS[i].weight = w;
   }
@@ -447,6 +439,22 @@ static CK_SLOT_ID find_slot(const char* label) {
   exit(2);
 }
 
+/* A sensitive 32-byte session secret key for two usages, with soak.js's raw-lane template. */
+static CK_OBJECT_HANDLE secret_key(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE gen, CK_ATTRIBUTE_TYPE use1,
+                                   CK_ATTRIBUTE_TYPE use2) {
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_ULONG len32 = 32;
+  CK_MECHANISM m = {gen, NULL, 0};
+  CK_ATTRIBUTE t[] = {{CKA_TOKEN, &no, sizeof no},
+                      {CKA_VALUE_LEN, &len32, sizeof len32},
+                      {use1, &yes, sizeof yes},
+                      {use2, &yes, sizeof yes},
+                      {CKA_SENSITIVE, &yes, sizeof yes}};
+  CK_OBJECT_HANDLE k;
+  CK(F->C_GenerateKey(s, &m, t, 5, &k));
+  return k;
+}
+
 int main(int argc, char** argv) {
   if (argc != 12) {
     fprintf(stderr,
@@ -493,22 +501,9 @@ int main(int argc, char** argv) {
   CK(F->C_Login(s0, CKU_USER, (CK_UTF8CHAR_PTR)g_pin, (CK_ULONG)strlen(g_pin)));
 
   /* The keys of soak.js's raw lanes: session objects, same templates. */
+  g_hmac = secret_key(s0, CKM_GENERIC_SECRET_KEY_GEN, CKA_SIGN, CKA_VERIFY);
+  g_aes = secret_key(s0, CKM_AES_KEY_GEN, CKA_ENCRYPT, CKA_DECRYPT);
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-  CK_ULONG len32 = 32;
-  CK_MECHANISM gen = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
-  CK_ATTRIBUTE th[] = {{CKA_TOKEN, &no, sizeof no},
-                       {CKA_VALUE_LEN, &len32, sizeof len32},
-                       {CKA_SIGN, &yes, sizeof yes},
-                       {CKA_VERIFY, &yes, sizeof yes},
-                       {CKA_SENSITIVE, &yes, sizeof yes}};
-  CK(F->C_GenerateKey(s0, &gen, th, 5, &g_hmac));
-  CK_MECHANISM aesgen = {CKM_AES_KEY_GEN, NULL, 0};
-  CK_ATTRIBUTE ta[] = {{CKA_TOKEN, &no, sizeof no},
-                       {CKA_VALUE_LEN, &len32, sizeof len32},
-                       {CKA_ENCRYPT, &yes, sizeof yes},
-                       {CKA_DECRYPT, &yes, sizeof yes},
-                       {CKA_SENSITIVE, &yes, sizeof yes}};
-  CK(F->C_GenerateKey(s0, &aesgen, ta, 5, &g_aes));
   CK_OBJECT_CLASS dcls = CKO_DATA;
   CK_ATTRIBUTE td[] = {{CKA_CLASS, &dcls, sizeof dcls},
                        {CKA_TOKEN, &no, sizeof no},

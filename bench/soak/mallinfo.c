@@ -5,33 +5,15 @@
  *   cc -O2 -shared -fPIC -o <tmp>/soak-mallinfo.node bench/soak/mallinfo.c -I <node include dir>
  *
  * stats()  -> { arena, hblkhd, uordblks, fordblks, keepcost, arenas }: mallinfo2() summed over
- *             every arena (bytes), and the number of arenas (counted in malloc_info()'s XML:
- *             mallinfo2 has no field for it). Arenas are what a multi-threaded process grows.
+ *             every arena (bytes), and the number of arenas (arenas.h, shared with csoak.c:
+ *             counted in malloc_info()'s XML, mallinfo2 has no field for it).
  * trim()   -> malloc_trim(0): gives free pages of every arena back. RSS that drops here was
  *             free-but-kept memory (fragmentation, arena tops), not memory in use.
  */
 #include <malloc.h>
 #include <node_api.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-static int count_heaps(void) {
-  char* buf = NULL;
-  size_t len = 0;
-  FILE* f = open_memstream(&buf, &len);
-  if (!f) return -1;
-  int rc = malloc_info(0, f);
-  fclose(f);
-  if (rc != 0 || !buf) {
-    free(buf);
-    return -1;
-  }
-  int n = 0;
-  for (const char* p = buf; (p = strstr(p, "<heap nr=")) != NULL; p++) n++;
-  free(buf);
-  return n;
-}
+#include "arenas.h"
 
 static napi_status set_num(napi_env env, napi_value obj, const char* name, double v) {
   napi_value n;
@@ -54,7 +36,7 @@ static napi_value Stats(napi_env env, napi_callback_info info) {
       set_num(env, o, "uordblks", (double)m.uordblks) != napi_ok ||
       set_num(env, o, "fordblks", (double)m.fordblks) != napi_ok ||
       set_num(env, o, "keepcost", (double)m.keepcost) != napi_ok ||
-      set_num(env, o, "arenas", (double)count_heaps()) != napi_ok)
+      set_num(env, o, "arenas", (double)malloc_arena_count()) != napi_ok)
     return fail(env, "setting a property failed");
   return o;
 }

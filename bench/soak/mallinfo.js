@@ -1,7 +1,7 @@
 'use strict';
-// Builds (once per source change) and loads bench/soak/mallinfo.c, the glibc malloc statistics
-// helper of scripts/soak.js --malloc-stats. Needs cc and Node's headers; throws saying which is
-// missing.
+// Builds (once per source change: mallinfo.c or the arenas.h it includes) and loads
+// bench/soak/mallinfo.c, the glibc malloc statistics helper of scripts/soak.js --malloc-stats.
+// Needs cc and Node's headers; throws saying which is missing.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -18,7 +18,8 @@ function nodeInclude() {
 function loadMallinfo() {
   const src = path.join(__dirname, 'mallinfo.c');
   const out = path.join(os.tmpdir(), `p11bridge-soak-mallinfo-${process.versions.modules}.node`);
-  const stale = !fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs;
+  const newest = Math.max(...[src, path.join(__dirname, 'arenas.h')].map((f) => fs.statSync(f).mtimeMs));
+  const stale = !fs.existsSync(out) || fs.statSync(out).mtimeMs < newest;
   if (stale) {
     const tmp = `${out}.${process.pid}`;
     const r = spawnSync('cc', ['-O2', '-shared', '-fPIC', '-o', tmp, src, '-I', nodeInclude()], { encoding: 'utf8' });

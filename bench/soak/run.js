@@ -9,7 +9,7 @@
 //   node bench/soak/run.js --mix crypto,objects --calls 10000000 --samples 40
 //   node bench/soak/run.js --only c            (or node) one side only
 //   options: --threads N (C lanes = soak.js --lanes, default 2), --warmup N, --seed N,
-//            --dist DIR (soak.js --dist), --nice N (default 10), --json
+//            --dist DIR (soak.js --dist), --nice N (default 10), --json, --help
 //
 // stdout: a table of slopes (MB per 1M calls) per mix and side, then the JSON of every run when
 // --json. Progress on stderr.
@@ -47,7 +47,12 @@ function parseArgs(argv) {
       o.only = argv[++i];
       if (o.only !== 'c' && o.only !== 'node') throw new Error('--only: c or node');
     } else if (a === '--json') o.json = true;
-    else throw new Error('unknown option ' + a);
+    else if (a === '-h' || a === '--help') {
+      // The header comment above is the help.
+      const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1);
+      process.stdout.write(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+      process.exit(0);
+    } else throw new Error('unknown option ' + a + ' (see --help)');
   }
   // soak.js's own default, so both sides warm up alike.
   if (o.warmup === null) o.warmup = Math.min(100_000, Math.max(10_000, Math.floor(o.calls / 10)));

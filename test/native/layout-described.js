@@ -1,8 +1,9 @@
-// One sample description per header struct of test/native/layout.c, for the Windows run
-// (scripts/wine-run.js): the same list as test/layout.test.ts, in plain JS so the packed package's
-// dist/ can use it under Wine without ts-jest. The Wine run checks that this list and layout.exe's
-// output name the same structs, so the two cannot drift apart silently.
-//   P: the package's dist/mechanisms/params.js; raw: p11bridge/raw.
+// One sample description per header struct of test/native/layout.c: the one list both struct
+// layout checks use, test/layout.test.ts (Linux, ts-jest, lib/ sources) and the Windows run
+// (scripts/wine-run.js, on the packed package's dist/ under Wine, without ts-jest), so it is plain
+// JS. Each checks that this list and the layout program's output name the same structs, so the
+// two cannot drift apart silently.
+//   P: lib/mechanisms/params (or the package's dist/mechanisms/params.js); raw: p11bridge/raw.
 'use strict';
 
 module.exports = function described(P, raw) {

@@ -9,7 +9,9 @@
  *  - otherwise env mode: P11SHIM_MODULE = real module path, P11SHIM_RULES = rules file (optional).
  * The rules file is re-read whenever its inode, size, mtime or ctime change (one stat per call).
  *
- * The rules (one per line) are described in p11shim.h.
+ * The rules (one per line) are described in p11shim.h. This file holds the shim's state, the hooks
+ * every wrapper runs and the wrappers with logic of their own; the plain wrappers (hook, forward,
+ * hook) are in p11shim_wrap.c, configuration and rule parsing in p11shim_support.c.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -28,8 +30,8 @@
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 
-static void *g_handle;              /* the real module */
-static CK_FUNCTION_LIST_PTR g_real; /* its function list */
+static void *g_handle;          /* the real module */
+CK_FUNCTION_LIST_PTR shim_real; /* its function list (p11shim.h: CALL) */
 static char g_rules_path[4096];
 static shim_rules g_rules, g_next;
 static int g_rules_read;
@@ -49,11 +51,6 @@ typedef struct {
 } slot_state;
 static slot_state g_slots[SHIM_MAX_SLOTS];
 static int g_nslots;
-
-enum { K_NONE, K_SLOT, K_SESS };
-
-#define CALL(name, args) (g_real && g_real->name ? g_real->name args : CKR_FUNCTION_NOT_SUPPORTED)
-#define CAP(p) ((p) ? *(p) : 0)
 
 /* ---------------------------------------------------------------- state (callers hold g_mu) */
 
@@ -124,7 +121,7 @@ static CK_RV load_real(void) {
   CK_C_GetFunctionList get = NULL;
   CK_RV rv;
   int flags = RTLD_NOW | RTLD_LOCAL;
-  if (g_real) return CKR_OK;
+  if (shim_real) return CKR_OK;
   if (!shim_find_config((void *)&g_mu, target, sizeof(target), g_rules_path, sizeof(g_rules_path)))
     return CKR_GENERAL_ERROR;
 #if defined(__linux__) && defined(RTLD_DEEPBIND) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -137,10 +134,10 @@ static CK_RV load_real(void) {
     return CKR_GENERAL_ERROR;
   }
   *(void **)(&get) = dlsym(g_handle, "C_GetFunctionList");
-  rv = get ? get(&g_real) : CKR_GENERAL_ERROR;
-  if (rv != CKR_OK || !g_real) {
+  rv = get ? get(&shim_real) : CKR_GENERAL_ERROR;
+  if (rv != CKR_OK || !shim_real) {
     fprintf(stderr, "p11shim: C_GetFunctionList of %s failed (0x%lx)\n", target, rv);
-    g_real = NULL;
+    shim_real = NULL;
     dlclose(g_handle);
     g_handle = NULL;
     return rv == CKR_OK ? CKR_GENERAL_ERROR : rv;
@@ -151,7 +148,7 @@ static CK_RV load_real(void) {
 __attribute__((destructor)) static void shim_unload(void) {
   if (g_handle) dlclose(g_handle);
   g_handle = NULL;
-  g_real = NULL;
+  shim_real = NULL;
   shim_sess_clear(1);
 }
 
@@ -198,9 +195,9 @@ static void sleep_ms(unsigned long ms) {
 
 /* ---------------------------------------------------------------- hooks */
 
-/* Before every call: rules reload, missing, rv, removed token; then the delay (outside the lock).
- * Returns 1 with *out set when the call must not reach the real module. */
-static int pre(int fn, int kind, CK_ULONG id, CK_RV *out) {
+/* Before every call (p11shim.h): rules reload, missing, rv, removed token; then the delay
+ * (outside the lock). */
+int shim_pre(int fn, int kind, CK_ULONG id, CK_RV *out) {
   unsigned long ms;
   int hit = 0;
   CK_RV rv = CKR_OK;
@@ -249,8 +246,8 @@ static int pre(int fn, int kind, CK_ULONG id, CK_RV *out) {
   return hit;
 }
 
-/* After a call returning a length: the `lie` / `lie-query` rules. */
-static CK_RV post_len(int fn, CK_RV rv, int has_buf, CK_ULONG cap, CK_ULONG_PTR plen) {
+/* After a call returning a length (p11shim.h): the `lie` / `lie-query` rules. */
+CK_RV shim_post_len(int fn, CK_RV rv, int has_buf, CK_ULONG cap, CK_ULONG_PTR plen) {
   if (rv != CKR_OK || !plen) return rv;
   pthread_mutex_lock(&g_mu);
   if (has_buf && g_rules.lie[fn]) *plen = cap + g_rules.lie_extra[fn];
@@ -259,101 +256,13 @@ static CK_RV post_len(int fn, CK_RV rv, int has_buf, CK_ULONG cap, CK_ULONG_PTR 
   return rv;
 }
 
-/* ---------------------------------------------------------------- plain wrappers */
-
-#define WRAP(name, kind, id, params, args)                              \
-  static CK_RV w_##name params {                                        \
-    CK_RV rv_;                                                          \
-    if (pre(FN_##name, kind, (CK_ULONG)(id), &rv_)) return rv_;         \
-    return CALL(name, args);                                            \
-  }
-
-/* With an output length: `cap` (the buffer size offered) is evaluated before the call. */
-#define WRAPL(name, kind, id, params, args, buf, plen, cap)             \
-  static CK_RV w_##name params {                                        \
-    CK_RV rv_;                                                          \
-    CK_ULONG cap_;                                                      \
-    if (pre(FN_##name, kind, (CK_ULONG)(id), &rv_)) return rv_;         \
-    cap_ = (cap);                                                       \
-    rv_ = CALL(name, args);                                             \
-    return post_len(FN_##name, rv_, (buf) != NULL, cap_, plen);         \
-  }
-
-typedef CK_SESSION_HANDLE SH;
-typedef CK_OBJECT_HANDLE OH;
-typedef CK_MECHANISM_PTR MP;
-typedef CK_BYTE_PTR BP;
-typedef CK_ULONG UL;
-typedef CK_ULONG_PTR ULP;
-typedef CK_ATTRIBUTE_PTR AP;
-
-WRAP(C_GetInfo, K_NONE, 0, (CK_INFO_PTR p), (p))
-WRAPL(C_GetMechanismList, K_SLOT, s, (CK_SLOT_ID s, CK_MECHANISM_TYPE_PTR l, ULP n), (s, l, n), l, n, CAP(n))
-WRAP(C_GetMechanismInfo, K_SLOT, s, (CK_SLOT_ID s, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO_PTR p), (s, t, p))
-WRAP(C_InitToken, K_SLOT, s, (CK_SLOT_ID s, CK_UTF8CHAR_PTR p, UL n, CK_UTF8CHAR_PTR l), (s, p, n, l))
-WRAP(C_InitPIN, K_SESS, h, (SH h, CK_UTF8CHAR_PTR p, UL n), (h, p, n))
-WRAP(C_SetPIN, K_SESS, h, (SH h, CK_UTF8CHAR_PTR o, UL on, CK_UTF8CHAR_PTR p, UL n), (h, o, on, p, n))
-WRAP(C_GetSessionInfo, K_SESS, h, (SH h, CK_SESSION_INFO_PTR p), (h, p))
-WRAPL(C_GetOperationState, K_SESS, h, (SH h, BP b, ULP n), (h, b, n), b, n, CAP(n))
-WRAP(C_SetOperationState, K_SESS, h, (SH h, BP b, UL n, OH e, OH a), (h, b, n, e, a))
-WRAP(C_Logout, K_SESS, h, (SH h), (h))
-WRAP(C_CreateObject, K_SESS, h, (SH h, AP t, UL n, CK_OBJECT_HANDLE_PTR o), (h, t, n, o))
-WRAP(C_CopyObject, K_SESS, h, (SH h, OH o, AP t, UL n, CK_OBJECT_HANDLE_PTR r), (h, o, t, n, r))
-WRAP(C_DestroyObject, K_SESS, h, (SH h, OH o), (h, o))
-WRAP(C_GetObjectSize, K_SESS, h, (SH h, OH o, ULP n), (h, o, n))
-WRAP(C_SetAttributeValue, K_SESS, h, (SH h, OH o, AP t, UL n), (h, o, t, n))
-WRAP(C_FindObjectsInit, K_SESS, h, (SH h, AP t, UL n), (h, t, n))
-WRAPL(C_FindObjects, K_SESS, h, (SH h, CK_OBJECT_HANDLE_PTR o, UL max, ULP n), (h, o, max, n), o, n, max)
-WRAP(C_FindObjectsFinal, K_SESS, h, (SH h), (h))
-WRAP(C_EncryptInit, K_SESS, h, (SH h, MP m, OH k), (h, m, k))
-WRAPL(C_Encrypt, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAPL(C_EncryptUpdate, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAPL(C_EncryptFinal, K_SESS, h, (SH h, BP o, ULP on), (h, o, on), o, on, CAP(on))
-WRAP(C_DecryptInit, K_SESS, h, (SH h, MP m, OH k), (h, m, k))
-WRAPL(C_Decrypt, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAPL(C_DecryptUpdate, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAPL(C_DecryptFinal, K_SESS, h, (SH h, BP o, ULP on), (h, o, on), o, on, CAP(on))
-WRAP(C_DigestInit, K_SESS, h, (SH h, MP m), (h, m))
-WRAPL(C_Digest, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAP(C_DigestUpdate, K_SESS, h, (SH h, BP d, UL dn), (h, d, dn))
-WRAP(C_DigestKey, K_SESS, h, (SH h, OH k), (h, k))
-WRAPL(C_DigestFinal, K_SESS, h, (SH h, BP o, ULP on), (h, o, on), o, on, CAP(on))
-WRAP(C_SignInit, K_SESS, h, (SH h, MP m, OH k), (h, m, k))
-WRAPL(C_Sign, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAP(C_SignUpdate, K_SESS, h, (SH h, BP d, UL dn), (h, d, dn))
-WRAPL(C_SignFinal, K_SESS, h, (SH h, BP o, ULP on), (h, o, on), o, on, CAP(on))
-WRAP(C_SignRecoverInit, K_SESS, h, (SH h, MP m, OH k), (h, m, k))
-WRAPL(C_SignRecover, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAP(C_VerifyInit, K_SESS, h, (SH h, MP m, OH k), (h, m, k))
-WRAP(C_Verify, K_SESS, h, (SH h, BP d, UL dn, BP s, UL sn), (h, d, dn, s, sn))
-WRAP(C_VerifyUpdate, K_SESS, h, (SH h, BP d, UL dn), (h, d, dn))
-WRAP(C_VerifyFinal, K_SESS, h, (SH h, BP s, UL sn), (h, s, sn))
-WRAP(C_VerifyRecoverInit, K_SESS, h, (SH h, MP m, OH k), (h, m, k))
-WRAPL(C_VerifyRecover, K_SESS, h, (SH h, BP s, UL sn, BP o, ULP on), (h, s, sn, o, on), o, on, CAP(on))
-WRAPL(C_DigestEncryptUpdate, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAPL(C_DecryptDigestUpdate, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAPL(C_SignEncryptUpdate, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAPL(C_DecryptVerifyUpdate, K_SESS, h, (SH h, BP d, UL dn, BP o, ULP on), (h, d, dn, o, on), o, on, CAP(on))
-WRAP(C_GenerateKey, K_SESS, h, (SH h, MP m, AP t, UL n, CK_OBJECT_HANDLE_PTR k), (h, m, t, n, k))
-WRAP(C_GenerateKeyPair, K_SESS, h,
-     (SH h, MP m, AP pt, UL pn, AP st, UL sn, CK_OBJECT_HANDLE_PTR pk, CK_OBJECT_HANDLE_PTR sk),
-     (h, m, pt, pn, st, sn, pk, sk))
-WRAPL(C_WrapKey, K_SESS, h, (SH h, MP m, OH w, OH k, BP o, ULP on), (h, m, w, k, o, on), o, on, CAP(on))
-WRAP(C_UnwrapKey, K_SESS, h, (SH h, MP m, OH u, BP w, UL wn, AP t, UL n, CK_OBJECT_HANDLE_PTR k),
-     (h, m, u, w, wn, t, n, k))
-WRAP(C_DeriveKey, K_SESS, h, (SH h, MP m, OH b, AP t, UL n, CK_OBJECT_HANDLE_PTR k), (h, m, b, t, n, k))
-WRAP(C_SeedRandom, K_SESS, h, (SH h, BP d, UL dn), (h, d, dn))
-WRAP(C_GenerateRandom, K_SESS, h, (SH h, BP d, UL dn), (h, d, dn))
-WRAP(C_GetFunctionStatus, K_SESS, h, (SH h), (h))
-WRAP(C_CancelFunction, K_SESS, h, (SH h), (h))
-
 /* ---------------------------------------------------------------- wrappers with their own logic */
 
-static CK_RV w_C_Initialize(CK_VOID_PTR pInitArgs) {
+CK_RV w_C_Initialize(CK_VOID_PTR pInitArgs) {
   CK_C_INITIALIZE_ARGS_PTR a = (CK_C_INITIALIZE_ARGS_PTR)pInitArgs;
   CK_RV rv;
   int i;
-  if (pre(FN_C_Initialize, K_NONE, 0, &rv)) return rv;
+  if (shim_pre(FN_C_Initialize, K_NONE, 0, &rv)) return rv;
   pthread_mutex_lock(&g_mu);
   if (g_inited) {
     rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
@@ -376,9 +285,9 @@ static CK_RV w_C_Initialize(CK_VOID_PTR pInitArgs) {
   return rv;
 }
 
-static CK_RV w_C_Finalize(CK_VOID_PTR pReserved) {
+CK_RV w_C_Finalize(CK_VOID_PTR pReserved) {
   CK_RV rv;
-  if (pre(FN_C_Finalize, K_NONE, 0, &rv)) return rv;
+  if (shim_pre(FN_C_Finalize, K_NONE, 0, &rv)) return rv;
   pthread_mutex_lock(&g_mu);
   if (!g_inited) {
     pthread_mutex_unlock(&g_mu);
@@ -395,12 +304,12 @@ static CK_RV w_C_Finalize(CK_VOID_PTR pReserved) {
   return rv;
 }
 
-static CK_RV w_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR pcount) {
+CK_RV w_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR pcount) {
   CK_RV rv;
   CK_ULONG n = 0, m = 0, i, cap;
   CK_SLOT_ID *tmp = NULL;
   int attempt;
-  if (pre(FN_C_GetSlotList, K_NONE, 0, &rv)) return rv;
+  if (shim_pre(FN_C_GetSlotList, K_NONE, 0, &rv)) return rv;
   if (!pcount) return CKR_ARGUMENTS_BAD;
   cap = list ? *pcount : 0;
   for (attempt = 0; attempt < 4; attempt++) {
@@ -428,12 +337,12 @@ static CK_RV w_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR
   }
   *pcount = m;
   free(tmp);
-  return post_len(FN_C_GetSlotList, rv, list != NULL, cap, pcount);
+  return shim_post_len(FN_C_GetSlotList, rv, list != NULL, cap, pcount);
 }
 
-static CK_RV w_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR p) {
+CK_RV w_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR p) {
   CK_RV rv;
-  if (pre(FN_C_GetSlotInfo, K_NONE, 0, &rv)) return rv;
+  if (shim_pre(FN_C_GetSlotInfo, K_NONE, 0, &rv)) return rv;
   rv = CALL(C_GetSlotInfo, (slot, p));
   if (rv == CKR_OK && p) {
     pthread_mutex_lock(&g_mu);
@@ -454,9 +363,9 @@ static CK_FLAGS lockout_flags(CK_FLAGS flags, unsigned long limit, unsigned long
   return flags;
 }
 
-static CK_RV w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR p) {
+CK_RV w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR p) {
   CK_RV rv;
-  if (pre(FN_C_GetTokenInfo, K_SLOT, slot, &rv)) return rv;
+  if (shim_pre(FN_C_GetTokenInfo, K_SLOT, slot, &rv)) return rv;
   rv = CALL(C_GetTokenInfo, (slot, p));
   if (rv == CKR_OK && p) {
     slot_state *s;
@@ -472,10 +381,10 @@ static CK_RV w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR p) {
   return rv;
 }
 
-static CK_RV w_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+CK_RV w_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
                              CK_SESSION_HANDLE_PTR ph) {
   CK_RV rv;
-  if (pre(FN_C_OpenSession, K_SLOT, slot, &rv)) return rv;
+  if (shim_pre(FN_C_OpenSession, K_SLOT, slot, &rv)) return rv;
   rv = CALL(C_OpenSession, (slot, flags, app, notify, ph));
   if (rv == CKR_OK && ph) {
     pthread_mutex_lock(&g_mu);
@@ -486,9 +395,9 @@ static CK_RV w_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, C
 }
 
 /* Closing goes through even on a pulled token, so the real session is released. */
-static CK_RV w_C_CloseSession(CK_SESSION_HANDLE h) {
+CK_RV w_C_CloseSession(CK_SESSION_HANDLE h) {
   CK_RV rv;
-  if (pre(FN_C_CloseSession, K_NONE, 0, &rv)) return rv;
+  if (shim_pre(FN_C_CloseSession, K_NONE, 0, &rv)) return rv;
   rv = CALL(C_CloseSession, (h));
   pthread_mutex_lock(&g_mu);
   shim_sess_del(h);
@@ -496,9 +405,9 @@ static CK_RV w_C_CloseSession(CK_SESSION_HANDLE h) {
   return rv;
 }
 
-static CK_RV w_C_CloseAllSessions(CK_SLOT_ID slot) {
+CK_RV w_C_CloseAllSessions(CK_SLOT_ID slot) {
   CK_RV rv;
-  if (pre(FN_C_CloseAllSessions, K_NONE, 0, &rv)) return rv;
+  if (shim_pre(FN_C_CloseAllSessions, K_NONE, 0, &rv)) return rv;
   rv = CALL(C_CloseAllSessions, (slot));
   pthread_mutex_lock(&g_mu);
   shim_sess_del_slot(slot);
@@ -506,14 +415,14 @@ static CK_RV w_C_CloseAllSessions(CK_SLOT_ID slot) {
   return rv;
 }
 
-static CK_RV w_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len) {
+CK_RV w_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len) {
   CK_RV rv;
   CK_SLOT_ID slot = 0;
   slot_state *s = NULL;
   unsigned long limit = 0;
   char ppin[SHIM_MAX_PIN];
   int use_ppin = 0, u = user == CKU_USER ? (int)CKU_USER : user == CKU_SO ? (int)CKU_SO : -1;
-  if (pre(FN_C_Login, K_SESS, h, &rv)) return rv;
+  if (shim_pre(FN_C_Login, K_SESS, h, &rv)) return rv;
   pthread_mutex_lock(&g_mu);
   if (u >= 0) {
     if (shim_sess_slot(h, &slot)) s = slot_get(slot, 1);
@@ -549,11 +458,11 @@ static CK_RV w_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR p
   return rv;
 }
 
-static CK_RV w_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n) {
+CK_RV w_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n) {
   CK_RV rv;
   CK_ULONG i, *caps = NULL, extra = 0, qlen = 0;
   int lie, lieq;
-  if (pre(FN_C_GetAttributeValue, K_SESS, h, &rv)) return rv;
+  if (shim_pre(FN_C_GetAttributeValue, K_SESS, h, &rv)) return rv;
   pthread_mutex_lock(&g_mu);
   lie = g_rules.lie[FN_C_GetAttributeValue];
   extra = g_rules.lie_extra[FN_C_GetAttributeValue];
@@ -578,12 +487,12 @@ static CK_RV w_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_A
 }
 
 /* The shim's own slot events: changes of the `removed` rules, polled every 20 ms while blocking. */
-static CK_RV w_C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved) {
+CK_RV w_C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved) {
   CK_RV rv;
   unsigned long gen;
   int i;
   (void)pReserved;
-  if (pre(FN_C_WaitForSlotEvent, K_NONE, 0, &rv)) return rv;
+  if (shim_pre(FN_C_WaitForSlotEvent, K_NONE, 0, &rv)) return rv;
   if (!pSlot) return CKR_ARGUMENTS_BAD;
   pthread_mutex_lock(&g_mu);
   if (!g_inited) {
@@ -647,7 +556,7 @@ SHIM_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList) {
   if (rv == CKR_OK) {
     g_list.version.major = 2;
     g_list.version.minor = 40;
-#define P11SHIM_X(name) g_list.name = g_real->name && !g_rules.missing[FN_##name] ? w_##name : NULL;
+#define P11SHIM_X(name) g_list.name = shim_real->name && !g_rules.missing[FN_##name] ? w_##name : NULL;
 #define w_C_GetFunctionList C_GetFunctionList
     P11_FUNCTIONS_2_40(P11SHIM_X)
 #undef w_C_GetFunctionList

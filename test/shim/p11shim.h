@@ -1,6 +1,7 @@
 /*
  * p11shim - a PKCS#11 2.40 module for tests that wraps a real module (SoftHSM) and injects
- * faults described by a rules file. Shared declarations of p11shim.c (wrappers, state) and
+ * faults described by a rules file. Shared declarations of p11shim.c (state, hooks, wrappers with
+ * logic of their own, the function list), p11shim_wrap.c (the plain wrappers) and
  * p11shim_support.c (configuration, rules parser, session table, rule helpers).
  *
  * Rules, one per line, '#' starts a comment; numbers are decimal or 0x hex; function names may drop
@@ -124,5 +125,20 @@ int shim_is_broken(const shim_rules *r, CK_SLOT_ID slot);
 int shim_storm_fires(shim_rules *r, int fn, CK_RV *out);
 /* Calls the logout rule lets through: login, session end, and the calls continuing an operation. */
 int shim_login_free(int fn);
+
+/* p11shim.c: the shim's hooks and the real module, for the wrappers of p11shim_wrap.c. */
+enum { K_NONE, K_SLOT, K_SESS }; /* what a call's id is: nothing, a slot, a session */
+extern CK_FUNCTION_LIST_PTR shim_real; /* the real module's function list; NULL until loaded */
+#define CALL(name, args) (shim_real && shim_real->name ? shim_real->name args : CKR_FUNCTION_NOT_SUPPORTED)
+#define CAP(p) ((p) ? *(p) : 0)
+/* Before every call: 1 with *out set when the call must not reach the real module. */
+int shim_pre(int fn, int kind, CK_ULONG id, CK_RV *out);
+/* After a call with an output length; cap: the buffer size the caller offered. */
+CK_RV shim_post_len(int fn, CK_RV rv, int has_buf, CK_ULONG cap, CK_ULONG_PTR plen);
+/* w_C_Initialize ... : the wrappers (p11shim.c, p11shim_wrap.c), typed as the 2.40 list's members.
+ * Hidden like everything but C_GetFunctionList (-fvisibility=hidden). */
+#define P11SHIM_X(name) extern __typeof__(*(CK_##name)0) w_##name;
+P11_FUNCTIONS_2_40(P11SHIM_X)
+#undef P11SHIM_X
 
 #endif /* P11SHIM_H */

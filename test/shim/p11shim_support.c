@@ -1,5 +1,5 @@
 /*
- * p11shim support: where the configuration is, the rules parser (syntax in p11shim.c), the
+ * p11shim support: where the configuration is, the rules parser (syntax in p11shim.h), the
  * session -> slot table.
  */
 #define _GNU_SOURCE
