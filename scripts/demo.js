@@ -103,6 +103,9 @@ async function main() {
 // The typed layer: a certificate whose key never leaves the token.
 async function issueCertificate(fx) {
   const { Module, Pkcs11Crypto } = require(pkg || '../dist/index.js');
+  // @peculiar/x509 2 resolves its algorithms through tsyringe, which needs a Reflect metadata
+  // polyfill loaded first (its README: reflect-metadata); both are devDependencies, not p11bridge's.
+  require('reflect-metadata');
   const x509 = require('@peculiar/x509');
   const mod = await Module.open(fx.modulePath);
   try {

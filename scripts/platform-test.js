@@ -85,8 +85,12 @@ function ensureNode(arch, major) {
 }
 
 function packTarball(dir) {
-  const out = JSON.parse(sh('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root }));
-  return path.join(dir, out[0].filename);
+  // Not `npm pack --json`: prepack (scripts/ensure-built.js) prints make's lines on the same stdout
+  // when it has something to rebuild, and that is no JSON. The destination is a fresh directory.
+  sh('npm', ['pack', '--pack-destination', dir], { cwd: root });
+  const tgz = fs.readdirSync(dir).filter((f) => f.endsWith('.tgz'));
+  if (tgz.length !== 1) throw new Error(`npm pack left ${tgz.length} tarballs in ${dir}`);
+  return path.join(dir, tgz[0]);
 }
 
 function withMounts(rootDir, fn) {
@@ -118,8 +122,9 @@ function main() {
   const r = ensureRoot(suite, arch);
   const node = ensureNode(arch, major);
 
-  // The app: the packed tarball (+ @peculiar/x509, the demo's certificate step) installed with
-  // scripts off by the host's npm, which only unpacks files; nothing is built or run.
+  // The app: the packed tarball (+ @peculiar/x509 and the reflect-metadata polyfill it needs, for
+  // the demo's certificate step, at this checkout's versions) installed with scripts off by the
+  // host's npm, which only unpacks files; nothing is built or run.
   const app = path.join(r.dir, 'srv', 'app');
   fs.rmSync(app, { recursive: true, force: true });
   fs.mkdirSync(path.join(app, 'scripts'), { recursive: true });
@@ -128,8 +133,9 @@ function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'p11bridge-platform-'));
   try {
     const tgz = packTarball(tmp);
-    const x509 = require(path.join(root, 'node_modules', '@peculiar', 'x509', 'package.json')).version;
-    sh('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', tgz, `@peculiar/x509@${x509}`], { cwd: app });
+    const version = (name) => require(path.join(root, 'node_modules', name, 'package.json')).version;
+    const demoDeps = ['@peculiar/x509', 'reflect-metadata'].map((name) => `${name}@${version(name)}`);
+    sh('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', tgz, ...demoDeps], { cwd: app });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,18 +1,15 @@
 // signPdf / TokenPdfSigner with SoftHSM keys (p11bridge-a, session objects), checked by poppler's
 // pdfsig: "Signature is Valid" by the token certificate (trusted through an NSS database holding
 // the test CA), also for a PDF of several MB, and a changed byte reported as such.
-import * as crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { SignPdf } from '@signpdf/signpdf';
 import { plainAddPlaceholder } from '@signpdf/placeholder-plain';
 import { SUBFILTER_ETSI_CADES_DETACHED } from '@signpdf/utils';
-import { fixture } from './helpers/softhsm';
-import { Module, Session, PrivateKey } from '../lib/index';
 import { signPdf, TokenPdfSigner, verifyCms } from '../lib/documents';
-import { makeCa, TestCa } from './fixtures/documents/pki';
+import type { TestCa } from './fixtures/documents/pki';
+import { openDocumentSigners, DocumentSigners } from './fixtures/documents/signers';
 import { makePdf } from './fixtures/documents/pdf';
 
 function pdfsig(nssdir: string, file: string): { status: number | null; out: string } {
@@ -29,42 +26,26 @@ function contents(pdf: Buffer): { cms: Buffer; range: number[] } {
 }
 
 describe('PDF signatures (PAdES-B-B) by token keys, checked by pdfsig', () => {
-  let mod: Module;
-  let s: Session;
+  let fx: DocumentSigners;
   let ca: TestCa;
   let dir: string;
   let nss: string;
-  const keys: Record<string, { key: PrivateKey; cert: crypto.X509Certificate }> = {};
+  let keys: DocumentSigners['keys'];
 
   beforeAll(async () => {
-    mod = await Module.open(fixture().modulePath);
-    s = await (await mod.findSlot('p11bridge-a'))!.openSession({ write: true });
-    await s.login('1234');
-    ca = await makeCa('p11bridge pdf root');
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p11bridge-pdf-'));
+    fx = await openDocumentSigners('pdf');
+    ({ ca, dir, keys } = fx);
+    // pdfsig trusts what its NSS database trusts: the test CA.
     nss = path.join(dir, 'nss');
     fs.mkdirSync(nss);
-    fs.writeFileSync(path.join(dir, 'ca.pem'), ca.pem);
     expect(spawnSync('certutil', ['-N', '-d', `sql:${nss}`, '--empty-password']).status).toBe(0);
-    expect(spawnSync('certutil', ['-A', '-d', `sql:${nss}`, '-n', 'p11bridge test root', '-t', 'CT,C,C', '-i', path.join(dir, 'ca.pem')]).status).toBe(0);
-    for (const [name, spec] of [
-      ['rsa', { name: 'RSA', modulusLength: 2048 }],
-      ['ec', { name: 'EC', curve: 'P-256' }],
-    ] as const) {
-      const id = crypto.randomBytes(8);
-      const kp = await s.generateKeyPair(spec, { privateKey: { id }, publicKey: { id } });
-      const cert = await ca.issue(await kp.publicKey.toSpki(), `pdf signer ${name}`);
-      await s.importCertificate(cert, { id });
-      keys[name] = { key: kp.privateKey, cert };
-    }
+    expect(spawnSync('certutil', ['-A', '-d', `sql:${nss}`, '-n', 'p11bridge test root', '-t', 'CT,C,C', '-i', fx.caPem]).status).toBe(0);
   });
   afterAll(async () => {
-    fs.rmSync(dir, { recursive: true, force: true });
-    await s?.close();
-    await mod?.close();
+    await fx?.close();
   });
 
-  test.each(['rsa', 'ec'])('%s: pdfsig says the signature is valid, by the token certificate, trusted', async (name) => {
+  test.each(['rsa', 'ec'] as const)('%s: pdfsig says the signature is valid, by the token certificate, trusted', async (name) => {
     const signed = await signPdf(makePdf(`signed with ${name}`), { key: keys[name].key, reason: 'test', location: 'CI' });
     const file = path.join(dir, `${name}.pdf`);
     fs.writeFileSync(file, signed);

@@ -3,12 +3,9 @@
 import * as crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { fixture } from './helpers/softhsm';
-import { Module, Session, PrivateKey } from '../lib/index';
 import { signXml, CertificateMismatchError } from '../lib/documents';
-import { makeCa, TestCa } from './fixtures/documents/pki';
+import { openDocumentSigners, DocumentSigners } from './fixtures/documents/signers';
 
 const XML = '<?xml version="1.0" encoding="UTF-8"?>\n<invoice xmlns="urn:example:invoice"><id>42</id><amount currency="EUR">100.00</amount></invoice>';
 
@@ -21,39 +18,20 @@ export function xmlsec1Verify(dir: string, caPem: string, xml: string): { status
 }
 
 describe('XAdES-BES enveloped signatures by token keys, checked by xmlsec1', () => {
-  let mod: Module;
-  let s: Session;
-  let ca: TestCa;
+  let fx: DocumentSigners;
   let dir: string;
   let caPem: string;
-  const keys: Record<string, { key: PrivateKey; cert: crypto.X509Certificate }> = {};
+  let keys: DocumentSigners['keys'];
 
   beforeAll(async () => {
-    mod = await Module.open(fixture().modulePath);
-    s = await (await mod.findSlot('p11bridge-a'))!.openSession({ write: true });
-    await s.login('1234');
-    ca = await makeCa('p11bridge xades root');
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p11bridge-xades-'));
-    caPem = path.join(dir, 'ca.pem');
-    fs.writeFileSync(caPem, ca.pem);
-    for (const [name, spec] of [
-      ['rsa', { name: 'RSA', modulusLength: 2048 }],
-      ['ec', { name: 'EC', curve: 'P-256' }],
-    ] as const) {
-      const id = crypto.randomBytes(8);
-      const kp = await s.generateKeyPair(spec, { privateKey: { id }, publicKey: { id } });
-      const cert = await ca.issue(await kp.publicKey.toSpki(), `xades signer ${name}`);
-      await s.importCertificate(cert, { id });
-      keys[name] = { key: kp.privateKey, cert };
-    }
+    fx = await openDocumentSigners('xades');
+    ({ dir, caPem, keys } = fx);
   });
   afterAll(async () => {
-    fs.rmSync(dir, { recursive: true, force: true });
-    await s?.close();
-    await mod?.close();
+    await fx?.close();
   });
 
-  test.each(['rsa', 'ec'])('%s: xmlsec1 --verify accepts it; a changed amount fails', async (name) => {
+  test.each(['rsa', 'ec'] as const)('%s: xmlsec1 --verify accepts it; a changed amount fails', async (name) => {
     const signed = await signXml(XML, { key: keys[name].key });
     expect(signed).toContain('SignedProperties');
     expect(signed).toContain('SigningCertificate');

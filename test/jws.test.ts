@@ -5,9 +5,8 @@ import { fixture } from './helpers/softhsm';
 import { Module, Session, PrivateKey, PublicKey, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA } from '../lib/index';
 import { jwkOf, signJws, signJwt, JWS_ALGORITHMS } from '../lib/interop/jws';
 import type { JwsAlgorithm } from '../lib/interop/jws';
-
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const jose = require('jose') as typeof import('jose');
+// jose 6 is ESM-only: jest.config.js has ts-jest transpile it to CommonJS for this import.
+import * as jose from 'jose';
 
 type Pair = { publicKey: PublicKey; privateKey: PrivateKey };
 

@@ -8,10 +8,8 @@ import { fixture } from './helpers/softhsm';
 import { createNssDb, NssDb } from './helpers/nss';
 import { Module, Session, PrivateKey, SecretKey } from '../lib/index';
 import { Pkcs11Crypto, Pkcs11CryptoKey } from '../lib/interop/webcrypto';
+import { x509 } from './helpers/x509';
 import { truncationOf } from '../lib/interop/webcrypto/derive';
-
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const x509 = require('@peculiar/x509');
 
 const node = crypto.webcrypto.subtle;
 type NodeKey = crypto.webcrypto.CryptoKey;

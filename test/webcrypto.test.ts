@@ -10,9 +10,7 @@ import * as path from 'node:path';
 import { fixture } from './helpers/softhsm';
 import { Module, Session, PrivateKey, PublicKey, SecretKey } from '../lib/index';
 import { Pkcs11Crypto, Pkcs11CryptoKey } from '../lib/interop/webcrypto';
-
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const x509 = require('@peculiar/x509');
+import { x509 } from './helpers/x509';
 
 const node = crypto.webcrypto.subtle;
 const data = Buffer.from('webcrypto provider data');
