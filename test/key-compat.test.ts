@@ -1,7 +1,7 @@
 // A mechanism that does not fit the key (issue 17, item 2): an EC key asked for RSASSA-PKCS1-v1_5,
 // RSA-PSS or EdDSA, and an RSA key asked for ECDSA, end in KeyMechanismMismatchError naming the
 // typed method, the key type and the mechanism, not in SoftHSM's CKR_GENERAL_ERROR. When the key's
-// type is known (a find() template that names it, or learnt from an earlier failure) the library
+// type is known (a key the library generated, a find() template that names it, or learnt from an earlier failure) the library
 // refuses before calling the module; otherwise the module's answer is replaced (and kept as
 // `cause`). The fault shim makes a module answer CKR_KEY_TYPE_INCONSISTENT / CKR_MECHANISM_INVALID
 // instead, which map the same way. Argument errors name the typed method (`privateKey.sign`,
@@ -96,7 +96,10 @@ describe('a module that answers CKR_KEY_TYPE_INCONSISTENT or CKR_MECHANISM_INVAL
     ['0x63', 'CKR_KEY_TYPE_INCONSISTENT'],
     ['0x70', 'CKR_MECHANISM_INVALID'],
   ])('rv %s (%s) on C_SignInit of an EC key with RSA-PSS: the same error, the module answer as cause', async (rv, name) => {
-    const { privateKey } = await session.generateKeyPair({ name: 'EC', curve: 'P-256' });
+    // A fresh object for a generated key: generated keys are of known type (refused before the
+    // call, test/key-type-checks.test.ts), this one is not, so the module is asked.
+    const generated = await session.generateKeyPair({ name: 'EC', curve: 'P-256' });
+    const privateKey = (await session.object(generated.privateKey.handle)) as PrivateKey;
     shim.setRules([`rv C_SignInit ${rv}`]);
     try {
       const e = (await privateKey.sign({ name: 'RSA-PSS', hash: 'SHA-256' }, data).catch((x: unknown) => x)) as KeyMechanismMismatchError;

@@ -924,11 +924,15 @@ describe('NSS softoken through the typed layer: empty-password database', () => 
       const ec = await s.generateKeyPair({ name: 'EC', curve: 'P-256' });
       const aes = await s.generateKey({ name: 'AES', length: 128 });
       const generic = await s.generateKey({ name: 'generic', length: 32 });
+      // Fresh objects for the same keys: generated keys are of known type, refused before the
+      // call (test/key-type-checks.test.ts); these reach NSS.
+      const fresh = async <K extends Pkcs11Object>(k: K): Promise<K> => (await s.object(k.handle)) as K;
+      const [aesF, ecPrivF, ecPubF, genericF] = [await fresh(aes), await fresh(ec.privateKey), await fresh(ec.publicKey), await fresh(generic)];
       const cases: Array<[() => Promise<unknown>, string]> = [
-        [() => aes.sign({ name: 'ECDSA', hash: 'SHA-256' }, data), 'C_SignInit'],
-        [() => ec.privateKey.sign({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, data), 'C_SignInit'],
-        [() => ec.publicKey.encrypt({ name: 'AES-GCM', iv: Buffer.alloc(12) }, data), 'C_EncryptInit'],
-        [() => generic.encrypt({ name: 'AES-CBC', iv: Buffer.alloc(16) }, data), 'C_EncryptInit'],
+        [() => aesF.sign({ name: 'ECDSA', hash: 'SHA-256' }, data), 'C_SignInit'],
+        [() => ecPrivF.sign({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, data), 'C_SignInit'],
+        [() => ecPubF.encrypt({ name: 'AES-GCM', iv: Buffer.alloc(12) }, data), 'C_EncryptInit'],
+        [() => genericF.encrypt({ name: 'AES-CBC', iv: Buffer.alloc(16) }, data), 'C_EncryptInit'],
         [() => aes.sign({ name: 'HMAC', hash: 'SHA-256' }, data), 'C_SignInit'],
       ];
       for (const [call, fn] of cases) {

@@ -11,7 +11,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fixture } from './helpers/softhsm';
 import { ecPublicKey, rsaPublicKey } from './helpers/keys';
-import { Module, Session, SecretKey, Pkcs11Error, KeyTypeInconsistentError, OperationFinishedError, CKM_ECDSA } from '../lib/index';
+import { Module, Session, SecretKey, Pkcs11Error, KeyTypeInconsistentError, KeyMechanismMismatchError, OperationFinishedError, CKM_ECDSA, type PublicKey } from '../lib/index';
 import { CipherStream, OperationWritable } from '../lib/session/streams';
 
 const MB = 1024 * 1024;
@@ -113,13 +113,17 @@ describe('typed streams and async iterables on SoftHSM', () => {
       await expectSessionFree();
     });
 
-    test('a wrong key type fails in construct(): the pipeline rejects with KeyTypeInconsistentError, the session is free', async () => {
-      const { publicKey } = await s.generateKeyPair({ name: 'RSA', modulusLength: 1024 });
+    test('a wrong key type fails in construct(): the pipeline rejects with KeyMechanismMismatchError (KeyTypeInconsistentError as cause), the session is free', async () => {
+      const generated = await s.generateKeyPair({ name: 'RSA', modulusLength: 1024 });
+      // A fresh object (type not known yet, unlike a generated key's), so the module is asked.
+      const publicKey = (await s.object(generated.publicKey.handle)) as PublicKey;
       const out = collector();
       const err = await pipeline(Readable.from(chunked(big, 65536)), s.encryptStream({ name: 'AES-CBC', iv: Buffer.alloc(16) }, publicKey), out.sink).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(KeyTypeInconsistentError);
-      expect(err).toBeInstanceOf(Pkcs11Error);
-      expect(err).toMatchObject({ rvName: 'CKR_KEY_TYPE_INCONSISTENT', function: 'C_EncryptInit' });
+      expect(err).toBeInstanceOf(KeyMechanismMismatchError);
+      const cause = (err as { cause?: unknown }).cause;
+      expect(cause).toBeInstanceOf(KeyTypeInconsistentError);
+      expect(cause).toBeInstanceOf(Pkcs11Error);
+      expect(cause).toMatchObject({ rvName: 'CKR_KEY_TYPE_INCONSISTENT', function: 'C_EncryptInit' });
       expect(out.data().length).toBe(0);
       await expectSessionFree();
     });
@@ -292,13 +296,14 @@ describe('typed streams and async iterables on SoftHSM', () => {
 
     test('a wrong key type at init rejects the result with the typed class (nobody awaiting result does not crash)', async () => {
       const { publicKey } = await s.generateKeyPair({ name: 'EC', curve: 'P-256' });
-      const ss = s.signStream({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, publicKey);
+      // ECDSA fits the key's family, so the module is asked (and refuses a public key for signing).
+      const ss = s.signStream({ name: 'ECDSA' }, publicKey);
       const err = await pipeline(Readable.from([Buffer.from('data')]), ss).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Pkcs11Error);
       expect(err).toMatchObject({ function: 'C_SignInit' });
       await expect(ss.result).rejects.toBe(err);
       // Unread result of a failing stream: no unhandled rejection.
-      await pipeline(Readable.from([Buffer.from('data')]), s.signStream({ name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, publicKey)).catch(() => undefined);
+      await pipeline(Readable.from([Buffer.from('data')]), s.signStream({ name: 'ECDSA' }, publicKey)).catch(() => undefined);
       await expectSessionFree();
     });
 

@@ -50,10 +50,35 @@ family(AES, [
   C.CKM_AES_OFB, C.CKM_AES_CFB8, C.CKM_AES_CFB64, C.CKM_AES_CFB128, C.CKM_AES_CMAC, C.CKM_AES_CMAC_GENERAL,
   C.CKM_AES_MAC, C.CKM_AES_MAC_GENERAL, C.CKM_AES_KEY_WRAP, C.CKM_AES_KEY_WRAP_PAD, C.CKM_AES_KEY_WRAP_KWP,
 ]); // prettier-ignore
+// Derive mechanisms, checked against the base key (ECDH on X25519/X448 keys is CKM_ECDH1_DERIVE too).
+family([C.CKK_EC, C.CKK_EC_MONTGOMERY], [C.CKM_ECDH1_DERIVE, C.CKM_ECDH1_COFACTOR_DERIVE]);
+family(AES, [C.CKM_AES_ECB_ENCRYPT_DATA, C.CKM_AES_CBC_ENCRYPT_DATA]);
+family([C.CKK_DH], [C.CKM_DH_PKCS_DERIVE]);
+
+// Generation mechanism → the type of the keys it makes, for keys the library generates: their
+// type is known from the start, so the first mismatched call is refused before the module.
+const GENERATED = new Map<number, number>([
+  [C.CKM_RSA_PKCS_KEY_PAIR_GEN, C.CKK_RSA],
+  [C.CKM_EC_KEY_PAIR_GEN, C.CKK_EC],
+  [C.CKM_EC_EDWARDS_KEY_PAIR_GEN, C.CKK_EC_EDWARDS],
+  [C.CKM_EC_MONTGOMERY_KEY_PAIR_GEN, C.CKK_EC_MONTGOMERY],
+  [C.CKM_DSA_KEY_PAIR_GEN, C.CKK_DSA],
+  [C.CKM_DH_PKCS_KEY_PAIR_GEN, C.CKK_DH],
+  [C.CKM_AES_KEY_GEN, C.CKK_AES],
+  [C.CKM_GENERIC_SECRET_KEY_GEN, C.CKK_GENERIC_SECRET],
+  [C.CKM_DES3_KEY_GEN, C.CKK_DES3],
+]);
 
 // The module's answers that mean "not this key" on such a call. CKR_GENERAL_ERROR is SoftHSM's;
 // it becomes the library's error only when the table says the pair does not fit.
-const MISMATCH_CODES = new Set<number>([C.CKR_KEY_TYPE_INCONSISTENT, C.CKR_MECHANISM_INVALID, C.CKR_GENERAL_ERROR]);
+// C_WrapKey / C_UnwrapKey say it with their own codes.
+const MISMATCH_CODES = new Set<number>([
+  C.CKR_KEY_TYPE_INCONSISTENT,
+  C.CKR_MECHANISM_INVALID,
+  C.CKR_GENERAL_ERROR,
+  C.CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
+  C.CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
+]);
 
 const keyTypes = new WeakMap<KeyRef, number>();
 
@@ -61,6 +86,16 @@ const keyTypes = new WeakMap<KeyRef, number>();
 export function rememberKeyType(key: KeyRef, keyType: unknown): void {
   const n = typeof keyType === 'number' ? keyType : typeof keyType === 'string' ? keyTypeNumber(keyType) : typeof keyType === 'bigint' ? Number(keyType) : undefined;
   if (n !== undefined && Number.isSafeInteger(n)) keyTypes.set(key, n);
+}
+
+/**
+ * Records the type of a key the library made with `mechanism` (a generation mechanism) or from
+ * `template`: the template's keyType wins (the module refuses a template that contradicts the
+ * mechanism, so a key that exists has it); otherwise the type the mechanism makes, if known.
+ */
+export function rememberMadeKeyType(key: KeyRef, mechanism: Mechanism | undefined, template?: { keyType?: unknown } | null): void {
+  const kt = template?.keyType ?? (mechanism ? GENERATED.get(Number(mechanism.mechanism)) : undefined);
+  if (kt !== undefined) rememberKeyType(key, kt);
 }
 
 /** The key's CKK_* type when the library knows it, without asking the module. */

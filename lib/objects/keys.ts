@@ -39,8 +39,11 @@ function typedName(key: Key, kind: string): string {
   return name;
 }
 
-// The key's CKA_KEY_TYPE, read on a session this operation holds (only after a failed call).
-function keyTypeReader(raw: RawModule, h: Ulong, key: Key): () => Promise<unknown> {
+/**
+ * @internal The key's CKA_KEY_TYPE, read on a session this operation holds (only after a failed
+ * call: mismatchAfterFailure in mechanisms/key-compat.ts).
+ */
+export function keyTypeReader(raw: RawModule, h: Ulong, key: Pkcs11Object): () => Promise<unknown> {
   return async () => {
     const [a] = await raw.C_GetAttributeValueAsync(h, key.handle, [C.CKA_KEY_TYPE]);
     return a.status === 'ok' && Buffer.isBuffer(a.value) ? ulong.decode(a.value) : undefined;
@@ -301,10 +304,29 @@ function otherKey(what: string, self: Key, key: unknown): Pkcs11Object {
   return key;
 }
 
+// Key management on `key` with mechanism `m`, on the session: a mechanism of another key family
+// (AES-KW with an RSA key …) is refused before the call when the key's type is known, and the
+// module's "not this key" answer becomes the same error (see mechanisms/key-compat.ts).
+function keyed<T>(key: Key, kind: string, m: Mechanism, call: (raw: RawModule, h: Ulong) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const what = typedName(key, kind);
+  checkKeyMechanism(key, m, what);
+  return key.session.run(
+    kind,
+    async (raw, h) => {
+      try {
+        return await call(raw, h);
+      } catch (e) {
+        throw await mismatchAfterFailure(e, key, m, what, keyTypeReader(raw, h, key));
+      }
+    },
+    signal,
+  );
+}
+
 async function wrap(wrapping: Key, spec: WrapSpec, key: Key, signal?: AbortSignal): Promise<Buffer> {
   const m = resolveWrapMechanism(spec, 'wrap');
   const k = otherKey('wrap', wrapping, key);
-  return wrapping.session.run('wrap', (raw, h) => raw.C_WrapKeyAsync(h, m, wrapping.handle, k.handle), signal);
+  return keyed(wrapping, 'wrap', m, (raw, h) => raw.C_WrapKeyAsync(h, m, wrapping.handle, k.handle), signal);
 }
 
 async function unwrap(unwrapping: Key, spec: WrapSpec, wrapped: Bytes, template: UnwrapTemplate, signal?: AbortSignal): Promise<Key> {
@@ -315,8 +337,10 @@ async function unwrap(unwrapping: Key, spec: WrapSpec, wrapped: Bytes, template:
   if (t.keyType === undefined) throw new TypeError("unwrap: argument 'template' must say the new key's type (keyType: 'aes', 'ec', 'rsa' …)");
   const cls = keyClass('unwrap', t.class);
   const raw = encodeTemplate({ ...defaultsFor(cls, t.keyType), ...t });
-  const h = await unwrapping.session.run('unwrap', (mod, s) => mod.C_UnwrapKeyAsync(s, m, unwrapping.handle, wrapped, raw), signal);
-  return keyFor(unwrapping.session, h, cls);
+  const h = await keyed(unwrapping, 'unwrap', m, (mod, s) => mod.C_UnwrapKeyAsync(s, m, unwrapping.handle, wrapped, raw), signal);
+  const k = keyFor(unwrapping.session, h, cls);
+  rememberKeyType(k, t.keyType);
+  return k;
 }
 
 /**
@@ -345,8 +369,10 @@ async function derive(base: Key, kind: 'privateKey' | 'secretKey', spec: Private
   const raw = encodeTemplate({ class: 'secretKey', keyType, ...defaultsFor(cls, keyType), ...t });
   // Before taking the session: an ECDH peer given as a PublicKey is read through its own session.
   const m = await resolveDeriveMechanism(spec, kind, 'derive');
-  const h = await base.session.run('derive', (mod, s) => mod.C_DeriveKeyAsync(s, m, base.handle, raw), signal);
-  return keyFor(base.session, h, cls);
+  const h = await keyed(base, 'derive', m, (mod, s) => mod.C_DeriveKeyAsync(s, m, base.handle, raw), signal);
+  const k = keyFor(base.session, h, cls);
+  if (keyType !== undefined) rememberKeyType(k, keyType);
+  return k;
 }
 
 export class PrivateKey extends Key {

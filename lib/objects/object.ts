@@ -5,6 +5,7 @@ import { attributeType, decodeAttribute, encodeTemplate, TemplateObject } from '
 import type { AttributeType } from '../template/attributes';
 import type { Session } from '../session/session';
 import { CK_UNAVAILABLE_INFORMATION } from '../binding/pkcs11';
+import { knownKeyType, rememberKeyType } from '../mechanisms/key-compat';
 
 /** Values read by getAttributes; names that could not be read are in `unreadable`. */
 export type AttributeValues<K extends string> = { [P in K]?: AttributeType<P> } & {
@@ -46,7 +47,9 @@ export class Pkcs11Object {
     const raw = encodeTemplate(changes);
     const h = await this.session.run('copy', (m, s) => m.C_CopyObjectAsync(s, this.handle, raw));
     // A copy has the original's class (CKA_CLASS cannot be changed), so it gets the same JS class.
-    return new (this.constructor as new (session: Session, handle: Ulong) => this)(this.session, h);
+    const copy = new (this.constructor as new (session: Session, handle: Ulong) => this)(this.session, h);
+    rememberKeyType(copy, knownKeyType(this)); // CKA_KEY_TYPE cannot be changed either
+    return copy;
   }
 
   /** Bytes the object takes on the token, or 'unavailable' when the module does not say. */

@@ -6,9 +6,10 @@
 import * as C from '../constants/generated';
 import { MechanismSpec, resolveMechanism } from '../mechanisms';
 import { objectFor } from '../objects/factory';
-import { PrivateKey, PublicKey, SecretKey } from '../objects/keys';
+import { keyTypeReader, PrivateKey, PublicKey, SecretKey } from '../objects/keys';
+import { checkKeyMechanism, mismatchAfterFailure, rememberKeyType } from '../mechanisms/key-compat';
 import { checkBytes, describeValue } from './operations';
-import type { Bytes, Mechanism, Template } from '../binding/raw-types';
+import type { Bytes, Mechanism, PKCS11, Template, Ulong } from '../binding/raw-types';
 import type { Session } from './session';
 import { encodeTemplate, OBJECT_CLASSES, TemplateObject } from '../template/attributes';
 
@@ -60,12 +61,34 @@ function checkKey(key: unknown, Cls: typeof PublicKey | typeof PrivateKey, fn: s
   if (!(key instanceof Cls)) throw new TypeError(`${fn}: argument '${name}' must be a ${Cls.name}, got ${describeValue(key)}`);
 }
 
+// The KEM call on `key`: a key of another family than the mechanism is refused before the call
+// when its type is known, and the module's "not this key" answer becomes the same error
+// (mechanisms/key-compat.ts; only mechanisms in its table are checked).
+function kemCall<T>(session: Session, fn: string, key: PublicKey | PrivateKey, m: Mechanism, call: (raw: PKCS11, h: Ulong) => Promise<T>): Promise<T> {
+  const typed = `session.${fn}`;
+  checkKeyMechanism(key, m, typed);
+  return session.run(fn, async (raw, h) => {
+    try {
+      return await call(raw, h);
+    } catch (e) {
+      throw await mismatchAfterFailure(e, key, m, typed, keyTypeReader(raw, h, key));
+    }
+  });
+}
+
+// The new key's type, when the caller's template says it.
+function madeKey(session: Session, handle: Ulong, template: TemplateObject): SecretKey {
+  const key = objectFor(session, handle, OBJECT_CLASSES.secretKey) as SecretKey;
+  rememberKeyType(key, template.keyType);
+  return key;
+}
+
 /** session.encapsulate(): a new secret key (session object by default) and its ciphertext. */
 export async function encapsulate(session: Session, spec: KemSpec, publicKey: PublicKey, template: TemplateObject = {}): Promise<{ ciphertext: Buffer; key: SecretKey }> {
   checkKey(publicKey, PublicKey, 'encapsulate', 'publicKey');
   const plan = planKem(spec, template, 'encapsulate');
-  const r = await session.run('encapsulate', (raw, h) => raw.C_EncapsulateKeyAsync(h, plan.mechanism, publicKey.handle, plan.template));
-  return { ciphertext: r.ciphertext, key: objectFor(session, r.key, OBJECT_CLASSES.secretKey) as SecretKey };
+  const r = await kemCall(session, 'encapsulate', publicKey, plan.mechanism, (raw, h) => raw.C_EncapsulateKeyAsync(h, plan.mechanism, publicKey.handle, plan.template));
+  return { ciphertext: r.ciphertext, key: madeKey(session, r.key, template) };
 }
 
 /** session.decapsulate(): the secret key a ciphertext carries. */
@@ -74,8 +97,10 @@ export async function decapsulate(session: Session, spec: KemSpec, privateKey: P
   checkBytes(ciphertext, 'decapsulate', 'ciphertext');
   if (!ciphertext.byteLength) throw new RangeError(`decapsulate: argument 'ciphertext' must not be empty`);
   const plan = planKem(spec, template, 'decapsulate');
-  const h = await session.run('decapsulate', (raw, s) => raw.C_DecapsulateKeyAsync(s, plan.mechanism, privateKey.handle, plan.template, ciphertext));
-  return objectFor(session, h, OBJECT_CLASSES.secretKey) as SecretKey;
+  const h = await kemCall(session, 'decapsulate', privateKey, plan.mechanism, (raw, s) =>
+    raw.C_DecapsulateKeyAsync(s, plan.mechanism, privateKey.handle, plan.template, ciphertext),
+  );
+  return madeKey(session, h, template);
 }
 
 // session.encapsulate() and decapsulate(), added here (see docs/architecture.md).

@@ -6,6 +6,7 @@ import { encodeTemplate, TemplateObject } from '../template/attributes';
 import { DomainParameters } from '../objects/domain-parameters';
 import { PrivateKey, PublicKey, SecretKey } from '../objects/keys';
 import { KeyPairSpec, planKeyPair, planSecretKey, SecretKeySpec } from '../objects/generate';
+import { rememberMadeKeyType } from '../mechanisms/key-compat';
 
 declare module './session' {
   interface Session {
@@ -42,7 +43,12 @@ export const keyGenerationMethods = {
     const pub = encodeTemplate({ ...plan.publicKey, ...templates.publicKey }, 'publicKey');
     const priv = encodeTemplate({ ...plan.privateKey, ...templates.privateKey }, 'privateKey');
     const kp = await this.run('generateKeyPair', (m, s) => m.C_GenerateKeyPairAsync(s, plan.mechanism, pub, priv), options.signal);
-    return { publicKey: new PublicKey(this, kp.publicKey), privateKey: new PrivateKey(this, kp.privateKey) };
+    const publicKey = new PublicKey(this, kp.publicKey);
+    const privateKey = new PrivateKey(this, kp.privateKey);
+    // Known from here on: a mechanism of another family is refused before the module is asked.
+    rememberMadeKeyType(publicKey, plan.mechanism, templates.publicKey);
+    rememberMadeKeyType(privateKey, plan.mechanism, templates.privateKey);
+    return { publicKey, privateKey };
   },
 
   async generateKey(this: Session, spec: SecretKeySpec, template: TemplateObject = {}, options: CallOptions = {}): Promise<SecretKey> {
@@ -50,9 +56,12 @@ export const keyGenerationMethods = {
     // by manufacturer unless the caller said which.
     const legacyUnset = spec !== null && typeof spec === 'object' && spec.name === 'PBKDF2' && spec.legacyParams === undefined;
     const plan = planSecretKey(spec, legacyUnset ? { manufacturerID: (await this.slot.module.info()).manufacturerID } : {});
-    const raw = encodeTemplate({ ...plan.template, ...template });
+    const merged = { ...plan.template, ...template };
+    const raw = encodeTemplate(merged);
     const h = await this.run('generateKey', (m, s) => m.C_GenerateKeyAsync(s, plan.mechanism, raw), options.signal);
-    return new SecretKey(this, h);
+    const key = new SecretKey(this, h);
+    rememberMadeKeyType(key, plan.mechanism, merged);
+    return key;
   },
 
   async generateDomainParameters(

@@ -10,7 +10,8 @@ import * as crypto from 'node:crypto';
 import * as C from '../constants/generated';
 import type { MechanismSpec } from '../mechanisms';
 import * as P from '../mechanisms/params';
-import type { Key } from '../objects/keys';
+import { checkKeyMechanism, mismatchAfterFailure } from '../mechanisms/key-compat';
+import { keyTypeReader, type Key } from '../objects/keys';
 import { Pkcs11Object } from '../objects/object';
 import { ByteSource, checkBytes, describeValue, isBytes, Operation } from './operations';
 import type { Bytes, Mechanism, Parameter, PKCS11, StructField, Ulong } from '../binding/raw-types';
@@ -346,9 +347,21 @@ export class MessageVerifyOperation extends Operation {
 
 type Init = (raw: PKCS11, h: Ulong, m: Mechanism) => Promise<void>;
 
+// A key of another family than the mechanism (AES-GCM messages with an EC key) is refused before
+// the Init when its type is known, and the module's "not this key" answer becomes the same
+// KeyMechanismMismatchError (mechanisms/key-compat.ts), naming `session.<fn>`.
 async function start(session: Session, fn: string, spec: MechanismSpec, key: unknown, init: (k: Key) => Init): Promise<() => void> {
   checkKey(key, fn);
-  return session.holdSession(fn, spec, init(key));
+  const typed = `session.${fn}`;
+  const run = init(key);
+  return session.holdSession(fn, spec, async (raw, h, m) => {
+    checkKeyMechanism(key, m, typed);
+    try {
+      await run(raw, h, m);
+    } catch (e) {
+      throw await mismatchAfterFailure(e, key, m, typed, keyTypeReader(raw, h, key));
+    }
+  });
 }
 
 /** session.messageEncryptInit() */

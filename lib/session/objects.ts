@@ -64,7 +64,9 @@ export const objectMethods = {
   async createObject(this: Session, template: TemplateObject): Promise<Pkcs11Object> {
     const raw = encodeTemplate(template);
     const h = await this.run('createObject', (m, s) => m.C_CreateObjectAsync(s, raw));
-    return objectFor(this, h, template.class);
+    const o = objectFor(this, h, template.class);
+    rememberKeyType(o, template.keyType); // a key's type, known from here on (key-compat.ts)
+    return o;
   },
 
   object(this: Session, handle: Ulong): Promise<Pkcs11Object> {

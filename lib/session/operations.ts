@@ -87,6 +87,13 @@ export abstract class Operation {
     session.slot.module.operations.add(this);
   }
 
+  /**
+   * Maps the error of a failed part before it is thrown (session/crypto.ts: the key-type check
+   * after a part, for modules that take the Init and fail later). Unset: the error as it is.
+   * @internal
+   */
+  mapPartError?: (e: unknown) => Promise<unknown>;
+
   /** @internal */
   belongsTo(session: object): boolean {
     return this.session === session;
@@ -125,7 +132,7 @@ export abstract class Operation {
       return v;
     } catch (e) {
       if (options.last || (options.onError ?? 'abort') === 'abort') await this.endQuietly();
-      throw e;
+      throw this.mapPartError ? await this.mapPartError(e) : e;
     } finally {
       unlock();
     }

@@ -9,10 +9,12 @@
 import * as crypto from 'node:crypto';
 import { Transform, TransformCallback, Writable } from 'node:stream';
 import { resolveMechanism, MechanismSpec } from '../mechanisms';
-import type { Key } from '../objects/keys';
+import { checkKeyMechanism, mismatchAfterFailure } from '../mechanisms/key-compat';
+import { keyTypeReader, type Key } from '../objects/keys';
 import { Pkcs11Object } from '../objects/object';
 import { checkBytes, CipherOperation, describeValue } from './operations';
-import type { Bytes } from '../binding/raw-types';
+import { decryptInit, encryptInit, signInit, verifyInit } from './crypto';
+import type { Bytes, Mechanism, PKCS11, Ulong } from '../binding/raw-types';
 import type { Session } from './session';
 
 export interface OperationStreamOptions {
@@ -166,14 +168,14 @@ export class OperationWritable<R> extends Writable {
 export function encryptStream(session: Session, spec: MechanismSpec, key: Key, options?: OperationStreamOptions): CipherStream {
   checkSpec(spec, 'encryptStream');
   checkKey(key, 'encryptStream');
-  return new CipherStream(() => session.encryptInit(spec, key), options);
+  return new CipherStream(() => encryptInit(session, spec, key, {}, 'session.encryptStream'), options);
 }
 
 /** session.decryptStream(): a Transform from ciphertext to plaintext. */
 export function decryptStream(session: Session, spec: MechanismSpec, key: Key, options?: OperationStreamOptions): CipherStream {
   checkSpec(spec, 'decryptStream');
   checkKey(key, 'decryptStream');
-  return new CipherStream(() => session.decryptInit(spec, key), options);
+  return new CipherStream(() => decryptInit(session, spec, key, {}, 'session.decryptStream'), options);
 }
 
 /** session.digestStream(): `result` is the digest. */
@@ -184,15 +186,20 @@ export function digestStream(session: Session, spec: MechanismSpec, options?: Op
 
 // A mechanism the token can only run over a digest (ECDSA with a hash on SoftHSM): hash in Node
 // while the data flows (the session stays free), then one C_SignInit/C_Sign or C_Verify call.
+// The key check (mechanisms/key-compat.ts) runs before any data flows, as the Init of the
+// multi-part path does; `typed` names the stream method in its error.
 async function prehashSink<R>(
   session: Session,
   spec: MechanismSpec,
+  key: Key,
+  typed: string,
   fallback: () => Promise<Sink<R>>,
-  last: (digest: Buffer, m: import('../binding/raw-types').Mechanism) => Promise<R>,
+  last: (digest: Buffer, m: Mechanism) => Promise<R>,
 ): Promise<Sink<R>> {
   const supported = await session.slot.mechanismSet();
   const r = resolveMechanism(spec, (t) => supported.has(String(t)));
   if (!r.prehash) return fallback();
+  checkKeyMechanism(key, r.mechanism, typed);
   const hash = crypto.createHash(r.prehash);
   let finished = false;
   return {
@@ -212,6 +219,18 @@ async function prehashSink<R>(
   };
 }
 
+// The one call over the digest of a prehashed stream; a "not this key" answer becomes
+// KeyMechanismMismatchError as at any Init.
+function overDigest<R>(session: Session, what: string, key: Key, m: Mechanism, call: (raw: PKCS11, h: Ulong) => Promise<R>): Promise<R> {
+  return session.run(what, async (raw, h) => {
+    try {
+      return await call(raw, h);
+    } catch (e) {
+      throw await mismatchAfterFailure(e, key, m, `session.${what}`, keyTypeReader(raw, h, key));
+    }
+  });
+}
+
 /** session.signStream(): `result` is the signature (ECDSA: raw r||s). */
 export function signStream(session: Session, spec: MechanismSpec, key: Key, options?: OperationStreamOptions): OperationWritable<Buffer> {
   checkSpec(spec, 'signStream');
@@ -221,9 +240,11 @@ export function signStream(session: Session, spec: MechanismSpec, key: Key, opti
       prehashSink(
         session,
         spec,
-        () => session.signInit(spec, key),
+        key,
+        'session.signStream',
+        () => signInit(session, spec, key, {}, 'session.signStream'),
         (digest, m) =>
-          session.run('signStream', async (raw, h) => {
+          overDigest(session, 'signStream', key, m, async (raw, h) => {
             await raw.C_SignInitAsync(h, m, key.handle);
             return raw.C_SignAsync(h, digest);
           }),
@@ -242,8 +263,10 @@ export function verifyStream(session: Session, spec: MechanismSpec, key: Key, si
       prehashSink(
         session,
         spec,
+        key,
+        'session.verifyStream',
         async () => {
-          const op = await session.verifyInit(spec, key);
+          const op = await verifyInit(session, spec, key, {}, 'session.verifyStream');
           // The signature goes to final(); otherwise the handle is the sink as it is.
           return {
             get isFinished() {
@@ -255,7 +278,7 @@ export function verifyStream(session: Session, spec: MechanismSpec, key: Key, si
           };
         },
         (digest, m) =>
-          session.run('verifyStream', async (raw, h) => {
+          overDigest(session, 'verifyStream', key, m, async (raw, h) => {
             await raw.C_VerifyInitAsync(h, m, key.handle);
             try {
               return await raw.C_VerifyAsync(h, digest, signature);
