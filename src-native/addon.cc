@@ -20,12 +20,13 @@ void FinalizeEnvData(Napi::Env env, EnvData* data) {
     m->DetachFromEnv();
   }
   data->modules.clear();
-  for (napi_ref& k : data->keys)
-    if (k) napi_delete_reference(env, k);
+  for (EnvData::ThisEntry& e : data->thisCache)
+    if (e.ref) napi_delete_reference(env, e.ref);
   delete data;
 }
 
-// configure({ pkcs11Error, loadError, plainError }): the TS layer hands over its error factories once.
+// configure({ pkcs11Error, loadError, plainError, make* }): the TS layer hands over its error
+// factories and result makers once.
 Napi::Value Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvData* data = GetEnvData(env);
@@ -46,19 +47,6 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   for (auto& m : makers) {
     Napi::Value f = o.Get(m.first);
     if (f.IsFunction()) *m.second = Napi::Persistent(f.As<Napi::Function>());
-  }
-  // keys: the property names of P11_KEYS as internalized JS strings (the TS side gets them from
-  // object keys), so hot paths read and write properties without re-internalizing names.
-  Napi::Value keys = o.Get("keys");
-  if (keys.IsArray()) {
-    Napi::Array arr = keys.As<Napi::Array>();
-    const uint32_t n = static_cast<uint32_t>(Key::Count);
-    for (uint32_t i = 0; i < n && i < arr.Length(); i++) {
-      Napi::Value k = arr.Get(i);
-      if (!k.IsString() || k.As<Napi::String>().Utf8Value() != KeyText(i)) break;
-      if (data->keys[i]) napi_delete_reference(env, data->keys[i]);
-      napi_create_reference(env, k, 1, &data->keys[i]);
-    }
   }
   Napi::Value e = o.Get("plainError");
   if (e.IsFunction()) data->plainErrorFactory = Napi::Persistent(e.As<Napi::Function>());
@@ -112,12 +100,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = ModuleObject::Init(env);
   data->moduleConstructor = Napi::Persistent(ctor);
   exports.Set("PKCS11", ctor);
+  if (!data->writtenLength.IsEmpty()) exports.Set("writtenLength", data->writtenLength.Value());
+  if (!data->flatMechanism.IsEmpty()) exports.Set("flatMechanism", data->flatMechanism.Value());
   exports.Set("configure", Napi::Function::New(env, Configure, "configure"));
   exports.Set("structLayout", Napi::Function::New(env, StructLayout, "structLayout"));
   exports.Set("ulongSize", Napi::Number::New(env, sizeof(CK_ULONG)));
-  Napi::Array keyNames = Napi::Array::New(env);
-  for (int i = 0; i < static_cast<int>(Key::Count); i++) keyNames.Set(static_cast<uint32_t>(i), KeyText(i));
-  exports.Set("propertyKeys", keyNames);
   exports.Set("prepareExit", Napi::Function::New(env, PrepareExit, "prepareExit"));
   exports.Set("engineStats", Napi::Function::New(env, EngineStats, "engineStats"));
   exports.Set("CK_UNAVAILABLE_INFORMATION", Napi::Value(env, UlongToJs(env, CK_UNAVAILABLE_INFORMATION)));

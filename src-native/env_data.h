@@ -26,10 +26,20 @@ struct EnvData {
   Napi::FunctionReference makeAttribute;  // (type, status, value?) => AttributeResult
   Napi::FunctionReference makeView;       // (buffer, length) => buffer.subarray(0, length)
   Napi::FunctionReference moduleConstructor;
+  Napi::ObjectReference writtenLength;  // function name → symbol of its written-length form (call.h)
+  Napi::ObjectReference flatMechanism;  // function name → symbol of its flat-mechanism form
+  // ModuleObject::FromThis's cache: the `this` objects of the last C_* calls (weak references)
+  // and their wrappers, so that a call skips napi_unwrap.
+  struct ThisEntry {
+    napi_ref ref = nullptr;
+    ModuleObject* self = nullptr;
+  };
+  static constexpr unsigned kThisCache = 4;
+  ThisEntry thisCache[kThisCache];
+  unsigned thisNext = 0;
   std::unordered_set<ModuleObject*> modules;  // live wrappers, released at env teardown
   std::shared_ptr<Completions> completions;   // finished async calls back to this thread
   bool tearingDown = false;
-  napi_ref keys[static_cast<int>(Key::Count)] = {};  // see KeyName()
 };
 
 inline EnvData* GetEnvData(Napi::Env env) { return env.GetInstanceData<EnvData>(); }

@@ -82,6 +82,19 @@ void FlightState::WaitForEarlier(uint64_t ticket, bool sessionOnly, CK_SESSION_H
   });
 }
 
+Napi::Symbol FormSymbol(Napi::Env env, CallForm form, const char* name) {
+  EnvData* data = GetEnvData(env);
+  const bool written = form == CallForm::kWrittenLength;
+  Napi::Symbol sym =
+      Napi::Symbol::New(env, std::string(written ? "p11bridge written length: " : "p11bridge flat mechanism: ") + name);
+  if (data) {
+    Napi::ObjectReference& table = written ? data->writtenLength : data->flatMechanism;
+    if (table.IsEmpty()) table = Napi::Persistent(Napi::Object::New(env));
+    table.Value().Set(name, sym);
+  }
+  return sym;
+}
+
 Napi::Function ModuleObject::Init(Napi::Env env) {
   Props props;
   props.push_back(InstanceMethod<&ModuleObject::Load>("load"));
@@ -92,7 +105,7 @@ Napi::Function ModuleObject::Init(Napi::Env env) {
   RegisterSlotToken(props);
   RegisterSession(props);
   RegisterObject(props);
-  RegisterCrypto(props);
+  RegisterCrypto(env, props);
   RegisterKey(props);
   RegisterMessage(props);
   RegisterKemAsync(props);
@@ -105,7 +118,43 @@ ModuleObject::ModuleObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mo
   if (envData_) envData_->modules.insert(this);
 }
 
+ModuleObject* ModuleObject::FromThis(Napi::Env env, napi_value thisv) {
+  EnvData* data = GetEnvData(env);
+  if (data) {
+    for (EnvData::ThisEntry& e : data->thisCache) {
+      napi_value cached = nullptr;
+      bool same = false;
+      if (e.ref && napi_get_reference_value(env, e.ref, &cached) == napi_ok && cached &&
+          napi_strict_equals(env, cached, thisv, &same) == napi_ok && same)
+        return e.self;
+    }
+  }
+  napi_valuetype t = napi_undefined;
+  if (napi_typeof(env, thisv, &t) != napi_ok || (t != napi_object && t != napi_function)) {
+    Napi::TypeError::New(env, "Illegal invocation: not a PKCS11 object").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  ModuleObject* self = Unwrap(Napi::Object(env, thisv));
+  if (!self || !data) return self;
+  // Weak (count 0): the cache never keeps an object alive; a collected one reads as empty, and
+  // the wrapper's destructor clears its entries before it goes.
+  napi_ref ref = nullptr;
+  if (napi_create_reference(env, thisv, 0, &ref) != napi_ok) return self;
+  EnvData::ThisEntry& slot = data->thisCache[data->thisNext++ % EnvData::kThisCache];
+  if (slot.ref) napi_delete_reference(env, slot.ref);
+  slot.ref = ref;
+  slot.self = self;
+  return self;
+}
+
 ModuleObject::~ModuleObject() {
+  if (envData_) {
+    for (EnvData::ThisEntry& e : envData_->thisCache) {
+      if (e.self != this) continue;
+      if (e.ref) napi_delete_reference(Env(), e.ref);
+      e = EnvData::ThisEntry();
+    }
+  }
   if (envData_) envData_->modules.erase(this);
   Release(true);
 }

@@ -73,13 +73,22 @@ struct FlightState {
   void UntrackSlot(CK_SLOT_ID slot);
 };
 
+// The sync forms of a C_* function (call.h): the raw API's, and two for callers that pass and slice
+// buffers themselves (the pkcs11js facade), under symbols rather than names.
+enum class CallForm {
+  kPlain,
+  kWrittenLength,  // answers the byte count written into the caller's `out` instead of a view
+  kFlatMechanism,  // takes the mechanism as (type, parameter) arguments instead of one object
+};
+
 class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit ModuleObject(const Napi::CallbackInfo& info);
   ~ModuleObject() override;
 
-  template <class Op>
+  // kForm: the plain C_X, or a form under a symbol of binding.writtenLength / flatMechanism (call.h).
+  template <class Op, CallForm kForm = CallForm::kPlain>
   Napi::Value Sync(const Napi::CallbackInfo& info);
   template <class Op>
   Napi::Value Async(const Napi::CallbackInfo& info);
@@ -98,6 +107,12 @@ class ModuleObject : public Napi::ObjectWrap<ModuleObject> {
   // teardown: the environment is going away, so only work already inside the module is waited for.
   void Release(bool teardown = false);
   void DetachFromEnv() { envData_ = nullptr; }
+
+  // The wrapper of `thisv`, as ObjectWrap::Unwrap (which leaves its error pending when there is
+  // none), through a small per-environment cache of recent `this` objects: napi_unwrap is a
+  // private-symbol lookup in V8's runtime, about 800 instructions by callgrind, on every C_* call;
+  // a hit costs a reference read and an identity test.
+  static ModuleObject* FromThis(Napi::Env env, napi_value thisv);
 
   // Async calls out: the wrapper stays alive while any is in flight (their results read it), with
   // one reference for all of them rather than one per call.

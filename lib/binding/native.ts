@@ -19,15 +19,23 @@ interface Binding {
     pkcs11Error: (rv: Ulong, fn: string, detail?: string) => Error;
     loadError: (code: string, message: string, path: string, rv?: Ulong) => Error;
     plainError: (kind: 'TypeError' | 'RangeError' | 'Error', message: string) => Error;
-    keys: string[];
     makeSessionInfo: (slotID: Ulong, state: Ulong, flags: Ulong, deviceError: Ulong) => SessionInfo;
     makeAttribute: (type: Ulong, status: AttributeStatus, value?: Buffer | AttributeResult[]) => AttributeResult;
     makeView: (buffer: Uint8Array, length: number) => Uint8Array;
   }): void;
   ulongSize: number;
-  propertyKeys: string[];
   structLayout(fields: StructField[]): StructLayout;
   CK_UNAVAILABLE_INFORMATION: Ulong;
+  /**
+   * Function name → symbol of its written-length form on PKCS11.prototype: the sync call with a
+   * caller's `out` buffer, answering the number of bytes written instead of a view (src-native/call.h).
+   */
+  writtenLength: Readonly<Record<string, symbol>>;
+  /**
+   * Function name → symbol of its flat-mechanism form (the *Init functions): the sync call with
+   * the mechanism as two arguments, (session, type, parameter, …), instead of one object.
+   */
+  flatMechanism: Readonly<Record<string, symbol>>;
   /** Process exit: no async call starts any more, and calls inside a module are waited for. */
   prepareExit(): void;
   /** The call engine's counters (bench/ and tests). */
@@ -49,8 +57,6 @@ const binding = nodeGypBuild(root) as Binding;
 export const bindingPath: string = nodeGypBuild.resolve(root);
 
 binding.configure({
-  // Internalized copies (object keys are) of the property names native code reads and writes.
-  keys: binding.propertyKeys.map((k) => Object.keys({ [k]: 0 })[0]),
   pkcs11Error: (rv, fn, detail) => createPkcs11Error(rv, fn, detail),
   loadError: (code, message, p, rv) => new ModuleLoadError(code as ModuleLoadErrorCode, message, p, rv),
   // Made here so instanceof works in the realm that loaded p11bridge (vm contexts, jest).

@@ -35,7 +35,7 @@ struct UpdateOp : OpBase {
 struct Op_C_DigestInit : OpBase {
   static constexpr Fn kFn = Fn::C_DigestInit;
   CK_MECHANISM_PTR mech = nullptr;
-  bool Parse(Args& a) { return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech); }
+  bool Parse(Args& a) { return SessionArg(a, 0) && a.Mechanism(1, &mech); }
   CK_RV Run(const FunctionTable& f) { return f.C_DigestInit(session, mech); }
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 };
@@ -94,36 +94,36 @@ P11_DATA_OUT(C_DecryptVerifyUpdate);
 
 }  // namespace
 
-void RegisterCrypto(Props& props) {
-  P11_METHODS(props, C_EncryptInit);
-  P11_METHODS(props, C_Encrypt);
-  P11_METHODS(props, C_EncryptUpdate);
-  P11_METHODS(props, C_EncryptFinal);
-  P11_METHODS(props, C_DecryptInit);
-  P11_METHODS(props, C_Decrypt);
-  P11_METHODS(props, C_DecryptUpdate);
-  P11_METHODS(props, C_DecryptFinal);
-  P11_METHODS(props, C_DigestInit);
-  P11_METHODS(props, C_Digest);
+void RegisterCrypto(Napi::Env env, Props& props) {
+  P11_METHODS_FLAT(env, props, C_EncryptInit);
+  P11_METHODS_WRITTEN(env, props, C_Encrypt);
+  P11_METHODS_WRITTEN(env, props, C_EncryptUpdate);
+  P11_METHODS_WRITTEN(env, props, C_EncryptFinal);
+  P11_METHODS_FLAT(env, props, C_DecryptInit);
+  P11_METHODS_WRITTEN(env, props, C_Decrypt);
+  P11_METHODS_WRITTEN(env, props, C_DecryptUpdate);
+  P11_METHODS_WRITTEN(env, props, C_DecryptFinal);
+  P11_METHODS_FLAT(env, props, C_DigestInit);
+  P11_METHODS_WRITTEN(env, props, C_Digest);
   P11_METHODS(props, C_DigestUpdate);
   P11_METHODS(props, C_DigestKey);
-  P11_METHODS(props, C_DigestFinal);
-  P11_METHODS(props, C_SignInit);
-  P11_METHODS(props, C_Sign);
+  P11_METHODS_WRITTEN(env, props, C_DigestFinal);
+  P11_METHODS_FLAT(env, props, C_SignInit);
+  P11_METHODS_WRITTEN(env, props, C_Sign);
   P11_METHODS(props, C_SignUpdate);
-  P11_METHODS(props, C_SignFinal);
-  P11_METHODS(props, C_SignRecoverInit);
-  P11_METHODS(props, C_SignRecover);
-  P11_METHODS(props, C_VerifyInit);
+  P11_METHODS_WRITTEN(env, props, C_SignFinal);
+  P11_METHODS_FLAT(env, props, C_SignRecoverInit);
+  P11_METHODS_WRITTEN(env, props, C_SignRecover);
+  P11_METHODS_FLAT(env, props, C_VerifyInit);
   P11_METHODS(props, C_Verify);
   P11_METHODS(props, C_VerifyUpdate);
   P11_METHODS(props, C_VerifyFinal);
-  P11_METHODS(props, C_VerifyRecoverInit);
-  P11_METHODS(props, C_VerifyRecover);
-  P11_METHODS(props, C_DigestEncryptUpdate);
-  P11_METHODS(props, C_DecryptDigestUpdate);
-  P11_METHODS(props, C_SignEncryptUpdate);
-  P11_METHODS(props, C_DecryptVerifyUpdate);
+  P11_METHODS_FLAT(env, props, C_VerifyRecoverInit);
+  P11_METHODS_WRITTEN(env, props, C_VerifyRecover);
+  P11_METHODS_WRITTEN(env, props, C_DigestEncryptUpdate);
+  P11_METHODS_WRITTEN(env, props, C_DecryptDigestUpdate);
+  P11_METHODS_WRITTEN(env, props, C_SignEncryptUpdate);
+  P11_METHODS_WRITTEN(env, props, C_DecryptVerifyUpdate);
 }
 
 }  // namespace p11

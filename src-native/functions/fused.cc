@@ -23,8 +23,7 @@ struct KeyedOnce : CallOp {
   CK_MECHANISM_PTR mech = nullptr;
   CK_OBJECT_HANDLE key = 0;
   bool Parse(Args& a) {
-    return this->SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hKey", &key) &&
-           CallOp::ParseFrom(a, 3);
+    return this->SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Ulong(2, "hKey", &key) && CallOp::ParseFrom(a, 3);
   }
   CK_RV Run(const FunctionTable& f) {
     CK_RV rv = f.Has(InitF) ? (f.*Init)(this->session, mech, key) : CKR_FUNCTION_NOT_SUPPORTED;
@@ -40,7 +39,7 @@ struct KeyedOnce : CallOp {
 using DigestOp = DataOutOp<Fn::C_Digest, &FunctionTable::C_Digest>;
 struct Op_DigestOnce : DigestOp {
   CK_MECHANISM_PTR mech = nullptr;
-  bool Parse(Args& a) { return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && ParseFrom(a, 2); }
+  bool Parse(Args& a) { return SessionArg(a, 0) && a.Mechanism(1, &mech) && ParseFrom(a, 2); }
   CK_RV Run(const FunctionTable& f) {
     CK_RV rv = f.Has(Fn::C_DigestInit) ? f.C_DigestInit(session, mech) : CKR_FUNCTION_NOT_SUPPORTED;
     if (rv != CKR_OK) {
@@ -62,11 +61,11 @@ using Op_DecryptOnce =
 }  // namespace
 
 void RegisterFused(Props& props) {
-  props.push_back(ModuleObject::InstanceMethod<&ModuleObject::Async<Op_SignOnce>>("signOnceAsync"));
-  props.push_back(ModuleObject::InstanceMethod<&ModuleObject::Async<Op_VerifyOnce>>("verifyOnceAsync"));
-  props.push_back(ModuleObject::InstanceMethod<&ModuleObject::Async<Op_EncryptOnce>>("encryptOnceAsync"));
-  props.push_back(ModuleObject::InstanceMethod<&ModuleObject::Async<Op_DecryptOnce>>("decryptOnceAsync"));
-  props.push_back(ModuleObject::InstanceMethod<&ModuleObject::Async<Op_DigestOnce>>("digestOnceAsync"));
+  props.push_back(Method<&ModuleObject::Async<Op_SignOnce>>("signOnceAsync"));
+  props.push_back(Method<&ModuleObject::Async<Op_VerifyOnce>>("verifyOnceAsync"));
+  props.push_back(Method<&ModuleObject::Async<Op_EncryptOnce>>("encryptOnceAsync"));
+  props.push_back(Method<&ModuleObject::Async<Op_DecryptOnce>>("decryptOnceAsync"));
+  props.push_back(Method<&ModuleObject::Async<Op_DigestOnce>>("digestOnceAsync"));
 }
 
 }  // namespace p11

@@ -35,7 +35,7 @@ struct Op_C_EncapsulateKey : OpBase {
   CK_ULONG count = 0;
   OutBuf out;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hPublicKey", &pub) &&
+    return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Ulong(2, "hPublicKey", &pub) &&
            a.Template(3, "template", &tpl, &count) && a.Output(4, "out", &out);
   }
   CK_RV Run(const FunctionTable& f) {
@@ -62,7 +62,7 @@ struct Op_C_DecapsulateKey : OpBase {
   CK_ULONG count = 0;
   ByteSpan ct;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hPrivateKey", &priv) &&
+    return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Ulong(2, "hPrivateKey", &priv) &&
            a.Template(3, "template", &tpl, &count) && a.Bytes(4, "ciphertext", &ct);
   }
   CK_RV Run(const FunctionTable& f) { return f.C_DecapsulateKey(session, mech, priv, tpl, count, ct.p, ct.n, &key); }
@@ -75,8 +75,7 @@ struct Op_C_VerifySignatureInit : OpBase {
   CK_OBJECT_HANDLE key = 0;
   ByteSpan sig;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hKey", &key) &&
-           a.Bytes(3, "signature", &sig);
+    return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Ulong(2, "hKey", &key) && a.Bytes(3, "signature", &sig);
   }
   CK_RV Run(const FunctionTable& f) { return f.C_VerifySignatureInit(session, mech, key, sig.p, sig.n); }
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
@@ -195,7 +194,7 @@ struct Op_C_WrapKeyAuthenticated : OpBase {
   ByteSpan aad;
   OutBuf out;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hWrappingKey", &wrapping) &&
+    return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Ulong(2, "hWrappingKey", &wrapping) &&
            a.Ulong(3, "hKey", &key) && a.Bytes(4, "associatedData", &aad) && a.Output(5, "out", &out);
   }
   CK_RV Run(const FunctionTable& f) {
@@ -215,7 +214,7 @@ struct Op_C_UnwrapKeyAuthenticated : OpBase {
   CK_ATTRIBUTE_PTR tpl = nullptr;
   CK_ULONG count = 0;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hUnwrappingKey", &unwrapping) &&
+    return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Ulong(2, "hUnwrappingKey", &unwrapping) &&
            a.Bytes(3, "wrappedKey", &wrapped) && a.Template(4, "template", &tpl, &count) &&
            a.Bytes(5, "associatedData", &aad);
   }

@@ -12,9 +12,7 @@ struct Op_C_GenerateKey : OpBase {
   CK_ATTRIBUTE_PTR tpl = nullptr;
   CK_ULONG count = 0;
   CK_OBJECT_HANDLE key = 0;
-  bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Template(2, "template", &tpl, &count);
-  }
+  bool Parse(Args& a) { return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Template(2, "template", &tpl, &count); }
   CK_RV Run(const FunctionTable& f) { return f.C_GenerateKey(session, mech, tpl, count, &key); }
   Napi::Value Result(Napi::Env env) { return Napi::Value(env, UlongToJs(env, key)); }
 };
@@ -26,8 +24,7 @@ struct Op_C_GenerateKeyPair : OpBase {
   CK_ULONG pubCount = 0, privCount = 0;
   CK_OBJECT_HANDLE pub = 0, priv = 0;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) &&
-           a.Template(2, "publicKeyTemplate", &pubTpl, &pubCount) &&
+    return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Template(2, "publicKeyTemplate", &pubTpl, &pubCount) &&
            a.Template(3, "privateKeyTemplate", &privTpl, &privCount);
   }
   CK_RV Run(const FunctionTable& f) {
@@ -47,7 +44,7 @@ struct Op_C_WrapKey : OpBase {
   CK_OBJECT_HANDLE wrapping = 0, key = 0;
   OutBuf out;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hWrappingKey", &wrapping) &&
+    return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Ulong(2, "hWrappingKey", &wrapping) &&
            a.Ulong(3, "hKey", &key) && a.Output(4, "out", &out);
   }
   CK_RV Run(const FunctionTable& f) {
@@ -66,7 +63,7 @@ struct Op_C_UnwrapKey : OpBase {
   CK_ATTRIBUTE_PTR tpl = nullptr;
   CK_ULONG count = 0;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hUnwrappingKey", &unwrapping) &&
+    return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Ulong(2, "hUnwrappingKey", &unwrapping) &&
            a.Bytes(3, "wrappedKey", &wrapped) && a.Template(4, "template", &tpl, &count);
   }
   CK_RV Run(const FunctionTable& f) {
@@ -82,7 +79,7 @@ struct Op_C_DeriveKey : OpBase {
   CK_ATTRIBUTE_PTR tpl = nullptr;
   CK_ULONG count = 0;
   bool Parse(Args& a) {
-    return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hBaseKey", &base) &&
+    return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Ulong(2, "hBaseKey", &base) &&
            a.Template(3, "template", &tpl, &count);
   }
   CK_RV Run(const FunctionTable& f) { return f.C_DeriveKey(session, mech, base, tpl, count, &key); }

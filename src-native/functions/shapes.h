@@ -16,7 +16,7 @@ struct InitOp : OpBase {
   static constexpr Fn kFn = F;
   CK_MECHANISM_PTR mech = nullptr;
   CK_OBJECT_HANDLE key = 0;
-  bool Parse(Args& a) { return SessionArg(a, 0) && a.Mechanism(1, "mechanism", &mech) && a.Ulong(2, "hKey", &key); }
+  bool Parse(Args& a) { return SessionArg(a, 0) && a.Mechanism(1, &mech) && a.Ulong(2, "hKey", &key); }
   CK_RV Run(const FunctionTable& f) { return (f.*M)(session, mech, key); }
   Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 };

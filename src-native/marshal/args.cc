@@ -13,11 +13,12 @@ namespace {
 // Byte view of any ArrayBufferView or ArrayBuffer; false when v is neither.
 bool ViewBytes(napi_env env, napi_value v, void** data, size_t* length) {
   bool is = false;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t count, offset;
-    napi_value ab;
-    if (napi_get_typedarray_info(env, v, &type, &count, data, &ab, &offset) != napi_ok) return false;
+  napi_typedarray_type type;
+  size_t count, offset;
+  napi_value ab;
+  // No napi_is_typedarray first: the info call answers napi_invalid_arg for anything else, and
+  // typed arrays (Buffers) are what nearly every call passes.
+  if (napi_get_typedarray_info(env, v, &type, &count, data, &ab, &offset) == napi_ok) {
     size_t elem = 1;
     switch (type) {
       case napi_int16_array:
@@ -34,8 +35,6 @@ bool ViewBytes(napi_env env, napi_value v, void** data, size_t* length) {
     return true;
   }
   if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    napi_value ab;
-    size_t offset;
     return napi_get_dataview_info(env, v, length, data, &ab, &offset) == napi_ok;
   }
   if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
@@ -146,7 +145,7 @@ bool Args::ValueBytes(napi_value v, const char* name, ByteSpan* out, bool copy) 
     return false;
   }
   if (!copy && length >= kBorrowThreshold && data) {
-    borrowed_.push_back({v, data, length, name});
+    Borrow({v, data, length, name});
     out->p = static_cast<CK_BYTE_PTR>(data);
   } else {
     // A detached buffer reports no data: pass a valid empty pointer.
@@ -214,13 +213,11 @@ bool Args::PaddedUtf8(size_t i, const char* name, CK_UTF8CHAR* out, size_t width
 bool Args::Output(size_t i, const char* name, OutBuf* out) {
   if (IsNullish(i)) return true;
   napi_value v = At(i);
-  bool is = false;
   napi_typedarray_type type = napi_int8_array;
   size_t count = 0, offset = 0;
   void* data = nullptr;
   napi_value ab;
-  if (napi_is_typedarray(env_, v, &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env_, v, &type, &count, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+  if (napi_get_typedarray_info(env_, v, &type, &count, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
     FailType(name, "a Buffer or Uint8Array", v);
     return false;
   }
@@ -232,14 +229,15 @@ bool Args::Output(size_t i, const char* name, OutBuf* out) {
     out->callerValue = v;
     out->callerPtr = static_cast<CK_BYTE_PTR>(data);
     if (!data) out->callerPtr = arena_.New<CK_BYTE>();  // detached: a valid zero-length target
-    borrowed_.push_back({v, data, count, name});
+    Borrow({v, data, count, name});
   }
   return true;
 }
 
 bool Args::Finish() {
   if (failed_) return false;
-  for (const Borrowed& b : borrowed_) {
+  for (size_t i = 0; i < borrowedCount_ + borrowedMore_.size(); i++) {
+    const Borrowed& b = i < kInlineBorrowed ? borrowedInline_[i] : borrowedMore_[i - kInlineBorrowed];
     void* data = nullptr;
     size_t length = 0;
     if (!ViewBytes(env_, b.value, &data, &length) || data != b.data || length != b.length) {

@@ -73,8 +73,17 @@ class Args {
   const char* fn() const { return fn_; }
   bool async() const { return async_; }
   Arena& arena() { return arena_; }
-  size_t Length() const { return info_.Length(); }
-  napi_value At(size_t i) const { return i < info_.Length() ? static_cast<napi_value>(info_[i]) : nullptr; }
+  // The flat-mechanism form (call.h): the mechanism at argument `at` comes as two arguments, its
+  // type and its parameter; the arguments after it are numbered as in the one-object form.
+  void SetFlatMechanism(size_t at) { flatAt_ = at; }
+  size_t Length() const {
+    const size_t n = info_.Length();
+    return flatAt_ != kNotFlat && n > flatAt_ + 1 ? n - 1 : n;
+  }
+  napi_value At(size_t i) const {
+    const size_t j = flatAt_ != kNotFlat && i > flatAt_ ? i + 1 : i;
+    return j < info_.Length() ? static_cast<napi_value>(info_[j]) : nullptr;
+  }
   bool IsNullish(size_t i) const;
 
   bool Ulong(size_t i, const char* name, CK_ULONG* out);
@@ -90,7 +99,7 @@ class Args {
   bool PaddedUtf8(size_t i, const char* name, CK_UTF8CHAR* out, size_t width);
   bool Template(size_t i, const char* name, CK_ATTRIBUTE_PTR* out, CK_ULONG* count);
   bool TemplateValue(napi_value v, const std::string& name, CK_ATTRIBUTE_PTR* out, CK_ULONG* count);
-  bool Mechanism(size_t i, const char* name, CK_MECHANISM_PTR* out);
+  bool Mechanism(size_t i, CK_MECHANISM_PTR* out);  // argument i, named "mechanism" in errors
   // A mechanism-style parameter: bytes, a struct description (array of fields), or null.
   bool Param(size_t i, const char* name, CK_VOID_PTR* p, CK_ULONG* len);
   bool ParamValue(napi_value v, const std::string& name, CK_VOID_PTR* p, CK_ULONG* len);
@@ -101,9 +110,7 @@ class Args {
     writeBacks_->push_back(w);
     return true;
   }
-  void Borrow(napi_value v, void* data, size_t length, const std::string& name) {
-    borrowed_.push_back({v, data, length, name});
-  }
+  void Borrow(napi_value v, void* data, size_t length, const std::string& name) { Borrow({v, data, length, name}); }
   // Every template attribute and struct field read in one call spends from one budget, so a
   // description that shares sub-arrays cannot make the walk exponential.
   bool Spend(const std::string& name, size_t n = 1) {
@@ -144,9 +151,22 @@ class Args {
   Arena& arena_;
   const char* fn_;
   bool async_;
+  static constexpr size_t kNotFlat = static_cast<size_t>(-1);
+  size_t flatAt_ = kNotFlat;
   bool failed_ = false;
   Napi::Value error_;
-  std::vector<Borrowed> borrowed_;
+  // The buffers this call borrows: the usual one or two inline, so a call allocates nothing here.
+  static constexpr size_t kInlineBorrowed = 2;
+  Borrowed borrowedInline_[kInlineBorrowed];
+  size_t borrowedCount_ = 0;  // used entries of borrowedInline_
+  std::vector<Borrowed> borrowedMore_;
+  void Borrow(Borrowed b) {
+    if (borrowedCount_ < kInlineBorrowed) {
+      borrowedInline_[borrowedCount_++] = std::move(b);
+    } else {
+      borrowedMore_.push_back(std::move(b));
+    }
+  }
   std::vector<WriteBack>* writeBacks_ = nullptr;
   size_t visited_ = 0;
 };

@@ -205,10 +205,10 @@ bool ParseTemplateValue(Args& a, napi_value arr, const std::string& name, int de
       return false;
     }
     napi_value type, value;
-    if (napi_get_property(env, e, KeyName(env, Key::type), &type) != napi_ok) return a.FailPending();
+    if (GetProp(env, e, Key::type, &type) != napi_ok) return a.FailPending();
     std::string tn = en + ".type";
     if (!a.ValueUlong(type, tn.c_str(), &attrs[i].type)) return false;
-    if (napi_get_property(env, e, KeyName(env, Key::value), &value) != napi_ok) return a.FailPending();
+    if (GetProp(env, e, Key::value, &value) != napi_ok) return a.FailPending();
     if (!ParseValue(a, value, en + ".value", depth, attrs[i])) return false;
   }
   *out = attrs;

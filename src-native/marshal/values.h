@@ -56,8 +56,7 @@ enum class Key {
 #undef P11_KEY_ENUM
       Count
 };
-napi_value KeyName(napi_env env, Key k);
-const char* KeyText(int i);
+napi_status GetProp(napi_env env, napi_value obj, Key k, napi_value* out);
 void SetProp(napi_env env, napi_value obj, Key k, napi_value v);
 
 // A CK_ULONG as a JS number when it is a safe integer (<= 2^53 - 1), otherwise a BigInt: no value

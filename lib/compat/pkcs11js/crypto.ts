@@ -1,8 +1,12 @@
 // The cryptographic functions of pkcs11js's PKCS11 (digest, sign, verify, encrypt, decrypt, the
 // recover and dual-function forms), added to the class of pkcs11.ts. They come in five shapes, so
 // each is made by a factory from its name: the caller's output buffer is handed to the core,
-// which writes into it and returns the view of the written bytes, as pkcs11js's subarray.
-import type { PKCS11 as CoreModule } from '../../binding/raw-types';
+// which writes into it; the result is the view of the written bytes, as pkcs11js's subarray. Sync
+// calls use the core's written-length forms (binding.writtenLength) and slice here, in JS, which
+// costs less than the core making the view (a call from C++ into JS); the Inits pass the
+// mechanism's two fields, read here, to the core's flat-mechanism forms (binding.flatMechanism).
+import binding from '../../binding/native';
+import type { PKCS11 as CoreModule, Mechanism as CoreMechanism, Ulong } from '../../binding/raw-types';
 import { addMethods } from '../../util/methods';
 import { toCompatError } from './errors';
 import { fromHandle } from './handles';
@@ -96,14 +100,25 @@ type Fn = (this: PKCS11, ...args: never[]) => unknown;
 
 const core = (self: PKCS11): CoreModule => self.raw;
 
+type WrittenForms = Record<symbol, (session: Ulong, ...buffers: Buffer[]) => number>;
+type FlatForms = Record<symbol, (session: Ulong, type: Ulong, parameter: CoreMechanism['parameter'], key?: Ulong) => void>;
+function form(table: Readonly<Record<string, symbol>>, name: string): symbol {
+  const sym = table[name];
+  if (typeof sym !== 'symbol') throw new Error(`p11bridge addon: no such form of ${name}`);
+  return sym;
+}
+const written = (name: InOutName | OutName): symbol => form(binding.writtenLength, name);
+const flat = (name: InitName | 'C_DigestInit'): symbol => form(binding.flatMechanism, name);
+
 function init(name: InitName): Fn {
+  const sync = flat(name);
   return function (this: PKCS11, session: Handle, mechanism: Mechanism, key: Handle): void {
     if (arguments.length !== 3) checkArity(arguments.length, 3);
     const s = fromHandle(session, 0);
     const m = toMechanism(mechanism, 1);
     const k = fromHandle(key, 2);
     try {
-      core(this)[name](s, m, k);
+      (core(this) as unknown as FlatForms)[sync](s, m.mechanism, m.parameter, k);
     } catch (e) {
       throw toCompatError(e, name);
     }
@@ -113,6 +128,7 @@ function init(name: InitName): Fn {
 // (session, inData, outData[, cb]) → the written part of outData.
 function inOut(name: InOutName, hasCallback: boolean): Fn {
   const asyncName = `${name}Async` as const;
+  const sync = written(name);
   return function (this: PKCS11, session: Handle, inData: Buffer, outData: Buffer, cb?: CB<Buffer>): Buffer | void {
     const async = wantsCallback(arguments.length, 3, hasCallback);
     const s = fromHandle(session, 0);
@@ -121,7 +137,7 @@ function inOut(name: InOutName, hasCallback: boolean): Fn {
     const c = core(this);
     if (async) return withCallback(cb, 3, name, () => c[asyncName](s, inData, outData));
     try {
-      return c[name](s, inData, outData);
+      return outData.subarray(0, (c as unknown as WrittenForms)[sync](s, inData, outData));
     } catch (e) {
       throw toCompatError(e, name);
     }
@@ -145,6 +161,7 @@ function inOutAsync(name: InOutName): Fn {
 // (session, outData[, cb]) → the written part of outData.
 function out(name: OutName): Fn {
   const asyncName = `${name}Async` as const;
+  const sync = written(name);
   return function (this: PKCS11, session: Handle, outData: Buffer, cb?: CB<Buffer>): Buffer | void {
     const async = wantsCallback(arguments.length, 2, true);
     const s = fromHandle(session, 0);
@@ -152,7 +169,7 @@ function out(name: OutName): Fn {
     const c = core(this);
     if (async) return withCallback(cb, 2, name, () => c[asyncName](s, outData));
     try {
-      return c[name](s, outData);
+      return outData.subarray(0, (c as unknown as WrittenForms)[sync](s, outData));
     } catch (e) {
       throw toCompatError(e, name);
     }
@@ -197,12 +214,14 @@ function callbackForm(name: string, count: number): Fn {
   };
 }
 
+const DIGEST_INIT = flat('C_DigestInit');
 const methods: Record<string, Fn> = {
   C_DigestInit(this: PKCS11, session: Handle, mechanism: Mechanism): void {
     checkArity(arguments.length, 2);
     const s = fromHandle(session, 0);
     const m = toMechanism(mechanism, 1);
-    call('C_DigestInit', () => core(this).C_DigestInit(s, m));
+    const c = core(this) as unknown as FlatForms;
+    call('C_DigestInit', () => c[DIGEST_INIT](s, m.mechanism, m.parameter));
   },
   C_DigestKey(this: PKCS11, session: Handle, key: Handle): void {
     checkArity(arguments.length, 2);
