@@ -331,12 +331,13 @@ napi_value CallMethod(napi_env env, napi_callback_info info) {
 }
 
 template <Napi::Value (ModuleObject::*M)(const Napi::CallbackInfo&)>
-Napi::ClassPropertyDescriptor<ModuleObject> Method(const char* utf8name, napi_value name = nullptr) {
+Napi::ClassPropertyDescriptor<ModuleObject> Method(const char* utf8name, napi_value name = nullptr,
+                                                   napi_property_attributes attributes = napi_default) {
   napi_property_descriptor d = {};
   d.utf8name = name ? nullptr : utf8name;
   d.name = name;
   d.method = CallMethod<M>;
-  d.attributes = napi_default;
+  d.attributes = attributes;
   return d;
 }
 
@@ -351,9 +352,11 @@ Napi::ClassPropertyDescriptor<ModuleObject> Method(const char* utf8name, napi_va
 // They are not part of the raw API.
 Napi::Symbol FormSymbol(Napi::Env env, CallForm form, const char* name);
 
-// C_X and C_XAsync as P11_METHODS, plus a second sync form of C_X.
-#define P11_METHODS_FORM(env, props, NAME, FORM) \
-  P11_METHODS(props, NAME);                      \
+// C_X and C_XAsync as P11_METHODS, plus a second sync form of C_X. C_X is configurable: the raw
+// layer (lib/binding/sync-forms.ts) redefines it once, as a JS function that uses the form.
+#define P11_METHODS_FORM(env, props, NAME, FORM)                                              \
+  props.push_back(Method<&ModuleObject::Sync<Op_##NAME>>(#NAME, nullptr, napi_configurable)); \
+  props.push_back(Method<&ModuleObject::Async<Op_##NAME>>(#NAME "Async"));                    \
   props.push_back(Method<&ModuleObject::Sync<Op_##NAME, FORM>>(nullptr, FormSymbol(env, FORM, #NAME)))
 #define P11_METHODS_WRITTEN(env, props, NAME) P11_METHODS_FORM(env, props, NAME, CallForm::kWrittenLength)
 #define P11_METHODS_FLAT(env, props, NAME) P11_METHODS_FORM(env, props, NAME, CallForm::kFlatMechanism)

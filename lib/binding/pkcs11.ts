@@ -3,6 +3,7 @@
 import binding, { bindingPath } from './native';
 import type { PKCS11 as RawModule, StructField } from './raw-types';
 import type { StructLayout } from './native';
+import { installSyncForms } from './sync-forms';
 
 /** Loads and drives one PKCS#11 module: `new PKCS11()`, `load(path)`, `C_Initialize()` … */
 export const PKCS11: new () => RawModule = binding.PKCS11;
@@ -12,6 +13,9 @@ export const PKCS11: new () => RawModule = binding.PKCS11;
   return this.has('C_GetInterfaceList') ? this.C_GetInterfaceList() : [];
 };
 export type PKCS11 = RawModule;
+
+// The sync *Init and output functions through the addon's cheaper forms (sync-forms.ts).
+installSyncForms(PKCS11.prototype);
 
 /** sizeof(CK_ULONG) on this platform: 8 on Linux/macOS x64, 4 on Windows. */
 export const ULONG_SIZE: number = binding.ulongSize;
