@@ -128,4 +128,24 @@ function ensurePkcs11js(log = (msg) => process.stderr.write(msg + '\n')) {
   return { ok: true, version };
 }
 
-module.exports = { ensurePkcs11js, buildShim, busySeconds, machineEnv, backgroundLine, writeReport, cleanupRun, runMain };
+// bench/raw/cloop.c as a plain N-API addon (bench/raw/cloop-node.c), to run the C loop inside a
+// Node process: it separates what the process around the loop costs from what the binding costs.
+// Needs Node's headers (node_api.h); returns the .node path in `tmp`, or null without them.
+function nodeIncludeDir() {
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  for (const d of [path.join(prefix, 'include', 'node'), '/usr/include/node', '/usr/local/include/node']) {
+    if (fs.existsSync(path.join(d, 'node_api.h'))) return d;
+  }
+  return null;
+}
+
+function compileCLoopAddon(tmp) {
+  const inc = nodeIncludeDir();
+  if (!inc) return null;
+  const out = path.join(tmp, 'cloop-node.node');
+  const args = ['-O2', '-shared', '-fPIC', '-DCLOOP_NO_MAIN', '-o', out, 'bench/raw/cloop-node.c', '-I', 'src-native/pkcs11', '-I', inc, '-ldl', '-lpthread'];
+  const r = spawnSync('cc', args, { cwd: path.join(__dirname, '..'), stdio: ['ignore', 2, 2] });
+  return r.error || r.status !== 0 ? null : out;
+}
+
+module.exports = { compileCLoopAddon, ensurePkcs11js, buildShim, busySeconds, machineEnv, backgroundLine, writeReport, cleanupRun, runMain };

@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync, execFileSync } = require('node:child_process');
-const { busySeconds, machineEnv, writeReport, cleanupRun, runMain, ensurePkcs11js } = require('../common');
+const { busySeconds, machineEnv, writeReport, cleanupRun, runMain, ensurePkcs11js, compileCLoopAddon } = require('../common');
 
 const root = path.join(__dirname, '..', '..');
 const JSON_OUT = process.argv.includes('--json');
@@ -37,26 +37,6 @@ function compileCLoop(tmp) {
   return out;
 }
 
-// The same C loop as a plain N-API addon (bench/raw/cloop-node.c), run inside a Node process: it
-// separates what the process around the loop costs from what the binding costs. Needs Node's
-// headers (node_api.h); without them its rows are n/a.
-function nodeIncludeDir() {
-  const prefix = path.resolve(path.dirname(process.execPath), '..');
-  for (const d of [path.join(prefix, 'include', 'node'), '/usr/include/node', '/usr/local/include/node']) {
-    if (fs.existsSync(path.join(d, 'node_api.h'))) return d;
-  }
-  return null;
-}
-
-function compileCLoopAddon(tmp) {
-  const inc = nodeIncludeDir();
-  if (!inc) return null;
-  const out = path.join(tmp, 'cloop-node.node');
-  const args = ['-O2', '-shared', '-fPIC', '-DCLOOP_NO_MAIN', '-o', out, 'bench/raw/cloop-node.c', '-I', 'src-native/pkcs11', '-I', inc, '-ldl', '-lpthread'];
-  const r = spawnSync('cc', args, { cwd: root, stdio: ['ignore', 2, 2] });
-  return r.error || r.status !== 0 ? null : out;
-}
-
 // ---- CPU used by everything else on the machine while a child ran ------------------------------
 
 // busySeconds() (bench/common.js): the machine's busy CPU time, read around each child.
@@ -66,7 +46,20 @@ function compileCLoopAddon(tmp) {
 const childEnv = { ...process.env };
 delete childEnv.UV_THREADPOOL_SIZE; // the libuv default (4 threads)
 
-function runChild(label, cmd, args, env = childEnv, timeoutMs = 60000) {
+// One-thread measurements run pinned to one CPU (taskset), C and Node alike: on this VM the two
+// vCPUs differ in speed by up to a third from one minute to the next (the same C loop: 21,000
+// signatures/s on one, 14,000 on the other, taskset -c 0 vs -c 1), so an unpinned child's result
+// depended on where the scheduler put it. --cpu N picks the CPU; --no-pin turns it off. The async
+// rows use both CPUs and are not pinned.
+const PIN_CPU = process.argv.includes('--no-pin') ? null : String(Number(process.argv[process.argv.indexOf('--cpu') + 1]) || 0);
+const HAVE_TASKSET = spawnSync('taskset', ['--version']).status === 0;
+const pinned = (measure) => PIN_CPU !== null && HAVE_TASKSET && measure !== 'async';
+
+function runChild(label, cmd, args, env = childEnv, timeoutMs = 60000, pin = false) {
+  if (pin) {
+    args = ['-c', PIN_CPU, cmd, ...args];
+    cmd = 'taskset';
+  }
   const b0 = busySeconds();
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 20 });
@@ -89,12 +82,13 @@ function nodeChild(impl, measure, extra, env = {}) {
   const note = Object.entries(env).map(([k, v]) => ` ${k}=${v}`).join('');
   log(`  ${measure.padEnd(6)} ${impl}${note}`);
   const args = [path.join(__dirname, 'node-bench.js'), JSON.stringify(opts)];
-  return runChild(`${impl} ${measure}${note}`, process.execPath, args, { ...childEnv, ...env });
+  return runChild(`${impl} ${measure}${note}`, process.execPath, args, { ...childEnv, ...env }, 60000, pinned(measure));
 }
 
 function cChild(measure, args, name) {
   log(`  ${measure.padEnd(6)} ${name}`);
-  return runChild(`C ${measure}`, cloop, [fx.modulePath, TOKEN.label, TOKEN.userPin, measure, ...args.map(String)]);
+  const threads = measure === 'sign' ? Number(args[2]) : 1;
+  return runChild(`C ${measure}`, cloop, [fx.modulePath, TOKEN.label, TOKEN.userPin, measure, ...args.map(String)], childEnv, 60000, threads === 1 && pinned(measure));
 }
 
 // The C loop inside `node`, the module opened with RTLD_DEEPBIND (as p11bridge does) or without.
@@ -103,7 +97,7 @@ function cInNodeChild(measure, args, deepBind) {
   log(`  ${measure.padEnd(6)} C loop inside node${deepBind ? ', RTLD_DEEPBIND' : ''}`);
   const argv = [fx.modulePath, TOKEN.label, TOKEN.userPin, measure, ...args.map(String)];
   const code = `process.exitCode = require(${JSON.stringify(cloopAddon)}).run(${JSON.stringify(argv)})`;
-  return runChild('C-in-node', process.execPath, ['-e', code], { ...childEnv, CLOOP_DEEPBIND: deepBind ? '1' : '0' });
+  return runChild('C-in-node', process.execPath, ['-e', code], { ...childEnv, CLOOP_DEEPBIND: deepBind ? '1' : '0' }, 60000, pinned(measure));
 }
 
 // ---- main ---------------------------------------------------------------------------------------
@@ -342,6 +336,11 @@ function printTable({ env, results: r, ratios }) {
     `best of ${CFG.cheap.reps} reps (cheap, SHA), ${CFG.sign.rounds} rounds (sync sign), ${CFG.async.rounds} rounds (async); ` +
       `lag is the worst window. ` +
       `took ${fmt(env.seconds, 0)} s`,
+  );
+  out.push(
+    PIN_CPU !== null && HAVE_TASKSET
+      ? `one-thread rows (cheap, sync sign, split, SHA) ran pinned to CPU ${PIN_CPU} (taskset), C and Node alike; async rows unpinned`
+      : 'no CPU pinning (--no-pin, or no taskset): one-thread rows may land on CPUs of different speed',
   );
   writeReport(out, env, fmt);
 }
