@@ -3,23 +3,9 @@
 // here where the routing has its own paths (the 1 KiB scratch, its too-small fallback, the caller's
 // buffer filled exactly), on SoftHSM through the fault shim, results checked by node:crypto.
 import * as crypto from 'node:crypto';
-import {
-  PKCS11,
-  CKA_CLASS,
-  CKA_KEY_TYPE,
-  CKA_TOKEN,
-  CKA_VALUE,
-  CKA_ENCRYPT,
-  CKA_DECRYPT,
-  CKF_RW_SESSION,
-  CKF_SERIAL_SESSION,
-  CKK_AES,
-  CKM_AES_CBC,
-  CKM_SHA256,
-  CKO_SECRET_KEY,
-  CKU_USER,
-} from '../lib/raw';
+import { PKCS11, CKF_RW_SESSION, CKF_SERIAL_SESSION, CKM_AES_CBC, CKM_SHA256, CKU_USER } from '../lib/raw';
 import type { Ulong } from '../lib/raw';
+import { createAesKey } from './helpers/keys';
 import { fixture } from './helpers/softhsm';
 import { shimModule, ShimModule } from './helpers/shim';
 
@@ -41,14 +27,7 @@ beforeAll(() => {
   if (slot === undefined) throw new Error('no slot');
   h = mod.C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION);
   mod.C_Login(h, CKU_USER, tok.userPin);
-  key = mod.C_CreateObject(h, [
-    { type: CKA_CLASS, value: CKO_SECRET_KEY },
-    { type: CKA_KEY_TYPE, value: CKK_AES },
-    { type: CKA_TOKEN, value: false },
-    { type: CKA_VALUE, value: KEY },
-    { type: CKA_ENCRYPT, value: true },
-    { type: CKA_DECRYPT, value: true },
-  ]);
+  key = createAesKey(mod, h, KEY);
 });
 
 afterAll(() => {
