@@ -352,14 +352,16 @@ Napi::ClassPropertyDescriptor<ModuleObject> Method(const char* utf8name, napi_va
 // They are not part of the raw API.
 Napi::Symbol FormSymbol(Napi::Env env, CallForm form, const char* name);
 
-// C_X and C_XAsync as P11_METHODS, plus a second sync form of C_X. C_X is configurable: the raw
-// layer (lib/binding/sync-forms.ts) redefines it once, as a JS function that uses the form.
-#define P11_METHODS_FORM(env, props, NAME, FORM)                                              \
-  props.push_back(Method<&ModuleObject::Sync<Op_##NAME>>(#NAME, nullptr, napi_configurable)); \
-  props.push_back(Method<&ModuleObject::Async<Op_##NAME>>(#NAME "Async"));                    \
+// C_X and C_XAsync as P11_METHODS, plus a second sync form of C_X. With the written-length form
+// C_X is configurable: the raw layer (lib/binding/sync-forms.ts) redefines it once, as a JS
+// function that uses the form, and fixes it again.
+#define P11_METHODS_FORM(env, props, NAME, FORM, ATTRIBUTES)                           \
+  props.push_back(Method<&ModuleObject::Sync<Op_##NAME>>(#NAME, nullptr, ATTRIBUTES)); \
+  props.push_back(Method<&ModuleObject::Async<Op_##NAME>>(#NAME "Async"));             \
   props.push_back(Method<&ModuleObject::Sync<Op_##NAME, FORM>>(nullptr, FormSymbol(env, FORM, #NAME)))
-#define P11_METHODS_WRITTEN(env, props, NAME) P11_METHODS_FORM(env, props, NAME, CallForm::kWrittenLength)
-#define P11_METHODS_FLAT(env, props, NAME) P11_METHODS_FORM(env, props, NAME, CallForm::kFlatMechanism)
+#define P11_METHODS_WRITTEN(env, props, NAME) \
+  P11_METHODS_FORM(env, props, NAME, CallForm::kWrittenLength, napi_configurable)
+#define P11_METHODS_FLAT(env, props, NAME) P11_METHODS_FORM(env, props, NAME, CallForm::kFlatMechanism, napi_default)
 
 using Props = std::vector<Napi::ClassPropertyDescriptor<ModuleObject>>;
 void RegisterGeneral(Props& props);

@@ -103,6 +103,14 @@ test('argument errors are the native ones: mechanism not an object, missing key,
   mod.C_DigestFinal(h);
 });
 
+test('a Proxy of a Buffer is not taken for bytes (its traps would run outside argument reading): it gets the native TypeError', () => {
+  mod.C_DigestInit(h, { mechanism: CKM_SHA256 });
+  const sneaky = new Proxy(Buffer.alloc(8), {});
+  expect(() => mod.C_Digest(h, sneaky)).toThrow(/C_Digest: argument 'data'/);
+  expect(() => mod.C_Digest(h, Buffer.alloc(1), sneaky)).toThrow(/C_Digest: argument 'out'/);
+  mod.C_DigestFinal(h);
+});
+
 test('the routed methods stay fixed on the class, like every other method', () => {
   const d = Object.getOwnPropertyDescriptor(PKCS11.prototype, 'C_Sign');
   expect(d).toMatchObject({ writable: false, configurable: false, enumerable: false });

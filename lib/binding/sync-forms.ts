@@ -1,15 +1,15 @@
-// The raw layer's sync *Init and output functions, routed through the addon's cheaper forms
-// (src-native/call.h: binding.flatMechanism, binding.writtenLength). Same arguments, results and
-// errors as the native methods they wrap; what changes is who does the object work:
-// - C_XInit(h, mechanism, key): the mechanism's two fields are read here, in JIT code, and passed
-//   as two arguments; reading them from C++ is two property lookups through N-API (about 2,400
-//   instructions by callgrind, bench/facade/callgrind.js).
-// - C_X(h, data[, out]) and C_XFinal(h[, out]): the addon writes into a buffer and answers the byte
-//   count; the view (caller's buffer) or the copy (module-sized output, through a 1 KiB scratch
-//   buffer, the first size the addon itself offers) is made here. Making either in C++ means a
-//   call into JS or napi_create_buffer_copy (2,000 to 3,800 instructions).
-// Anything unusual (not an object, not a Uint8Array, a larger output) goes to the native method
-// unchanged, so its argument errors and its output sizing stay the only ones.
+// The raw layer's sync output functions, routed through the addon's written-length forms
+// (src-native/call.h: binding.writtenLength). Same arguments, results and errors as the native
+// methods they wrap: C_X(h, data[, out]) and C_XFinal(h[, out]) have the addon write into a buffer
+// and answer the byte count, and the view (caller's buffer) or the copy (module-sized output,
+// through a 1 KiB scratch buffer, the first size the addon itself offers) is made here. Making
+// either in C++ means a call into JS or napi_create_buffer_copy (2,000 to 3,800 instructions by
+// callgrind, bench/facade/callgrind.js).
+// Only real Uint8Arrays take this path (a brand check that runs no user code: a Proxy or an
+// object with getters could run JS here, outside the addon's argument reading, which guards
+// against a module closed or finalized by such JS); anything else, and larger outputs, go to the
+// native method unchanged, so its argument errors and its output sizing stay the only ones.
+// The *Init functions keep their native form: their mechanism objects may have getters.
 import binding from './native';
 import type { PKCS11 } from './raw-types';
 
@@ -29,6 +29,12 @@ const CKR_BUFFER_TOO_SMALL = 0x150;
 const SCRATCH = 1024;
 let scratch: Buffer | undefined;
 
+// %TypedArray%.prototype[Symbol.toStringTag]: 'Uint8Array' for a Uint8Array or a Buffer, undefined
+// for anything else, a Proxy included, without running user code.
+const typedArrayTag = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, Symbol.toStringTag)!.get!;
+const isBytes = (v: unknown): v is Uint8Array => typedArrayTag.call(v) === 'Uint8Array';
+const byteLengthOf = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, 'byteLength')!.get!;
+
 function isTooSmall(e: unknown): boolean {
   return Number((e as { rv?: unknown } | null)?.rv) === CKR_BUFFER_TOO_SMALL;
 }
@@ -40,28 +46,15 @@ function copyOut(from: Buffer, n: number): Buffer {
   return b;
 }
 
-function initForm(proto: Proto, name: string, flat: symbol): void {
-  const native = proto[name];
-  define(proto, name, function (this: PKCS11, hSession: unknown, mechanism: unknown, hKey?: unknown): unknown {
-    if (typeof mechanism !== 'object' || mechanism === null || arguments.length !== (name === 'C_DigestInit' ? 2 : 3)) {
-      // eslint-disable-next-line prefer-rest-params -- passed through unchanged; a rest parameter would allocate on every call
-      return native.apply(this, arguments as unknown as unknown[]);
-    }
-    const m = mechanism as { mechanism?: unknown; parameter?: unknown };
-    const f = (this as unknown as Proto)[flat];
-    return name === 'C_DigestInit' ? f.call(this, hSession, m.mechanism, m.parameter) : f.call(this, hSession, m.mechanism, m.parameter, hKey);
-  });
-}
-
 function dataOutForm(proto: Proto, name: string, written: symbol): void {
   const native = proto[name];
   define(proto, name, function (this: PKCS11, hSession: unknown, data: unknown, out?: unknown): unknown {
     const f = (this as unknown as Proto)[written];
-    if (out instanceof Uint8Array && arguments.length === 3) {
+    if (arguments.length === 3 && isBytes(out)) {
       const n = f.call(this, hSession, data, out) as number;
       return n === out.length ? out : out.subarray(0, n);
     }
-    if ((out === undefined || out === null) && arguments.length <= 3 && data instanceof Uint8Array && data.byteLength + 64 < SCRATCH) {
+    if ((out === undefined || out === null) && arguments.length <= 3 && isBytes(data) && (byteLengthOf.call(data) as number) + 64 < SCRATCH) {
       const s = (scratch ??= Buffer.alloc(SCRATCH));
       let n: number;
       try {
@@ -81,7 +74,7 @@ function finalOutForm(proto: Proto, name: string, written: symbol): void {
   const native = proto[name];
   define(proto, name, function (this: PKCS11, hSession: unknown, out?: unknown): unknown {
     const f = (this as unknown as Proto)[written];
-    if (out instanceof Uint8Array && arguments.length === 2) {
+    if (arguments.length === 2 && isBytes(out)) {
       const n = f.call(this, hSession, out) as number;
       return n === out.length ? out : out.subarray(0, n);
     }
@@ -109,7 +102,6 @@ export function installSyncForms(prototype: object): void {
   // per-file module registry, require.cache cleared). A global symbol marks it done.
   if (Object.prototype.hasOwnProperty.call(proto, INSTALLED)) return;
   Object.defineProperty(proto, INSTALLED, { value: true });
-  for (const [name, sym] of Object.entries(binding.flatMechanism)) initForm(proto, name, sym);
   for (const [name, sym] of Object.entries(binding.writtenLength)) {
     if (name.endsWith('Final')) finalOutForm(proto, name, sym);
     else dataOutForm(proto, name, sym);
