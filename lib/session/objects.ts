@@ -12,6 +12,7 @@ import type { Data } from '../objects/data';
 import type { DomainParameters } from '../objects/domain-parameters';
 import type { PrivateKey, PublicKey, SecretKey } from '../objects/keys';
 import { rememberKeyType } from '../mechanisms/key-compat';
+import { CKR_OPERATION_ACTIVE } from '../constants/generated';
 
 /** The class of object a CKA_CLASS name comes as (Pkcs11Object for others and for numbers). */
 export type ObjectOfClass<K> = K extends 'privateKey'
@@ -82,7 +83,19 @@ export const objectMethods = {
     if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError("find: option 'batchSize' must be a positive integer");
     const raw = encodeTemplate(template);
     const cls = classNumber(template.class);
-    await this.run('find', (m, s) => m.C_FindObjectsInitAsync(s, raw));
+    try {
+      await this.run('find', (m, s) => m.C_FindObjectsInitAsync(s, raw));
+    } catch (e) {
+      // A module may fail the Init after it started the search (SoftHSM answering
+      // CKR_GENERAL_ERROR while another session's C_Login rewrites the token file, seen in
+      // pool-recovery.test.ts as CKR_OPERATION_ACTIVE on the next find of that session): end it,
+      // quietly, so the session stays usable. Not after CKR_OPERATION_ACTIVE: that search is
+      // someone else's.
+      if (this.isOpen && (e as { rv?: unknown }).rv !== CKR_OPERATION_ACTIVE) {
+        await this.run('find', (m, s) => m.C_FindObjectsFinalAsync(s)).catch(() => undefined);
+      }
+      throw e;
+    }
     try {
       for (;;) {
         const handles = await this.run('find', (m, s) => m.C_FindObjectsAsync(s, batch));
