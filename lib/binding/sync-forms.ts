@@ -46,49 +46,48 @@ function copyOut(from: Buffer, n: number): Buffer {
   return b;
 }
 
-function dataOutForm(proto: Proto, name: string, written: symbol): void {
+const NO_DATA = Symbol('no data'); // the Final functions take no input
+
+/** The caller's buffer as the native method answers it: itself when filled exactly, else a view. */
+function written(out: Uint8Array, n: number): Uint8Array {
+  return n === out.length ? out : out.subarray(0, n);
+}
+
+/**
+ * Module-sized output through the scratch buffer: the written-length form `f` into it, then a copy.
+ * On CKR_BUFFER_TOO_SMALL the native method sizes the output itself (the operation is still active).
+ */
+function viaScratch(self: PKCS11, f: Native, native: Native, hSession: unknown, data: unknown): unknown {
+  const s = (scratch ??= Buffer.alloc(SCRATCH));
+  let n: number;
+  try {
+    n = (data === NO_DATA ? f.call(self, hSession, s) : f.call(self, hSession, data, s)) as number;
+  } catch (e) {
+    if (!isTooSmall(e)) throw e;
+    return data === NO_DATA ? native.call(self, hSession) : native.call(self, hSession, data);
+  }
+  return copyOut(s, n);
+}
+
+function dataOutForm(proto: Proto, name: string, form: symbol): void {
   const native = proto[name];
   define(proto, name, function (this: PKCS11, hSession: unknown, data: unknown, out?: unknown): unknown {
-    const f = (this as unknown as Proto)[written];
-    if (arguments.length === 3 && isBytes(out)) {
-      const n = f.call(this, hSession, data, out) as number;
-      return n === out.length ? out : out.subarray(0, n);
-    }
+    const f = (this as unknown as Proto)[form];
+    if (arguments.length === 3 && isBytes(out)) return written(out, f.call(this, hSession, data, out) as number);
     if ((out === undefined || out === null) && arguments.length <= 3 && isBytes(data) && (byteLengthOf.call(data) as number) + 64 < SCRATCH) {
-      const s = (scratch ??= Buffer.alloc(SCRATCH));
-      let n: number;
-      try {
-        n = f.call(this, hSession, data, s) as number;
-      } catch (e) {
-        if (!isTooSmall(e)) throw e;
-        return native.call(this, hSession, data); // sizes the output itself (the operation is still active)
-      }
-      return copyOut(s, n);
+      return viaScratch(this, f, native, hSession, data);
     }
     // eslint-disable-next-line prefer-rest-params -- passed through unchanged; a rest parameter would allocate on every call
     return native.apply(this, arguments as unknown as unknown[]);
   });
 }
 
-function finalOutForm(proto: Proto, name: string, written: symbol): void {
+function finalOutForm(proto: Proto, name: string, form: symbol): void {
   const native = proto[name];
   define(proto, name, function (this: PKCS11, hSession: unknown, out?: unknown): unknown {
-    const f = (this as unknown as Proto)[written];
-    if (arguments.length === 2 && isBytes(out)) {
-      const n = f.call(this, hSession, out) as number;
-      return n === out.length ? out : out.subarray(0, n);
-    }
-    if ((out === undefined || out === null) && arguments.length >= 1 && arguments.length <= 2) {
-      const s = (scratch ??= Buffer.alloc(SCRATCH));
-      let n: number;
-      try {
-        n = f.call(this, hSession, s) as number;
-      } catch (e) {
-        if (!isTooSmall(e)) throw e;
-        return native.call(this, hSession);
-      }
-      return copyOut(s, n);
-    }
+    const f = (this as unknown as Proto)[form];
+    if (arguments.length === 2 && isBytes(out)) return written(out, f.call(this, hSession, out) as number);
+    if ((out === undefined || out === null) && arguments.length >= 1 && arguments.length <= 2) return viaScratch(this, f, native, hSession, NO_DATA);
     // eslint-disable-next-line prefer-rest-params -- passed through unchanged; a rest parameter would allocate on every call
     return native.apply(this, arguments as unknown as unknown[]);
   });

@@ -110,20 +110,18 @@ class CheckedVerifyOperation extends VerifyOperation {
   }
 }
 
+/** An Init followed by the context-specific login a CKA_ALWAYS_AUTHENTICATE key asks for. */
+function thenContextLogin(init: (raw: PKCS11, h: Ulong, m: Mechanism) => Promise<void>, pin: PrivateKeyCallOptions['contextPin'], what: 'sign' | 'decrypt') {
+  return async (raw: PKCS11, h: Ulong, m: Mechanism): Promise<void> => {
+    await init(raw, h, m);
+    await contextLogin(raw, h, pin, what);
+  };
+}
+
 /** @internal session.signInit(); `typed` names the public method (signStream uses it too). */
 export async function signInit(session: Session, spec: MechanismSpec, key: Key, options: PrivateKeyCallOptions = {}, typed = 'session.signInit'): Promise<SignOperation> {
-  const { release, check } = await startKeyOperation(
-    session,
-    'signInit',
-    typed,
-    spec,
-    key,
-    async (raw, h, m) => {
-      await raw.C_SignInitAsync(h, m, key.handle);
-      await contextLogin(raw, h, options.contextPin, 'sign');
-    },
-    options.signal,
-  );
+  const init = thenContextLogin((raw, h, m) => raw.C_SignInitAsync(h, m, key.handle), options.contextPin, 'sign');
+  const { release, check } = await startKeyOperation(session, 'signInit', typed, spec, key, init, options.signal);
   return checked(new SignOperation(session, release), check).attachSignal(options.signal);
 }
 
@@ -141,18 +139,8 @@ export async function encryptInit(session: Session, spec: MechanismSpec, key: Ke
 
 /** @internal session.decryptInit() */
 export async function decryptInit(session: Session, spec: MechanismSpec, key: Key, options: PrivateKeyCallOptions = {}, typed = 'session.decryptInit'): Promise<CipherOperation> {
-  const { release, check } = await startKeyOperation(
-    session,
-    'decryptInit',
-    typed,
-    spec,
-    key,
-    async (raw, h, m) => {
-      await raw.C_DecryptInitAsync(h, m, key.handle);
-      await contextLogin(raw, h, options.contextPin, 'decrypt');
-    },
-    options.signal,
-  );
+  const init = thenContextLogin((raw, h, m) => raw.C_DecryptInitAsync(h, m, key.handle), options.contextPin, 'decrypt');
+  const { release, check } = await startKeyOperation(session, 'decryptInit', typed, spec, key, init, options.signal);
   return checked(new CipherOperation(session, release, 'decrypt'), check).attachSignal(options.signal);
 }
 

@@ -76,10 +76,6 @@ class Args {
   // The flat-mechanism form (call.h): the mechanism at argument `at` comes as two arguments, its
   // type and its parameter; the arguments after it are numbered as in the one-object form.
   void SetFlatMechanism(size_t at) { flatAt_ = at; }
-  size_t Length() const {
-    const size_t n = info_.Length();
-    return flatAt_ != kNotFlat && n > flatAt_ + 1 ? n - 1 : n;
-  }
   napi_value At(size_t i) const {
     const size_t j = flatAt_ != kNotFlat && i > flatAt_ ? i + 1 : i;
     return j < info_.Length() ? static_cast<napi_value>(info_[j]) : nullptr;
