@@ -22,6 +22,10 @@
  *                                           each thread its own session; query=1 asks for the
  *                                           length first (two C_Sign calls, like a module-sized
  *                                           output), query=0 passes a 72-byte buffer (one call)
+ *   handoff <warmup-s> <seconds> <threads> <sessions> [init-on-loop]
+ *                                           the sign of `sign` handed from an event loop (this
+ *                                           thread, epoll on an eventfd) to worker threads and
+ *                                           back, one signature in flight per session (Linux)
  *   split   <warmup> <iters>                µs in C_SignInit and in C_Sign, timed apart (one thread)
  *   sha     <mb> <reps>                     C_DigestInit + C_DigestUpdate(1 MB) x mb + C_DigestFinal
  *
@@ -227,6 +231,154 @@ static void run_sign(long warmup, double seconds, int threads) {
   free(ws);
 }
 
+/* ---- 3b. the event-loop hand-off, in C --------------------------------------------------- */
+
+/* What any binding for a single-threaded event loop (Node's) must do per call, with no binding
+ * code at all: the loop thread hands each call to a worker thread and gets the result back. Here
+ * the loop thread is this program's main thread, sleeping in epoll_wait on an eventfd as libuv's
+ * loop does; `threads` workers wait on a condition variable for calls; `sessions` sessions each
+ * have one signature (C_SignInit + C_Sign) in flight, and the loop hands the next one out as soon
+ * as it sees the last one finished. A worker appends what finished to a list and writes the
+ * eventfd only when the list was empty (one wake-up takes every call finished meanwhile), as
+ * p11bridge's engine does. No JS, no argument marshalling, no promises: what is left is the
+ * hand-off itself, the ceiling for a Node binding of a fast token on this machine. */
+#if defined(__linux__)
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t work;
+  int *queue, qhead, qlen, cap; /* ring of session indexes waiting for a worker */
+  int *done, ndone;             /* finished, not yet seen by the loop */
+  int efd;
+  CK_SESSION_HANDLE *sessions;
+  double spin;
+  int initOnLoop; /* the raw chain's shape: C_SignInit on the loop thread, C_Sign on a worker */
+} H = {.mu = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER};
+
+static void *handoff_worker(void *p) {
+  (void)p;
+  for (;;) {
+    if (H.spin > 0) { /* CLOOP_SPIN_US: look for the next call a while before sleeping */
+      double until = now_s() + H.spin;
+      while (!*(volatile int *)&H.qlen && !g_stop && now_s() < until) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
+    }
+    pthread_mutex_lock(&H.mu);
+    while (H.qlen == 0 && !g_stop) pthread_cond_wait(&H.work, &H.mu);
+    if (g_stop) {
+      pthread_mutex_unlock(&H.mu);
+      return NULL;
+    }
+    int i = H.queue[H.qhead];
+    H.qhead = (H.qhead + 1) % H.cap;
+    H.qlen--;
+    pthread_mutex_unlock(&H.mu);
+    if (H.initOnLoop) {
+      CK_BYTE sig[72];
+      CK_ULONG len = sizeof sig;
+      CK(F->C_Sign(H.sessions[i], g_digest, sizeof g_digest, sig, &len));
+    } else {
+      sign_once(H.sessions[i]);
+    }
+    pthread_mutex_lock(&H.mu);
+    int wake = H.ndone == 0;
+    H.done[H.ndone++] = i;
+    pthread_mutex_unlock(&H.mu);
+    if (wake) {
+      uint64_t one = 1;
+      if (write(H.efd, &one, sizeof one) != sizeof one) die("write(eventfd)", 0);
+    }
+  }
+}
+
+static void handoff_submit(const int *idx, int n) {
+  if (H.initOnLoop) {
+    CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
+    for (int k = 0; k < n; k++) CK(F->C_SignInit(H.sessions[idx[k]], &mech, g_priv));
+  }
+  pthread_mutex_lock(&H.mu);
+  for (int k = 0; k < n; k++) {
+    H.queue[(H.qhead + H.qlen) % H.cap] = idx[k];
+    H.qlen++;
+    pthread_cond_signal(&H.work);
+  }
+  pthread_mutex_unlock(&H.mu);
+}
+
+static double thread_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void run_handoff(double warmup_s, double seconds, int threads, int sessions, int initOnLoop) {
+  H.initOnLoop = initOnLoop;
+  for (int i = 0; i < 32; i++) g_digest[i] = (CK_BYTE)(i * 7 + 1);
+  g_stop = 0;
+  H.spin = getenv("CLOOP_SPIN_US") ? atof(getenv("CLOOP_SPIN_US")) / 1e6 : 0;
+  H.qhead = H.qlen = H.ndone = 0; /* the in-node addon may run this more than once */
+  H.cap = sessions;
+  H.queue = calloc((size_t)sessions, sizeof(int));
+  H.done = calloc((size_t)sessions, sizeof(int));
+  int *batch = calloc((size_t)sessions, sizeof(int));
+  H.sessions = calloc((size_t)sessions, sizeof(CK_SESSION_HANDLE));
+  for (int i = 0; i < sessions; i++) H.sessions[i] = open_session();
+  H.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN};
+  if (H.efd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, H.efd, &ev) != 0) die("eventfd/epoll", 0);
+  pthread_t *ts = calloc((size_t)threads, sizeof(pthread_t));
+  for (int i = 0; i < threads; i++)
+    if (pthread_create(&ts[i], NULL, handoff_worker, NULL) != 0) die("pthread_create", 0);
+  for (int i = 0; i < sessions; i++) batch[i] = i;
+  handoff_submit(batch, sessions);
+  double start = now_s(), t0 = 0, c0 = 0, l0 = 0, t1 = 0, c1 = 0, l1 = 0;
+  long ops = 0;
+  int phase = 0; /* 0 warm-up, 1 measuring */
+  for (;;) {
+    struct epoll_event out;
+    if (epoll_wait(ep, &out, 1, -1) < 0) continue;
+    uint64_t n;
+    if (read(H.efd, &n, sizeof n) < 0) continue;
+    pthread_mutex_lock(&H.mu);
+    int got = H.ndone;
+    memcpy(batch, H.done, (size_t)got * sizeof(int));
+    H.ndone = 0;
+    pthread_mutex_unlock(&H.mu);
+    double t = now_s();
+    if (phase == 0 && t - start >= warmup_s) {
+      phase = 1;
+      t0 = t, c0 = cpu_s(), l0 = thread_cpu_s();
+    } else if (phase == 1) {
+      ops += got;
+      if (t - t0 >= seconds) {
+        t1 = t, c1 = cpu_s(), l1 = thread_cpu_s();
+        break;
+      }
+    }
+    handoff_submit(batch, got);
+  }
+  pthread_mutex_lock(&H.mu);
+  g_stop = 1;
+  pthread_cond_broadcast(&H.work);
+  pthread_mutex_unlock(&H.mu);
+  for (int i = 0; i < threads; i++) pthread_join(ts[i], NULL);
+  const double loop = (l1 - l0) * 1e6 / (double)ops, all = (c1 - c0) * 1e6 / (double)ops;
+  printf("{\"measure\":\"handoff\",\"impl\":\"c\",\"threads\":%d,\"sessions\":%d,\"ops\":%ld,\"seconds\":%.4f,"
+         "\"opsPerSec\":%.1f,\"cpuCores\":%.3f,\"jsCpuUsPerOp\":%.2f,\"otherCpuUsPerOp\":%.2f,\"initOnLoop\":%d}\n",
+         threads, sessions, ops, t1 - t0, (double)ops / (t1 - t0), (c1 - c0) / (t1 - t0), loop, all - loop, H.initOnLoop);
+  for (int i = 0; i < sessions; i++) F->C_CloseSession(H.sessions[i]);
+  close(ep);
+  close(H.efd);
+  free(ts), free(batch), free(H.queue), free(H.done), free(H.sessions);
+}
+#endif
+
 /* Where a signature's time goes in the module: C_SignInit and C_Sign timed apart, one thread.
  * (The raw async chain runs C_SignInit on the JS thread; this is that share of the work.) */
 static void run_split(long warmup, long iters) {
@@ -311,6 +463,11 @@ static int cloop_main(int argc, char **argv) {
     generate_key(s);
     g_query = atoi(argv[8]);
     run_sign(atol(argv[5]), atof(argv[6]), atoi(argv[7]));
+#if defined(__linux__)
+  } else if (strcmp(measure, "handoff") == 0 && argc >= 9) {
+    generate_key(s);
+    run_handoff(atof(argv[5]), atof(argv[6]), atoi(argv[7]), atoi(argv[8]), argc >= 10 && atoi(argv[9]));
+#endif
   } else if (strcmp(measure, "split") == 0 && argc >= 7) {
     generate_key(s);
     run_split(atol(argv[5]), atol(argv[6]));

@@ -8,8 +8,8 @@
 //
 // Rows: cheap call (C_GetSessionInfo); sync sign (C_SignInit + C_Sign(h, digest), one thread;
 // and with a 72-byte out buffer; and the C loop itself run on the JS thread, no binding at all); async sign against C with 2 threads: the raw chain (sync
-// C_SignInit + await C_SignAsync, 4 sessions) and the typed privateKey.sign() from 8 callers over a
-// 4-session pool.
+// C_SignInit + await C_SignAsync, 4 sessions), the typed privateKey.sign() from 8 callers over a
+// 4-session pool, and the event-loop hand-off in plain C (cloop.c's `handoff`, both shapes).
 //
 // The one-thread rows (cheap call, sync sign) run in a child pinned to one CPU with taskset, so the
 // C loop's thread and the JS thread cannot land on vCPUs of different speed (this VM's two differ
@@ -204,6 +204,10 @@ async function main() {
         p: {
           'raw chain: C_SignInit + await C_SignAsync, 4 sessions': () => chain(p),
           'typed sign(), 8 callers, 4-session pool': () => typed(t),
+          // The event-loop hand-off in plain C (cloop.c's `handoff`, this thread as the loop, 2
+          // workers, 4 sessions): the bound for any binding of one JS thread. README "The async gap".
+          'C event-loop hand-off, no binding': () => cloop(addon, copy, ['handoff', 0.1, SLICE_S, 2, 4, 0], 'opsPerSec'),
+          'C event-loop hand-off, C_SignInit on the loop': () => cloop(addon, copy, ['handoff', 0.1, SLICE_S, 2, 4, 1], 'opsPerSec'),
         },
       },
     ];

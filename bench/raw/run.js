@@ -53,7 +53,9 @@ delete childEnv.UV_THREADPOOL_SIZE; // the libuv default (4 threads)
 // rows use both CPUs and are not pinned.
 const PIN_CPU = process.argv.includes('--no-pin') ? null : String(Number(process.argv[process.argv.indexOf('--cpu') + 1]) || 0);
 const HAVE_TASKSET = spawnSync('taskset', ['--version']).status === 0;
-const pinned = (measure) => PIN_CPU !== null && HAVE_TASKSET && measure !== 'async';
+// cloop.c's `handoff` measure uses epoll and eventfd.
+const HANDOFF = process.platform === 'linux';
+const pinned = (measure) => PIN_CPU !== null && HAVE_TASKSET && measure !== 'async' && measure !== 'handoff';
 
 function runChild(label, cmd, args, env = childEnv, timeoutMs = 60000, pin = false) {
   if (pin) {
@@ -154,6 +156,14 @@ function main() {
   const as = CFG.async;
   for (let round = 0; round < as.rounds; round++) {
     push('async', 'c', cChild('sign', [sg.warmup, as.seconds, as.cThreads, 0], `C (${as.cThreads} threads)`));
+    // The event-loop hand-off in C, no binding (cloop.c `handoff`): what any Node binding's async
+    // path is bounded by on this machine. Same sessions and threads as the Node rows; the second
+    // does C_SignInit on the loop thread, the raw chain's shape.
+    if (HANDOFF) {
+      const ho = [as.warmupSeconds, as.seconds, as.cThreads, as.sessions];
+      push('async', 'c-handoff', cChild('handoff', [...ho, 0], 'C event-loop hand-off (C_SignInit + C_Sign on a worker)'));
+      push('async', 'c-handoff-init', cChild('handoff', [...ho, 1], 'C event-loop hand-off (C_SignInit on the loop)'));
+    }
     for (const impl of nodeImpls) push('async', impl, nodeChild(impl, 'async', as));
     // The typed layer as a server uses it: 8 callers over a 4-session slot.pool(), sign() (one
     // trip per signature: C_SignInit + C_Sign together on a call thread).
@@ -188,7 +198,7 @@ function main() {
   res.signSplitUs = pick('split', 'c', (s) => ({ signInit: min(s.map((x) => x.signInitUs)), sign: min(s.map((x) => x.signUs)) }));
   res.asyncJsCpuUs = {};
   res.asyncOtherCpuUs = {};
-  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-typed', 'p11bridge-initasync', 'p11bridge-pool1']) {
+  for (const impl of ['c', 'p11bridge', 'pkcs11js', 'p11bridge-typed', 'p11bridge-initasync', 'p11bridge-pool1', 'c-handoff', 'c-handoff-init']) {
     res.asyncOps[impl] = pick('async', impl, (s) => max(s.map((x) => x.opsPerSec)));
     res.asyncCpuCores[impl] = pick('async', impl, (s) => max(s.map((x) => x.cpuCores)));
     // CPU µs per signature on the JS thread and on every other thread, from the best window.
@@ -237,6 +247,10 @@ function main() {
     { name: 'async sign p11bridge / pkcs11js', value: ratio(res.asyncOps.p11bridge, res.asyncOps.pkcs11js), target: '>= 1', ok: (v) => v >= 1 },
     { name: 'bound typed: cores / (C CPU + JS CPU) / C', value: ratio(res.asyncBound['p11bridge-typed'] && res.asyncBound['p11bridge-typed'].cores, res.asyncOps.c) },
     { name: 'bound raw chain: 1 / JS CPU per op / C', value: ratio(res.asyncBound.p11bridge && res.asyncBound.p11bridge.jsThread, res.asyncOps.c) },
+    { name: 'bound: C hand-off / C 2 threads', value: ratio(res.asyncOps['c-handoff'], res.asyncOps.c) },
+    { name: 'typed sign() / C hand-off', value: ratio(res.asyncOps['p11bridge-typed'], res.asyncOps['c-handoff']) },
+    { name: 'C hand-off, Init on loop / C 2 threads', value: ratio(res.asyncOps['c-handoff-init'], res.asyncOps.c) },
+    { name: 'raw chain / C hand-off, Init on loop', value: ratio(res.asyncOps.p11bridge, res.asyncOps['c-handoff-init']) },
     { name: 'async sign p11bridge InitAsync / C 2 thr', value: ratio(res.asyncOps['p11bridge-initasync'], res.asyncOps.c) },
     { name: 'async sign p11bridge pool=1 / C 2 thr', value: ratio(res.asyncOps['p11bridge-pool1'], res.asyncOps.c) },
     { name: 'async sign pkcs11js / C 2 threads', value: ratio(res.asyncOps.pkcs11js, res.asyncOps.c) },
@@ -314,6 +328,8 @@ function printTable({ env, results: r, ratios }) {
   out.push(row(['    C: µs in C_SignInit / in C_Sign', '', '', r.signSplitUs ? `${fmt(r.signSplitUs.signInit, 1)} / ${fmt(r.signSplitUs.sign, 1)}` : 'n/a'], w));
   out.push(row([`3 async sign (ops/s) ${CFG.async.sessions} sessions / C ${CFG.async.cThreads} thr`, fmt(r.asyncOps.p11bridge), fmt(r.asyncOps.pkcs11js), fmt(r.asyncOps.c)], w));
   out.push(row(['    typed sign(), 8 callers, 4-session pool', fmt(r.asyncOps['p11bridge-typed']), '', ''], w));
+  out.push(row(['    C event-loop hand-off: sign / Init on loop', '', '', `${fmt(r.asyncOps['c-handoff'])} / ${fmt(r.asyncOps['c-handoff-init'])}`], w));
+  out.push(row(['    hand-off CPU µs: loop / others (Init on loop)', '', '', `${fmt(r.asyncJsCpuUs['c-handoff'], 1)} / ${fmt(r.asyncOtherCpuUs['c-handoff'], 1)} (${fmt(r.asyncJsCpuUs['c-handoff-init'], 1)} / ${fmt(r.asyncOtherCpuUs['c-handoff-init'], 1)})`], w));
   out.push(row(['    p11bridge C_SignInitAsync too', fmt(r.asyncOps['p11bridge-initasync']), '', ''], w));
   out.push(row(['    p11bridge UV_THREADPOOL_SIZE=1', fmt(r.asyncOps['p11bridge-pool1']), '', ''], w));
   out.push(row(['    CPU cores busy during async window', fmt(r.asyncCpuCores.p11bridge, 2), fmt(r.asyncCpuCores.pkcs11js, 2), fmt(r.asyncCpuCores.c, 2)], w));
