@@ -160,21 +160,37 @@ static void run_cheap(CK_SESSION_HANDLE s, long warmup, long iters, int reps) {
 static CK_BYTE g_digest[32];
 static int g_query;
 
+/* The digest every measure signs: the same bytes as bench/raw/node-bench.js. */
+static void fill_digest(void) {
+  for (int i = 0; i < 32; i++) g_digest[i] = (CK_BYTE)(i * 7 + 1);
+}
+
+/* The two halves of a signature (the raw chain and `split` run them apart). */
+static void sign_init(CK_SESSION_HANDLE s) {
+  CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
+  CK_RV rv = F->C_SignInit(s, &mech, g_priv);
+  if (rv != CKR_OK) die("C_SignInit", rv);
+}
+
+/* C_Sign into a fixed 72-byte buffer (one call). */
+static CK_ULONG sign_call(CK_SESSION_HANDLE s) {
+  CK_BYTE sig[72];
+  CK_ULONG len = sizeof sig;
+  CK_RV rv = F->C_Sign(s, g_digest, sizeof g_digest, sig, &len);
+  if (rv != CKR_OK) die("C_Sign", rv);
+  return len;
+}
+
 /* One signature: C_SignInit, then C_Sign into a fixed 72-byte buffer (one call), or with
  * query=1 a NULL-buffer length query first (what a module-sized output needs). */
 static CK_ULONG sign_once(CK_SESSION_HANDLE s) {
-  CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
-  CK_BYTE sig[72];
-  CK_ULONG len = sizeof sig;
-  CK_RV rv = F->C_SignInit(s, &mech, g_priv);
-  if (rv != CKR_OK) die("C_SignInit", rv);
+  sign_init(s);
   if (g_query) {
-    rv = F->C_Sign(s, g_digest, sizeof g_digest, NULL, &len);
+    CK_ULONG len = 0;
+    CK_RV rv = F->C_Sign(s, g_digest, sizeof g_digest, NULL, &len);
     if (rv != CKR_OK) die("C_Sign (length)", rv);
   }
-  rv = F->C_Sign(s, g_digest, sizeof g_digest, sig, &len);
-  if (rv != CKR_OK) die("C_Sign", rv);
-  return len;
+  return sign_call(s);
 }
 
 struct worker {
@@ -204,7 +220,7 @@ static void *sign_thread(void *p) {
 static void run_sign(long warmup, double seconds, int threads) {
   struct worker *ws = calloc((size_t)threads, sizeof *ws);
   g_stop = 0; /* the in-node addon runs this more than once per process */
-  for (int i = 0; i < 32; i++) g_digest[i] = (CK_BYTE)(i * 7 + 1);
+  fill_digest();
   pthread_barrier_init(&g_ready, NULL, (unsigned)threads + 1);
   for (int i = 0; i < threads; i++) {
     ws[i].session = open_session();
@@ -279,9 +295,7 @@ static void *handoff_worker(void *p) {
     H.qlen--;
     pthread_mutex_unlock(&H.mu);
     if (H.initOnLoop) {
-      CK_BYTE sig[72];
-      CK_ULONG len = sizeof sig;
-      CK(F->C_Sign(H.sessions[i], g_digest, sizeof g_digest, sig, &len));
+      sign_call(H.sessions[i]);
     } else {
       sign_once(H.sessions[i]);
     }
@@ -298,8 +312,7 @@ static void *handoff_worker(void *p) {
 
 static void handoff_submit(const int *idx, int n) {
   if (H.initOnLoop) {
-    CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
-    for (int k = 0; k < n; k++) CK(F->C_SignInit(H.sessions[idx[k]], &mech, g_priv));
+    for (int k = 0; k < n; k++) sign_init(H.sessions[idx[k]]);
   }
   pthread_mutex_lock(&H.mu);
   for (int k = 0; k < n; k++) {
@@ -318,7 +331,7 @@ static double thread_cpu_s(void) {
 
 static void run_handoff(double warmup_s, double seconds, int threads, int sessions, int initOnLoop) {
   H.initOnLoop = initOnLoop;
-  for (int i = 0; i < 32; i++) g_digest[i] = (CK_BYTE)(i * 7 + 1);
+  fill_digest();
   g_stop = 0;
   H.spin = getenv("CLOOP_SPIN_US") ? atof(getenv("CLOOP_SPIN_US")) / 1e6 : 0;
   H.qhead = H.qlen = H.ndone = 0; /* the in-node addon may run this more than once */
@@ -383,20 +396,15 @@ static void run_handoff(double warmup_s, double seconds, int threads, int sessio
  * (The raw async chain runs C_SignInit on the JS thread; this is that share of the work.) */
 static void run_split(long warmup, long iters) {
   CK_SESSION_HANDLE s = open_session();
-  for (int i = 0; i < 32; i++) g_digest[i] = (CK_BYTE)(i * 7 + 1);
+  fill_digest();
   for (long i = 0; i < warmup; i++) sign_once(s);
-  CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
-  CK_BYTE sig[72];
   double init = 0, sign = 0;
   for (long i = 0; i < iters; i++) {
-    CK_ULONG len = sizeof sig;
     double t0 = now_s();
-    CK_RV rv = F->C_SignInit(s, &mech, g_priv);
+    sign_init(s);
     double t1 = now_s();
-    if (rv != CKR_OK) die("C_SignInit", rv);
-    rv = F->C_Sign(s, g_digest, sizeof g_digest, sig, &len);
+    sign_call(s);
     double t2 = now_s();
-    if (rv != CKR_OK) die("C_Sign", rv);
     init += t1 - t0;
     sign += t2 - t1;
   }
